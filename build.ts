@@ -1,0 +1,57 @@
+/**
+ * `npm run build`: compiles `igloo` into `dist/igloo`, one self-contained binary, with
+ * chDB's native addon and engine library beside it. Copying `dist/` to another machine
+ * of the same kind is a complete install.
+ */
+import { copyFileSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import type { BunPlugin } from "bun";
+import { LIB_SOURCES } from "./src/generate/projectLib.ts";
+
+const root = import.meta.dir;
+const dist = join(root, "dist");
+
+/**
+ * chDB finds its native addon by `require`-ing a per-platform npm package by a computed
+ * name, which a compiled binary cannot do (there is no node_modules at run time). We
+ * replace its loader with one that loads the addon from beside the executable; the
+ * addon's RUNPATH is `$ORIGIN`, so it finds `libchdb.so` there too.
+ */
+const chdbBesideExecutable: BunPlugin = {
+  name: "chdb-beside-executable",
+  setup(build) {
+    build.onLoad({ filter: /chdb[\\/]dist[\\/]loader\.js$/ }, () => ({
+      loader: "js",
+      contents: `
+        "use strict";
+        const { dirname, join } = require("node:path");
+        let cached;
+        exports.platformKey = () => process.platform + "-" + process.arch;
+        exports.loadNative = () => (cached ??= require(join(dirname(process.execPath), "chdb_node.node")));
+      `,
+    }));
+  },
+};
+
+rmSync(dist, { recursive: true, force: true });
+mkdirSync(dist, { recursive: true });
+
+const result = await Bun.build({
+  entrypoints: [join(root, "src/cli.ts")],
+  // Built under another name: an entry point named `igloo` would collide with the
+  // `packages/igloo` asset inside the binary's virtual file system.
+  compile: { outfile: join(dist, "igloo-cli"), assets: ["template", ...LIB_SOURCES], autoloadBunfig: false, autoloadDotenv: false },
+  plugins: [chdbBesideExecutable],
+  minify: { syntax: true, whitespace: true, identifiers: false },
+  sourcemap: "none",
+});
+if (!result.success) {
+  for (const log of result.logs) console.error(log);
+  process.exit(1);
+}
+
+renameSync(join(dist, "igloo-cli"), join(dist, "igloo"));
+
+const nativeDir = dirname(Bun.resolveSync("@chdb/lib-linux-x64-gnu/package.json", root));
+for (const file of ["chdb_node.node", "libchdb.so"]) copyFileSync(join(nativeDir, file), join(dist, file));
+console.log(`built ${join(dist, "igloo")} (+ chdb_node.node, libchdb.so)`);

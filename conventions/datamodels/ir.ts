@@ -1,0 +1,96 @@
+/**
+ * The model description every other layer works from: engine-independent, plain data,
+ * serialisable to JSON (the build manifest stores it as is). Parsing `.prisma` files
+ * produces it; the validator, the DDL, the generated types and the SDKs consume it.
+ */
+
+/** Where in a user's file something was declared, for error messages. */
+export interface SourceRef {
+  /** Path relative to the project root, e.g. `datamodels/PageView.prisma`. */
+  readonly file: string;
+  /** 1-based. */
+  readonly line: number;
+  /** 1-based. */
+  readonly column: number;
+}
+
+export type IntWidth = 8 | 16 | 32 | 64 | 128 | 256;
+
+/** The scalar a column holds, before nullability and lists are applied. */
+export type ScalarType =
+  | { readonly kind: "string"; readonly lowCardinality: boolean; readonly fixedLength?: number }
+  | { readonly kind: "uuid" }
+  | { readonly kind: "bool" }
+  | { readonly kind: "int"; readonly bits: IntWidth; readonly signed: boolean }
+  | { readonly kind: "float"; readonly bits: 32 | 64 }
+  | { readonly kind: "decimal"; readonly precision: number; readonly scale: number }
+  /** `precision` is the number of fractional second digits kept (3 = ms, 6 = µs, 9 = ns). */
+  | { readonly kind: "datetime"; readonly precision: number }
+  | { readonly kind: "date" }
+  /** `native`: the engine's JSON column type; otherwise the JSON text in a string column. */
+  | { readonly kind: "json"; readonly native: boolean }
+  /** Carried as base64 text. */
+  | { readonly kind: "bytes" }
+  | { readonly kind: "enum"; readonly name: string; readonly values: readonly string[] };
+
+/**
+ * How a missing value is filled in at ingest. A literal is kept as written (64-bit and
+ * wider ints and decimals as digit strings, so nothing is rounded); for Json fields it is
+ * the JSON text, as Prisma writes Json defaults. The validator normalizes it.
+ */
+export type DefaultValue =
+  | { readonly kind: "literal"; readonly value: string | number | boolean | null | readonly unknown[] }
+  | { readonly kind: "now" }
+  | { readonly kind: "uuid" };
+
+export interface FieldIR {
+  /** Name in records (the Prisma field name). */
+  readonly name: string;
+  /** Name of the table column (`@map("...")`, otherwise the field name). */
+  readonly column: string;
+  readonly type: ScalarType;
+  readonly optional: boolean;
+  readonly list: boolean;
+  readonly default?: DefaultValue;
+  /** Part of the model's identity (`@id` or `@@id`). */
+  readonly id: boolean;
+  readonly doc?: string;
+  readonly source: SourceRef;
+}
+
+export type TableEngine =
+  | { readonly kind: "MergeTree" }
+  /** `version` is a column name (after `@map`). */
+  | { readonly kind: "ReplacingMergeTree"; readonly version?: string };
+
+export interface ModelIR {
+  readonly name: string;
+  /** OLAP table name (`@@map("...")`, otherwise the model name). */
+  readonly table: string;
+  readonly fields: readonly FieldIR[];
+  /** Field names forming the model's identity; empty when the model has none. */
+  readonly id: readonly string[];
+  /** Column expressions for ORDER BY (column names, i.e. after `@map`); empty means `tuple()`. */
+  readonly orderBy: readonly string[];
+  readonly partitionBy?: string;
+  readonly engine: TableEngine;
+  /**
+   * Field whose value keys stream records (`@@key(field)`, otherwise the single `@id`
+   * field if there is one). Records of one key keep their order through functions.
+   */
+  readonly key?: string;
+  readonly doc?: string;
+  readonly source: SourceRef;
+}
+
+export interface EnumIR {
+  readonly name: string;
+  readonly values: readonly string[];
+  readonly doc?: string;
+  readonly source: SourceRef;
+}
+
+export interface ModelSet {
+  readonly models: readonly ModelIR[];
+  readonly enums: readonly EnumIR[];
+}

@@ -1,0 +1,53 @@
+/**
+ * Json fields accept any JSON value, but nothing that JSON can't carry (programmatic
+ * callers may pass `undefined`, NaN, functions, class instances) and no deeper nesting
+ * than ClickHouse and the downstream parsers handle comfortably. The depth limit also
+ * stops the walk on cyclic objects.
+ */
+import { type Invalid, invalid, kindOf, preview } from "./messages.ts";
+
+export const MAX_JSON_DEPTH = 64;
+
+/** JSON text of the value, for Json fields stored as a String column. */
+export function normalizeJsonText(value: unknown): string | Invalid {
+  const problem = jsonProblem(value, 0);
+  return problem === undefined ? JSON.stringify(value) : invalid(problem);
+}
+
+/** Native JSON columns hold objects only; the object itself is passed on. */
+export function checkJsonObject(value: unknown): Invalid | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value) || !isPlainObject(value)) {
+    return invalid(`expected a JSON object, got ${preview(value)}`);
+  }
+  const problem = jsonProblem(value, 0);
+  return problem === undefined ? undefined : invalid(problem);
+}
+
+/** `enclosing` counts the objects and arrays around `value`. */
+function jsonProblem(value: unknown, enclosing: number): string | undefined {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return undefined;
+    case "number":
+      return Number.isFinite(value) ? undefined : `expected a JSON value, got a value containing ${value}`;
+    case "object": {
+      if (value === null) return undefined;
+      if (enclosing >= MAX_JSON_DEPTH) return `expected JSON nested at most ${MAX_JSON_DEPTH} levels deep, got deeper nesting`;
+      const items = Array.isArray(value) ? value : isPlainObject(value) ? Object.values(value) : undefined;
+      if (items === undefined) return `expected a JSON value, got a value containing a ${kindOf(value)}`;
+      for (const item of items) {
+        const problem = jsonProblem(item, enclosing + 1);
+        if (problem !== undefined) return problem;
+      }
+      return undefined;
+    }
+    default:
+      return `expected a JSON value, got a value containing ${typeof value === "undefined" ? "undefined" : `a ${typeof value}`}`;
+  }
+}
+
+function isPlainObject(value: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}

@@ -1,0 +1,292 @@
+/**
+ * One Prisma `model` to a ModelIR: its fields, then the model attributes that shape the
+ * table (`@@id`, `@@map`, `@@orderBy`, `@@partitionBy`, `@@engine`, `@@key`).
+ */
+import type { BlockAttribute, Model } from "@mrleebo/prisma-ast";
+import type { FieldIR, ModelIR, SourceRef, TableEngine } from "./ir.ts";
+import { buildField, type TypeScope } from "./parse-field.ts";
+import {
+  type Argument,
+  asArray,
+  asKeyValue,
+  DocCollector,
+  identifier,
+  NAME,
+  type Reporter,
+  stringArgument,
+  stringLiteral,
+} from "./parse-syntax.ts";
+
+/** Table names Igloo keeps for its own bookkeeping tables. */
+export const RESERVED_TABLE_PREFIX = "igloo_";
+
+export function buildModel(node: Model, doc: string | undefined, scope: TypeScope, reporter: Reporter): ModelIR | undefined {
+  const before = reporter.count;
+  const source = reporter.ref(node);
+  const what = `model \`${node.name}\``;
+  const fields: FieldIR[] = [];
+  const attributes: BlockAttribute[] = [];
+  const docs = new DocCollector();
+  const names = new Set<string>();
+  const columns = new Map<string, string>();
+  // A field can fail without a new error: its enum's error was reported at the enum.
+  let failed = false;
+  for (const property of node.properties ?? []) {
+    if (property.type === "comment") {
+      docs.comment(property);
+      continue;
+    }
+    if (property.type === "break") continue;
+    if (property.type === "attribute") {
+      docs.take(undefined);
+      attributes.push(property);
+      continue;
+    }
+    const fieldDoc = docs.take(reporter.ref(property).line);
+    if (names.has(property.name)) {
+      reporter.error(reporter.ref(property), `${what} declares field \`${property.name}\` twice`);
+      continue;
+    }
+    names.add(property.name);
+    const field = buildField(property, node.name, fieldDoc, scope, reporter);
+    if (field === undefined) {
+      failed = true;
+      continue;
+    }
+    const clash = columns.get(field.column);
+    if (clash !== undefined) {
+      reporter.error(
+        field.source,
+        `fields \`${clash}\` and \`${field.name}\` of ${what} both map to column \`${field.column}\``,
+        "Give one of them another @map name.",
+      );
+      continue;
+    }
+    columns.set(field.column, field.name);
+    fields.push(field);
+  }
+  if (names.size === 0) reporter.error(source, `${what} has no fields`, "A table needs at least one column.");
+  const model = applyModelAttributes(node, fields, names, attributes, reporter);
+  if (failed || reporter.count > before || model === undefined) return undefined;
+  return { ...model, ...(doc === undefined ? {} : { doc }), source };
+}
+
+type Shape = Omit<ModelIR, "doc" | "source">;
+
+/**
+ * `declared` holds the fields that were built; `names` all field names, including those
+ * with errors: attributes naming those are skipped quietly, the field's error said it.
+ */
+function applyModelAttributes(
+  node: Model,
+  declared: FieldIR[],
+  names: ReadonlySet<string>,
+  attributes: readonly BlockAttribute[],
+  reporter: Reporter,
+): Shape | undefined {
+  const what = `model \`${node.name}\``;
+  const byName = new Map(declared.map((field) => [field.name, field]));
+  const broken = (name: string | undefined): boolean => name !== undefined && names.has(name) && !byName.has(name);
+  let fields = declared;
+  let table = node.name;
+  let ids = declared.filter((field) => field.id);
+  let orderBy: string[] | undefined;
+  let partitionBy: string | undefined;
+  let engine: TableEngine = { kind: "MergeTree" };
+  let key: string | undefined;
+  const seen = new Set<string>();
+
+  const second = ids[1];
+  if (second !== undefined) {
+    reporter.error(
+      second.source,
+      `${what} has \`@id\` on more than one field`,
+      `Use @@id([${ids.map((f) => f.name).join(", ")}]) for a compound id.`,
+    );
+  }
+
+  /** Resolves field names given to an attribute; reports unknown ones. */
+  const resolve = (list: readonly string[], at: SourceRef, attr: string): FieldIR[] | undefined => {
+    const found: FieldIR[] = [];
+    for (const name of list) {
+      const field = byName.get(name);
+      if (field === undefined) {
+        if (!broken(name)) reporter.error(at, `${what}: \`@@${attr}\` names \`${name}\`, which is not a field of the model`);
+        return undefined;
+      }
+      if (found.includes(field)) {
+        reporter.error(at, `${what}: \`@@${attr}\` names \`${name}\` twice`);
+        return undefined;
+      }
+      found.push(field);
+    }
+    return found;
+  };
+
+  for (const attr of attributes) {
+    const at = reporter.ref(attr);
+    const name = attr.group === undefined ? attr.name : `${attr.group}.${attr.name}`;
+    if (seen.has(name)) {
+      reporter.error(at, `${what} has \`@@${name}\` twice`);
+      continue;
+    }
+    seen.add(name);
+    const args = attr.args ?? [];
+    switch (name) {
+      case "id": {
+        // `@@id([a, b])` or Prisma's long form `@@id(fields: [a, b])`.
+        const named = asKeyValue(args[0]?.value);
+        const listArg = named === undefined ? args[0]?.value : named.key === "fields" ? named.value : undefined;
+        const list = args.length === 1 ? nameList(listArg) : undefined;
+        if (list === undefined || list.length === 0) {
+          reporter.error(at, `${what}: \`@@id\` takes a list of field names, e.g. @@id([userId, ts])`);
+          break;
+        }
+        if (ids.length > 0) {
+          reporter.error(at, `${what} has both \`@id\` and \`@@id\``, "Declare the id once: @id on one field, or @@id([...]) for several.");
+          break;
+        }
+        const found = resolve(list, at, "id");
+        if (found === undefined) break;
+        for (const field of found) {
+          if (field.optional || field.list) {
+            reporter.error(at, `${what}: id field \`${field.name}\` cannot be ${field.optional ? "optional" : "a list"}`);
+          }
+        }
+        ids = found;
+        fields = declared.map((field) => (found.includes(field) ? { ...field, id: true } : field));
+        break;
+      }
+      case "map": {
+        const mapped = stringArgument(args, "name");
+        if (mapped === undefined || !NAME.test(mapped)) {
+          reporter.error(at, `${what}: \`@@map\` takes the table name as a string of letters, digits and _, e.g. @@map("page_views")`);
+        } else {
+          table = mapped;
+        }
+        break;
+      }
+      case "orderBy": {
+        const list = args.length === 1 ? nameList(args[0]?.value) : undefined;
+        if (list === undefined) {
+          reporter.error(at, `${what}: \`@@orderBy\` takes a list of field names, e.g. @@orderBy([ts, userId])`);
+          break;
+        }
+        const found = resolve(list, at, "orderBy");
+        const nullable = found?.find((field) => field.optional);
+        if (nullable !== undefined) {
+          reporter.error(
+            at,
+            `${what}: \`@@orderBy\` field \`${nullable.name}\` is optional; ORDER BY columns cannot be null`,
+            "Make it required, with a @default if needed.",
+          );
+        } else if (found !== undefined) {
+          orderBy = found.map((field) => field.column);
+        }
+        break;
+      }
+      case "partitionBy": {
+        const expression = args.length === 1 ? stringLiteral(args[0]?.value) : undefined;
+        if (expression === undefined || expression.trim() === "") {
+          reporter.error(at, `${what}: \`@@partitionBy\` takes a ClickHouse expression in a string, e.g. @@partitionBy("toYYYYMM(ts)")`);
+        } else {
+          partitionBy = expression;
+        }
+        break;
+      }
+      case "engine": {
+        const parsed = parseEngine(args.map((arg) => arg.value), byName);
+        if (typeof parsed !== "string") engine = parsed;
+        else if (!broken(identifier(asKeyValue(args[1]?.value)?.value))) reporter.error(at, `${what}: ${parsed}`);
+        break;
+      }
+      case "key": {
+        const named = args.length === 1 ? identifier(args[0]?.value) : undefined;
+        const field = byName.get(named ?? "");
+        if (broken(named)) break;
+        if (field === undefined) {
+          reporter.error(at, `${what}: \`@@key\` takes the name of one field, e.g. @@key(userId)`);
+        } else if (field.optional || field.list) {
+          reporter.error(
+            at,
+            `${what}: \`@@key\` field \`${field.name}\` cannot be ${field.optional ? "optional" : "a list"}; every record needs one key`,
+          );
+        } else {
+          key = field.name;
+        }
+        break;
+      }
+      case "unique":
+      case "index":
+      case "fulltext":
+        reporter.error(
+          at,
+          `${what}: \`@@${name}\` is not supported; OLAP tables don't enforce uniqueness or keep secondary indexes`,
+          "Remove it; to keep one row per id, use @id with @@engine(ReplacingMergeTree). @@orderBy chooses the sort key queries use.",
+        );
+        break;
+      case "ignore":
+        reporter.error(at, `${what}: \`@@ignore\` is not supported`, "Remove the model instead.");
+        break;
+      default:
+        reporter.error(
+          at,
+          `${what}: unknown attribute \`@@${name}\``,
+          "Model attributes are @@id, @@map, @@orderBy, @@partitionBy, @@engine and @@key.",
+        );
+    }
+  }
+
+  if (table.toLowerCase().startsWith(RESERVED_TABLE_PREFIX)) {
+    const at = reporter.ref(attributes.find((attr) => attr.name === "map") ?? node);
+    reporter.error(
+      at,
+      `${what}: table name \`${table}\` starts with \`${RESERVED_TABLE_PREFIX}\`, which is reserved for Igloo's own tables`,
+      'Rename the model or choose another name with @@map("...").',
+    );
+  }
+  const finalOrderBy = orderBy ?? ids.map((field) => field.column);
+  if (engine.kind === "ReplacingMergeTree" && finalOrderBy.length === 0 && names.size === byName.size) {
+    const at = reporter.ref(attributes.find((attr) => attr.name === "engine"));
+    reporter.error(
+      at,
+      `${what}: ReplacingMergeTree needs a non-empty ORDER BY, it replaces rows with equal sort keys`,
+      "Add @id to the identifying field or @@orderBy([...]).",
+    );
+  }
+  const streamKey = key ?? (ids.length === 1 ? ids[0]?.name : undefined);
+  return {
+    name: node.name,
+    table,
+    fields,
+    id: ids.map((field) => field.name),
+    orderBy: finalOrderBy,
+    ...(partitionBy === undefined ? {} : { partitionBy }),
+    engine,
+    ...(streamKey === undefined ? {} : { key: streamKey }),
+  };
+}
+
+/** `[a, b]` or a single name. */
+function nameList(arg: Argument | undefined): string[] | undefined {
+  const names = (asArray(arg) ?? [arg]).map((item) => identifier(item));
+  return names.every((name): name is string => name !== undefined) ? names : undefined;
+}
+
+const VERSION_KINDS = new Set(["int", "datetime", "date"]);
+
+function parseEngine(args: readonly Argument[], byName: ReadonlyMap<string, FieldIR>): TableEngine | string {
+  const [first, second, ...rest] = args;
+  const kind = identifier(first);
+  const usage = "write @@engine(MergeTree), @@engine(ReplacingMergeTree) or @@engine(ReplacingMergeTree, version: field)";
+  if (rest.length > 0 || (kind !== "MergeTree" && kind !== "ReplacingMergeTree")) return `unknown table engine; ${usage}`;
+  if (second === undefined) return { kind };
+  const version = asKeyValue(second);
+  if (kind !== "ReplacingMergeTree" || version?.key !== "version") return `unexpected engine argument; ${usage}`;
+  const field = byName.get(identifier(version.value) ?? "");
+  if (field === undefined) return "the engine `version:` must name a field of the model";
+  if (!VERSION_KINDS.has(field.type.kind) || field.optional || field.list) {
+    return `version field \`${field.name}\` must be a required integer, DateTime or Date field; ReplacingMergeTree keeps the row with the highest version`;
+  }
+  return { kind, version: field.column };
+}

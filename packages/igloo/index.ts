@@ -1,0 +1,51 @@
+/**
+ * The library a project imports as `"igloo"`, in its functions and its own `bun test`.
+ * `igloo init`, `igloo dev` and `igloo generate` copy it into `<project>/.igloo/lib/`
+ * together with `models.ts`, generated from the project's datamodels, which is what the
+ * project's tsconfig maps `"igloo/models"` to. Plain TypeScript, no dependencies.
+ */
+import type { ModelIR } from "../../conventions/datamodels/ir.ts";
+import { compileValidator } from "../../conventions/datamodels/validator.ts";
+
+export type { FieldIR, ModelIR, ScalarType } from "../../conventions/datamodels/ir.ts";
+
+export type Checked<T> = { ok: true; record: T } | { ok: false; error: string };
+
+/** One data model: its description and the exact check ingest applies to each record. */
+export interface Model<Row, Input> {
+  readonly name: string;
+  readonly ir: ModelIR;
+  /** What `POST /ingest/<Model>` does to one record: the normalised row, or why not. */
+  check(input: Input | unknown): Checked<Row>;
+  /** Like `check`, but throws on an invalid record. */
+  parse(input: Input | unknown): Row;
+}
+
+export type Models<Shapes extends Record<string, { row: unknown; input: unknown }>> = {
+  readonly [Name in keyof Shapes]: Model<Shapes[Name]["row"], Shapes[Name]["input"]>;
+};
+
+export class InvalidRecordError extends Error {
+  constructor(model: string, detail: string) {
+    super(`invalid ${model} record: ${detail}`);
+    this.name = "InvalidRecordError";
+  }
+}
+
+export function defineModels<Shapes extends Record<string, { row: unknown; input: unknown }>>(irs: readonly ModelIR[]): Models<Shapes> {
+  const models: Record<string, Model<unknown, unknown>> = {};
+  for (const ir of irs) {
+    const validate = compileValidator(ir);
+    models[ir.name] = {
+      name: ir.name,
+      ir,
+      check: (input) => validate(input) as Checked<unknown>,
+      parse(input) {
+        const result = validate(input);
+        if (!result.ok) throw new InvalidRecordError(ir.name, result.error);
+        return result.record;
+      },
+    };
+  }
+  return models as unknown as Models<Shapes>;
+}

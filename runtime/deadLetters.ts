@@ -1,0 +1,48 @@
+/**
+ * The dead-letter store: every record Igloo could not take (invalid at ingest, thrown by a
+ * function, refused by the table) lands here with the reason, queryable as the table
+ * `igloo_dead_letters`. It travels like any model's data: a topic, then the table writer.
+ */
+import type { FieldIR, ModelIR } from "../conventions/datamodels/ir.ts";
+
+export const DEAD_LETTER_TOPIC = "igloo_dead_letters";
+export const DEAD_LETTER_TABLE = "igloo_dead_letters";
+
+export type DeadLetterStage = "ingest" | "function" | "writer";
+
+export interface DeadLetter {
+  readonly ts: string;
+  /** The model (at ingest and in the writer) or the function that refused the record. */
+  readonly source: string;
+  readonly stage: DeadLetterStage;
+  /** The original record as JSON text (or the raw line when it was not JSON). */
+  readonly record: string;
+  readonly error: string;
+}
+
+export function deadLetter(fields: Omit<DeadLetter, "ts">): DeadLetter {
+  return { ts: new Date().toISOString(), ...fields };
+}
+
+const here = { file: "<igloo>", line: 1, column: 1 } as const;
+
+function field(name: string, type: FieldIR["type"]): FieldIR {
+  return { name, column: name, type, optional: false, list: false, id: false, source: here };
+}
+
+/** The dead-letter table, described like a model so it is created and written the same way. */
+export const DEAD_LETTER_MODEL: ModelIR = {
+  name: DEAD_LETTER_TABLE,
+  table: DEAD_LETTER_TABLE,
+  fields: [
+    field("ts", { kind: "datetime", precision: 3 }),
+    field("source", { kind: "string", lowCardinality: true }),
+    field("stage", { kind: "string", lowCardinality: true }),
+    field("record", { kind: "string", lowCardinality: false }),
+    field("error", { kind: "string", lowCardinality: false }),
+  ],
+  id: [],
+  orderBy: ["source", "ts"],
+  engine: { kind: "MergeTree" },
+  source: here,
+};

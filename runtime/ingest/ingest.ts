@@ -1,0 +1,80 @@
+/**
+ * The ingest path, independent of the HTTP framework: candidates in, a verdict out.
+ * Each record is validated on its own; accepted records go to the model's topic and
+ * rejected ones to the dead-letter topic, and the verdict is only returned once both
+ * appends are durable. An ack means durable.
+ */
+import type { ModelIR } from "../../conventions/datamodels/ir.ts";
+import { deadLetter, DEAD_LETTER_TOPIC, type DeadLetter } from "../deadLetters.ts";
+import type { ProducerRecord, Stream } from "../stream/stream.ts";
+import { BodyError, hostileShape, isUnparseable, type Candidate } from "./parseBody.ts";
+
+export type Validate = (input: unknown) => { ok: true; record: Record<string, unknown> } | { ok: false; error: string };
+
+export interface IngestTarget {
+  readonly model: ModelIR;
+  readonly topic: string;
+  readonly validate: Validate;
+}
+
+export interface RecordError {
+  readonly index: number;
+  readonly message: string;
+}
+
+export interface IngestVerdict {
+  readonly accepted: number;
+  readonly rejected: number;
+  readonly errors: RecordError[];
+}
+
+/** Most errors a response lists; the count is always exact. */
+const MAX_LISTED_ERRORS = 1000;
+
+function rawText(candidate: Candidate): string {
+  if (isUnparseable(candidate)) return candidate.text;
+  try {
+    return JSON.stringify(candidate) ?? String(candidate);
+  } catch {
+    return "<record could not be serialised>";
+  }
+}
+
+export async function ingest(stream: Stream, target: IngestTarget, candidates: readonly Candidate[]): Promise<IngestVerdict> {
+  const accepted: ProducerRecord[] = [];
+  const rejected: { index: number; candidate: Candidate; message: string }[] = [];
+  const key = target.model.key;
+  for (let i = 0; i < candidates.length; i++) {
+    const candidate = candidates[i];
+    if (isUnparseable(candidate)) {
+      rejected.push({ index: i, candidate, message: candidate.message });
+      continue;
+    }
+    const result = target.validate(candidate);
+    if (result.ok) {
+      const value = JSON.stringify(result.record);
+      accepted.push(key === undefined ? { value } : { key: String(result.record[key]), value });
+    } else {
+      rejected.push({ index: i, candidate, message: result.error });
+    }
+  }
+
+  const letters: DeadLetter[] = [];
+  for (const r of rejected) {
+    const hostile = hostileShape(r.candidate, `$[${r.index}]`);
+    if (hostile) throw new BodyError(400, `record ${r.index}: ${hostile}; nothing was stored`);
+    letters.push(deadLetter({ source: target.model.name, stage: "ingest", record: rawText(r.candidate), error: r.message }));
+  }
+
+  // Two topics cannot be appended atomically. Dead letters go first: if the model's append
+  // then fails, the client gets a 503 and retries, and the worst case is a repeated dead
+  // letter, never a repeated (or lost) accepted record.
+  if (letters.length > 0) await stream.append(DEAD_LETTER_TOPIC, letters.map((l) => ({ value: JSON.stringify(l) })));
+  if (accepted.length > 0) await stream.append(target.topic, accepted);
+
+  return {
+    accepted: accepted.length,
+    rejected: rejected.length,
+    errors: rejected.slice(0, MAX_LISTED_ERRORS).map((r) => ({ index: r.index, message: r.message })),
+  };
+}

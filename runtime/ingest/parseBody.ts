@@ -1,0 +1,112 @@
+/**
+ * Turns an ingest request body into candidate records. Whole-body problems (nothing
+ * parseable, a content type we do not read) are `BodyError`s and become 4xx answers with
+ * nothing stored; a bad NDJSON line is a problem of that one record only.
+ */
+
+export class BodyError extends Error {
+  readonly status: 400 | 413 | 415;
+  constructor(status: 400 | 413 | 415, message: string) {
+    super(message);
+    this.name = "BodyError";
+    this.status = status;
+  }
+}
+
+/** A record that could not even be parsed: rejected on its own, with its raw text kept. */
+export interface UnparseableRecord {
+  readonly unparseable: true;
+  readonly text: string;
+  readonly message: string;
+}
+
+export type Candidate = unknown;
+
+export function isUnparseable(candidate: Candidate): candidate is UnparseableRecord {
+  return typeof candidate === "object" && candidate !== null && (candidate as UnparseableRecord).unparseable === true && Object.getPrototypeOf(candidate) === UNPARSEABLE_PROTO;
+}
+
+// Unparseable markers get a private prototype so a client cannot forge one with JSON.
+const UNPARSEABLE_PROTO = Object.freeze({});
+
+function unparseable(text: string, message: string): UnparseableRecord {
+  return Object.assign(Object.create(UNPARSEABLE_PROTO) as object, { unparseable: true as const, text, message });
+}
+
+export type BodyFormat = "json" | "ndjson";
+
+const NDJSON_TYPES = new Set(["application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines", "application/json-seq"]);
+const JSON_TYPES = new Set(["application/json", "text/json", "text/plain", ""]);
+
+export function bodyFormat(contentType: string | null): BodyFormat {
+  const type = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
+  if (NDJSON_TYPES.has(type)) return "ndjson";
+  if (JSON_TYPES.has(type) || type.endsWith("+json")) return "json";
+  throw new BodyError(
+    415,
+    `content-type \`${type}\` is not accepted; send application/json (an object or an array of objects) or application/x-ndjson (one object per line)`,
+  );
+}
+
+function describeJsonError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export function parseBody(text: string, format: BodyFormat): Candidate[] {
+  if (text.trim().length === 0) throw new BodyError(400, "the request body is empty; send a JSON object, a JSON array of objects, or NDJSON");
+  if (format === "ndjson") return parseNdjson(text);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new BodyError(400, `the request body is not valid JSON (${describeJsonError(error)}); for one object per line, use content-type application/x-ndjson`);
+  }
+  if (Array.isArray(value)) return value;
+  if (typeof value === "object" && value !== null) return [value];
+  throw new BodyError(400, `the request body must be a JSON object or an array of objects, got ${value === null ? "null" : typeof value}`);
+}
+
+function parseNdjson(text: string): Candidate[] {
+  const records: Candidate[] = [];
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf("\n", start);
+    if (end === -1) end = text.length;
+    const line = text.slice(start, end).trim();
+    start = end + 1;
+    if (line.length === 0) continue;
+    try {
+      records.push(JSON.parse(line));
+    } catch (error) {
+      records.push(unparseable(line, `line is not valid JSON (${describeJsonError(error)})`));
+    }
+  }
+  if (records.length === 0) throw new BodyError(400, "the NDJSON body holds no records");
+  return records;
+}
+
+/** Bodies deeper than this are refused whole: nothing legitimate nests so far. */
+export const MAX_DEPTH = 64;
+
+/**
+ * Finds a reason to refuse a body whole: a `__proto__` key (the classic prototype
+ * pollution payload) or nesting deeper than MAX_DEPTH. Only rejected records are walked,
+ * since the validator accepts neither in a valid record, so the hot path pays nothing.
+ */
+export function hostileShape(value: unknown, path = "$", depth = 0): string | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  if (depth >= MAX_DEPTH) return `${path} nests deeper than ${MAX_DEPTH} levels`;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = hostileShape(value[i], `${path}[${i}]`, depth + 1);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  for (const key of Object.keys(value)) {
+    if (key === "__proto__") return `${path} has a \`__proto__\` key, which Igloo refuses`;
+    const found = hostileShape((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}

@@ -1,0 +1,154 @@
+/**
+ * The running pipeline for one project: a topic, a table and a table writer per model,
+ * plus the dead-letter store. `apply` moves it to a new set of models (at start and on
+ * every hot reload), touching only what changed; ingest keeps reading `target()` and
+ * never sees a half-applied state.
+ */
+import type { ModelIR } from "../conventions/datamodels/ir.ts";
+import { compileValidator } from "../conventions/datamodels/validator.ts";
+import { DEAD_LETTER_MODEL, DEAD_LETTER_TOPIC } from "./deadLetters.ts";
+import type { IngestTarget } from "./ingest/ingest.ts";
+import type { Logger } from "./logger.ts";
+import { planModels, type Change } from "./plan/plan.ts";
+import type { ColumnInfo, Store } from "./store/store.ts";
+import type { Stream } from "./stream/stream.ts";
+import { TableWriter, WRITER_GROUP, type TableWriterOptions } from "./writer/tableWriter.ts";
+
+export interface PipelineOptions {
+  readonly stream: Stream;
+  readonly store: Store;
+  readonly logger: Logger;
+  /** Apply changes that drop or rewrite data without holding them. */
+  readonly allowDestructive?: boolean;
+  readonly writer?: Pick<TableWriterOptions, "maxBatchRecords" | "maxWaitMs">;
+}
+
+export interface ApplyReport {
+  readonly applied: readonly Change[];
+  /** Destructive changes waiting for an explicit go-ahead. */
+  readonly held: readonly Change[];
+}
+
+interface Running {
+  readonly model: ModelIR;
+  readonly target: IngestTarget;
+  readonly writer: TableWriter;
+  /** Serialised model, to tell whether a reload changed it. */
+  readonly signature: string;
+}
+
+export class Pipeline {
+  readonly #options: PipelineOptions;
+  #running = new Map<string, Running>();
+  #deadLetterWriter: TableWriter | undefined;
+
+  constructor(options: PipelineOptions) {
+    this.#options = options;
+  }
+
+  target(modelName: string): IngestTarget | undefined {
+    return this.#running.get(modelName)?.target;
+  }
+
+  models(): ModelIR[] {
+    return [...this.#running.values()].map((r) => r.model);
+  }
+
+  /**
+   * Waits until every record appended so far is in its table, or `timeoutMs` passes.
+   * Returns whether everything was written.
+   */
+  async drain(timeoutMs: number): Promise<boolean> {
+    const { stream } = this.#options;
+    const topics = [DEAD_LETTER_TOPIC, ...[...this.#running.values()].map((r) => r.target.topic)];
+    const goals = await Promise.all(topics.map(async (topic) => ({ topic, ends: await stream.endOffsets(topic) })));
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      let behind = false;
+      for (const { topic, ends } of goals) {
+        const committed = await stream.committed(topic, WRITER_GROUP);
+        for (const [partition, end] of ends) {
+          if ((committed.get(partition)?.offset ?? 0) < end) behind = true;
+        }
+      }
+      if (!behind) return true;
+      if (Date.now() > deadline) return false;
+      await Bun.sleep(25);
+    }
+  }
+
+  async #liveColumns(tables: readonly string[]): Promise<Map<string, ColumnInfo[]>> {
+    const live = new Map<string, ColumnInfo[]>();
+    for (const table of tables) {
+      const columns = await this.#options.store.describeTable(table);
+      if (columns) live.set(table, columns);
+    }
+    return live;
+  }
+
+  #writer(model: ModelIR, topic: string): TableWriter {
+    const { stream, store, logger } = this.#options;
+    return new TableWriter(stream, store, {
+      topic,
+      table: model.table,
+      source: model.name,
+      ...this.#options.writer,
+      onError: (error) => logger.error(`table writer for ${model.table}: ${error instanceof Error ? error.message : String(error)}; retrying`),
+    });
+  }
+
+  async apply(models: readonly ModelIR[], options: { allowDestructive?: boolean } = {}): Promise<ApplyReport> {
+    const { stream, store } = this.#options;
+    const allowDestructive = options.allowDestructive ?? this.#options.allowDestructive ?? false;
+    const all = [DEAD_LETTER_MODEL, ...models];
+    const plan = planModels(all, await this.#liveColumns(all.map((m) => m.table)), store.capabilities);
+    const applied: Change[] = [];
+    const held: Change[] = [];
+    for (const change of plan.changes) {
+      if (change.destructive && !allowDestructive) {
+        held.push(change);
+        continue;
+      }
+      await store.exec(change.sql);
+      applied.push(change);
+    }
+
+    if (!this.#deadLetterWriter) {
+      await stream.ensureTopic(DEAD_LETTER_TOPIC);
+      this.#deadLetterWriter = this.#writer(DEAD_LETTER_MODEL, DEAD_LETTER_TOPIC);
+      await this.#deadLetterWriter.start();
+    }
+
+    const next = new Map<string, Running>();
+    for (const model of models) {
+      const signature = JSON.stringify(model);
+      const current = this.#running.get(model.name);
+      if (current && current.signature === signature) {
+        next.set(model.name, current);
+        continue;
+      }
+      const topic = model.name;
+      await stream.ensureTopic(topic);
+      const target: IngestTarget = { model, topic, validate: compileValidator(model) };
+      // The writer only moves bytes into a table, so a changed model keeps its writer
+      // unless the model now maps to another table.
+      const keep = current !== undefined && current.model.table === model.table;
+      if (current && !keep) await current.writer.stop();
+      const writer = keep ? current.writer : this.#writer(model, topic);
+      if (!keep) await writer.start();
+      next.set(model.name, { model, target, writer, signature });
+    }
+    for (const [name, running] of this.#running) {
+      if (!next.has(name)) await running.writer.stop();
+    }
+    this.#running = next;
+    return { applied, held };
+  }
+
+  async close(): Promise<void> {
+    for (const running of this.#running.values()) await running.writer.stop();
+    this.#running.clear();
+    await this.#deadLetterWriter?.stop();
+    this.#deadLetterWriter = undefined;
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * The HTTP surface (see CONTRACT.md): ingest, query and health. Handlers are thin: they
+ * turn requests into calls on the ingest path and the store, and every failure into a
+ * JSON answer with a status that tells the client what to do. Nothing a client sends
+ * can take the server down: unexpected errors become 500s and are logged.
+ */
+import { Elysia } from "elysia";
+import { ingest } from "../ingest/ingest.ts";
+import { BodyError, bodyFormat, parseBody } from "../ingest/parseBody.ts";
+import type { Logger } from "../logger.ts";
+import type { Pipeline } from "../pipeline.ts";
+import { StoreError, type Store } from "../store/store.ts";
+import { StreamUnavailableError, type Stream } from "../stream/stream.ts";
+
+export interface AppOptions {
+  readonly pipeline: Pipeline;
+  readonly stream: Stream;
+  readonly store: Store;
+  readonly logger: Logger;
+  /** Largest accepted request body. */
+  readonly maxBodyBytes: number;
+}
+
+const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), { status, headers: { ...JSON_HEADERS, ...headers } });
+}
+
+function errorResponse(status: number, message: string, headers: Record<string, string> = {}): Response {
+  return json(status, { error: message }, headers);
+}
+
+function tooLarge(limit: number): Response {
+  return errorResponse(413, `the request body is larger than the ${limit} byte limit; send smaller batches`);
+}
+
+async function handleIngest(options: AppOptions, modelName: string, request: Request): Promise<Response> {
+  const target = options.pipeline.target(modelName);
+  if (!target) {
+    const known = options.pipeline.models().map((m) => m.name);
+    return errorResponse(404, `unknown model \`${modelName}\`; this project has ${known.length ? known.map((n) => `\`${n}\``).join(", ") : "no models"}`);
+  }
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > options.maxBodyBytes) return tooLarge(options.maxBodyBytes);
+  try {
+    const format = bodyFormat(request.headers.get("content-type"));
+    const text = await request.text();
+    if (text.length > options.maxBodyBytes) return tooLarge(options.maxBodyBytes);
+    const verdict = await ingest(options.stream, target, parseBody(text, format));
+    return json(200, verdict);
+  } catch (error) {
+    if (error instanceof BodyError) return errorResponse(error.status, error.message);
+    if (error instanceof StreamUnavailableError) {
+      options.logger.warn(`ingest into ${modelName} refused: ${error.message}`);
+      return errorResponse(503, `the stream cannot take writes right now (${error.message}); nothing was stored, retry`, { "retry-after": "1" });
+    }
+    throw error;
+  }
+}
+
+async function handleQuery(options: AppOptions, request: Request): Promise<Response> {
+  let body: unknown;
+  try {
+    body = JSON.parse(await request.text());
+  } catch {
+    return errorResponse(400, 'the body must be JSON: { "sql": "SELECT ...", "params": { ... } }');
+  }
+  const { sql, params } = (body ?? {}) as { sql?: unknown; params?: unknown };
+  if (typeof sql !== "string" || sql.trim() === "") return errorResponse(400, "`sql` must be a non-empty string");
+  if (params !== undefined && (typeof params !== "object" || params === null || Array.isArray(params))) {
+    return errorResponse(400, "`params` must be an object of {name:Type} placeholder values");
+  }
+  try {
+    const result = await options.store.readOnlyQuery(sql, params as Record<string, unknown> | undefined);
+    return json(200, { data: result.rows, meta: result.columns });
+  } catch (error) {
+    if (error instanceof StoreError) return errorResponse(400, error.message);
+    throw error;
+  }
+}
+
+export function createApp(options: AppOptions) {
+  return new Elysia()
+    .onError(({ code, error }) => {
+      if (code === "NOT_FOUND") return errorResponse(404, "no such endpoint; see GET /health, POST /ingest/<Model>, POST /query");
+      if (code === "PARSE") return errorResponse(400, "the request body could not be parsed");
+      options.logger.error(`request failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      return errorResponse(500, "internal error; the request may be retried");
+    })
+    .get("/health", () => json(200, { status: "ok" }))
+    .post("/ingest/:model", ({ params, request }) => handleIngest(options, params.model, request), { parse: "none" })
+    .post("/query", ({ request }) => handleQuery(options, request), { parse: "none" });
+}
+
+export type IglooApp = ReturnType<typeof createApp>;

@@ -1,0 +1,38 @@
+/**
+ * What an engine can do, asked of the engine itself (its system tables), so adapters
+ * branch on capabilities and never on an engine's name or a hard-coded version list.
+ */
+import type { StoreCapabilities } from "./store.ts";
+
+type Query = (sql: string, params?: Record<string, unknown>) => Promise<Record<string, unknown>[]>;
+
+async function names(query: Query, sql: string): Promise<Set<string>> {
+  try {
+    return new Set((await query(sql)).map((row) => String(row.name)));
+  } catch {
+    // A server too old to have this system table has none of what we asked about.
+    return new Set();
+  }
+}
+
+export async function detectCapabilities(query: Query): Promise<StoreCapabilities> {
+  const [versionRow] = await query("SELECT version() AS version");
+  const types = await names(query, "SELECT name FROM system.data_type_families WHERE name IN ('DateTime64', 'Bool', 'JSON')");
+  const settings = await names(query, "SELECT name FROM system.settings WHERE name IN ('insert_deduplication_token')");
+  const mergeTree = await names(query, "SELECT name FROM system.merge_tree_settings WHERE name IN ('non_replicated_deduplication_window')");
+  let supportsQueryParams = true;
+  try {
+    const [row] = await query("SELECT {probe:UInt8} AS name", { probe: 7 });
+    supportsQueryParams = Number(row?.name) === 7;
+  } catch {
+    supportsQueryParams = false;
+  }
+  return {
+    version: String(versionRow?.version ?? "unknown"),
+    supportsDateTime64: types.has("DateTime64"),
+    supportsBool: types.has("Bool"),
+    supportsJsonType: types.has("JSON"),
+    supportsQueryParams,
+    supportsInsertDeduplicationToken: settings.has("insert_deduplication_token") && mergeTree.has("non_replicated_deduplication_window"),
+  };
+}

@@ -1,0 +1,17 @@
+/**
+ * Engine settings that make results exact and predictable whatever engine answers:
+ * 64-bit integers and decimals as JSON strings (JavaScript numbers would drop digits),
+ * decimals with their full scale, timestamps as ISO-8601 in UTC.
+ */
+export const OUTPUT_SETTINGS: Readonly<Record<string, string | number>> = {
+  output_format_json_quote_64bit_integers: 1,
+  output_format_json_quote_decimals: 1,
+  output_format_decimal_trailing_zeros: 1,
+  date_time_output_format: "iso",
+  session_timezone: "UTC",
+};
+
+/** The validator emits ISO-8601 timestamps with offsets normalised to `Z`. */
+export const INSERT_SETTINGS: Readonly<Record<string, string | number>> = {
+  date_time_input_format: "best_effort",
+};

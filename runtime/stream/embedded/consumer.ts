@@ -1,0 +1,239 @@
+import type { RecordBatch, StreamRecord, SubscribeOptions, Subscription } from "../stream.ts";
+import { errorMessage } from "./files.ts";
+import type { OffsetStore, StoredIntent } from "./offsets.ts";
+import { READ_CHUNK_BYTES } from "./segmentFile.ts";
+import type { ReadCursor, TopicLog } from "./topicLog.ts";
+
+const DEFAULT_RETRY_DELAY_MS = 1000;
+
+/**
+ * One consumer group's subscription to a topic: a loop that waits for a batch, hands it
+ * to `handle`, commits, and repeats; one batch in flight at a time.
+ *
+ * Waiting is event driven: the topic calls back after each durable flush, and a timer
+ * covers `maxWaitMs`. Records are decoded from large reads into a buffer and handed out
+ * as zero-copy views of the bytes read.
+ */
+export class TopicSubscription implements Subscription {
+  private positionValue: number;
+  /** Decoded records [bufferedEnd - (buffered.length - head), bufferedEnd) not yet handed out. */
+  private buffered: StreamRecord[] = [];
+  private head = 0;
+  private bufferedEnd: number;
+  private cursor: ReadCursor | undefined;
+  /** When the records below `end` became available, oldest first: drives `maxWaitMs`. */
+  private readonly arrivals: { end: number; at: number }[];
+  private closing = false;
+  private wakeUp: (() => void) | undefined;
+  private wakeOnAppend = false;
+  private readonly stopListening: () => void;
+  private readonly done: Promise<void>;
+  private closed: Promise<void> | undefined;
+
+  constructor(
+    private readonly topic: TopicLog,
+    private readonly offsets: OffsetStore,
+    private readonly options: SubscribeOptions,
+    private readonly onClosed: () => void,
+  ) {
+    const committed = offsets.get(topic.name, options.group);
+    this.positionValue = Math.max(committed?.offset ?? 0, topic.startOffset);
+    this.bufferedEnd = this.positionValue;
+    // Records already in the log waited long enough: a backlog is delivered at once.
+    this.arrivals = [{ end: topic.endOffset, at: -Infinity }];
+    this.stopListening = topic.onAppend(() => {
+      this.arrivals.push({ end: topic.endOffset, at: performance.now() });
+      if (this.wakeOnAppend) this.wakeUp?.();
+    });
+    this.done = this.run(committed?.intent);
+  }
+
+  get topicName(): string {
+    return this.options.topic;
+  }
+
+  /** The lowest offset this group still needs: retention keeps it. */
+  get position(): number {
+    return this.positionValue;
+  }
+
+  /**
+   * Stops once the batch in hand (if any) is handled and committed; a batch waiting for a
+   * retry is dropped uncommitted and comes back next time. Awaiting this from inside
+   * `handle` would wait for itself.
+   */
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      this.closing = true;
+      this.wakeUp?.();
+      await this.done;
+      this.onClosed();
+    })();
+    return this.closed;
+  }
+
+  private async run(intent: StoredIntent | undefined): Promise<void> {
+    try {
+      if (intent) {
+        // Replay the interrupted batch exactly, whatever maxBatchRecords is now.
+        while (!this.closing && this.topic.endOffset < intent.end) await this.sleep(undefined, true);
+        if (this.closing) return;
+        const records = await this.withRetry(() => this.take(intent.offset, intent.end - intent.offset));
+        if (!records) return;
+        await this.handleBatch(records, intent.intent);
+      }
+      while (!this.closing) {
+        const count = await this.waitForBatch();
+        if (count === 0) return;
+        const records = await this.withRetry(() => this.take(this.positionValue, count));
+        if (!records) return;
+        await this.handleBatch(records, undefined);
+      }
+    } finally {
+      this.stopListening();
+    }
+  }
+
+  /** How many records to deliver next, once enough are there or the oldest waited long enough; 0 on close. */
+  private async waitForBatch(): Promise<number> {
+    const { maxBatchRecords, maxWaitMs } = this.options;
+    while (!this.closing) {
+      const available = this.topic.endOffset - this.positionValue;
+      if (available >= maxBatchRecords) return maxBatchRecords;
+      if (available > 0) {
+        while ((this.arrivals[0]?.end ?? Infinity) <= this.positionValue) this.arrivals.shift();
+        const waited = performance.now() - (this.arrivals[0]?.at ?? -Infinity);
+        if (waited >= maxWaitMs) return available;
+        await this.sleep(maxWaitMs - waited, true);
+      } else {
+        await this.sleep(undefined, true);
+      }
+    }
+    return 0;
+  }
+
+  /** Exactly `count` records from `from`, which the log holds durably. */
+  private async take(from: number, count: number): Promise<StreamRecord[]> {
+    if (this.bufferedEnd - (this.buffered.length - this.head) !== from) {
+      this.buffered = [];
+      this.head = 0;
+      this.bufferedEnd = from;
+      this.cursor = undefined;
+    }
+    while (this.buffered.length - this.head < count) {
+      const cursor = this.cursor ?? (await this.topic.seek(this.bufferedEnd));
+      const read = await this.topic.read(cursor, READ_CHUNK_BYTES, this.bufferedEnd);
+      this.cursor = read.cursor;
+      const first = read.records[0];
+      if (first === undefined) {
+        if (read.cursor.offset > cursor.offset) continue; // skipped records before bufferedEnd
+        throw new Error(`topic "${this.topic.name}" ends at offset ${this.bufferedEnd}, before ${from + count}`);
+      }
+      if (first.offset !== this.bufferedEnd) {
+        throw new Error(`topic "${this.topic.name}": read offset ${first.offset} where ${this.bufferedEnd} was expected`);
+      }
+      this.buffered = this.head === 0 ? this.buffered.concat(read.records) : this.buffered.slice(this.head).concat(read.records);
+      this.head = 0;
+      this.bufferedEnd += read.records.length;
+    }
+    const records = this.buffered.slice(this.head, this.head + count);
+    this.head += count;
+    return records;
+  }
+
+  /** Handles a batch until it succeeds and is committed, or the subscription closes. */
+  private async handleBatch(records: StreamRecord[], replayedIntent: string | undefined): Promise<void> {
+    const { topic, group, handle, onError } = this.options;
+    const firstOffset = records[0]?.offset ?? this.positionValue;
+    const nextOffset = firstOffset + records.length;
+    let savedIntent = replayedIntent;
+    let committed = false;
+    for (;;) {
+      const batch: RecordBatch = {
+        topic,
+        partition: 0,
+        records,
+        firstOffset,
+        nextOffset,
+        // An in-process retry is a replay too: the handler may reuse what it saved.
+        replayedIntent: savedIntent,
+        saveIntent: async (intent: string) => {
+          if (committed) throw new Error(`batch [${firstOffset}, ${nextOffset}) of "${topic}" is already committed`);
+          await this.offsets.saveIntent(topic, group, { offset: firstOffset, end: nextOffset, intent });
+          savedIntent = intent;
+        },
+      };
+      let handled = false;
+      try {
+        await handle(batch);
+        handled = true;
+      } catch (error) {
+        this.report(error, batch);
+      }
+      if (handled) {
+        committed = await this.commit(batch);
+        return;
+      }
+      if (this.closing) return;
+      await this.sleep(this.options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS, false);
+      if (this.closing) return;
+    }
+  }
+
+  /** Commits durably, retrying on I/O errors until it works or the subscription closes. */
+  private async commit(batch: RecordBatch): Promise<boolean> {
+    for (;;) {
+      try {
+        await this.offsets.commit(batch.topic, this.options.group, batch.nextOffset);
+        this.positionValue = batch.nextOffset;
+        this.topic.scheduleRetention();
+        return true;
+      } catch (error) {
+        this.report(error, batch);
+        if (this.closing) return false;
+        await this.sleep(this.options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS, false);
+      }
+    }
+  }
+
+  /** Runs a read, retrying after `retryDelayMs` on errors; undefined once closing. */
+  private async withRetry<T>(read: () => Promise<T>): Promise<T | undefined> {
+    while (!this.closing) {
+      try {
+        return await read();
+      } catch (error) {
+        this.cursor = undefined;
+        this.buffered = [];
+        this.head = 0;
+        console.error(`igloo stream: reading "${this.topic.name}" for group "${this.options.group}" failed: ${errorMessage(error)}`);
+        await this.sleep(this.options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS, false);
+      }
+    }
+    return undefined;
+  }
+
+  private report(error: unknown, batch: RecordBatch): void {
+    try {
+      this.options.onError?.(error, batch);
+    } catch (reporterError) {
+      // A failing error reporter must not stop the consume loop.
+      console.error(`igloo stream: onError for group "${this.options.group}" threw: ${errorMessage(reporterError)}`);
+    }
+  }
+
+  /** Waits `ms` (forever when undefined) or until close, or the next append if asked. */
+  private sleep(ms: number | undefined, wakeOnAppend: boolean): Promise<void> {
+    if (this.closing) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = ms === undefined ? undefined : setTimeout(() => finish(), ms);
+      const finish = () => {
+        clearTimeout(timer);
+        this.wakeUp = undefined;
+        this.wakeOnAppend = false;
+        resolve();
+      };
+      this.wakeUp = finish;
+      this.wakeOnAppend = wakeOnAppend;
+    });
+  }
+}

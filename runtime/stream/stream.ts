@@ -1,0 +1,101 @@
+/**
+ * The stream seam: durable, ordered topics with consumer groups. Two implementations
+ * pass one conformance suite (test/conformance/stream.ts): the embedded segment log
+ * (`embedded/`) for `igloo dev`, and Kafka for production.
+ *
+ * Offsets are per partition, dense and start at 0, as in Kafka. Values are bytes; Igloo
+ * stores one JSON document per record, so a value never contains a newline (JSON.stringify
+ * escapes them), which lets the table writer join values into a JSONEachRow body.
+ */
+
+export interface StreamRecord {
+  readonly offset: number;
+  readonly key: string | undefined;
+  readonly value: Uint8Array;
+}
+
+export interface ProducerRecord {
+  readonly key?: string | undefined;
+  readonly value: Uint8Array | string;
+}
+
+/** A run of consecutive records of one partition, delivered to a subscriber. */
+export interface RecordBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly records: readonly StreamRecord[];
+  /** Offset of the first record. */
+  readonly firstOffset: number;
+  /** Offset after the last record: what the group commits once the batch is handled. */
+  readonly nextOffset: number;
+  /**
+   * Set when this batch replays one whose handling was interrupted: the intent the
+   * handler saved with `saveIntent` before the crash. The batch then holds exactly the
+   * records it held the first time.
+   */
+  readonly replayedIntent: string | undefined;
+  /**
+   * Durably records, before any side effect, that this exact batch is being handled. If
+   * the process dies before the batch is committed, the group's next consumer gets the
+   * same records again, as one batch, with `replayedIntent` set. This is what lets the
+   * table writer retry an insert with the same deduplication token.
+   */
+  saveIntent(intent: string): Promise<void>;
+}
+
+export interface SubscribeOptions {
+  readonly topic: string;
+  readonly group: string;
+  /** Deliver a batch once this many records are waiting... */
+  readonly maxBatchRecords: number;
+  /** ...or once the oldest waiting record has waited this long. */
+  readonly maxWaitMs: number;
+  /**
+   * Called with each batch; the group's offset is committed after it resolves. A throw
+   * stops nothing: the batch is offered again after `retryDelayMs` (at-least-once).
+   */
+  readonly handle: (batch: RecordBatch) => Promise<void>;
+  /** Called when `handle` throws, before the retry. */
+  readonly onError?: (error: unknown, batch: RecordBatch) => void;
+  readonly retryDelayMs?: number;
+}
+
+export interface Subscription {
+  /** Stops after the batch in hand, if any, is handled and committed. */
+  close(): Promise<void>;
+}
+
+export interface TopicOptions {
+  readonly partitions?: number;
+}
+
+export interface CommittedOffset {
+  readonly offset: number;
+  readonly intent: string | undefined;
+}
+
+export interface Stream {
+  /** Creates the topic if it does not exist; a no-op when it does. */
+  ensureTopic(topic: string, options?: TopicOptions): Promise<void>;
+  /**
+   * Appends records; resolves once they are durable (survive a crash of this process and,
+   * where the engine allows, of the machine). Rejects with `StreamUnavailableError` when
+   * the stream cannot take writes; then none of the records were stored.
+   */
+  append(topic: string, records: readonly ProducerRecord[]): Promise<void>;
+  subscribe(options: SubscribeOptions): Promise<Subscription>;
+  /** The offset the group will resume from, per partition. */
+  committed(topic: string, group: string): Promise<ReadonlyMap<number, CommittedOffset>>;
+  /** Offset after the last record, per partition. */
+  endOffsets(topic: string): Promise<ReadonlyMap<number, number>>;
+  /** Stops subscriptions, flushes and releases files or connections. */
+  close(): Promise<void>;
+}
+
+export class StreamUnavailableError extends Error {
+  readonly code = "E_STREAM_UNAVAILABLE";
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, options);
+    this.name = "StreamUnavailableError";
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * The table writer: drains one topic into one table, in batches (size or time, whichever
+ * comes first), committing the group's offset only after the insert succeeded.
+ *
+ * Exactly once, from at-least-once parts: before inserting, the writer saves its intent
+ * (the batch's offset range) with the stream; the insert carries a deduplication token
+ * derived from that range. If the process dies between insert and commit, the stream
+ * replays exactly the same range, the retried insert carries the same token, and the
+ * engine drops it as a duplicate (the idea of ClickHouse Kafka Connect's exactly-once
+ * mode, with the stream's commit metadata standing in for its KeeperMap state).
+ */
+import { deadLetter, DEAD_LETTER_TOPIC } from "../deadLetters.ts";
+import type { Store } from "../store/store.ts";
+import { joinValues } from "../stream/joinValues.ts";
+import type { RecordBatch, Stream, StreamRecord, Subscription } from "../stream/stream.ts";
+
+export interface TableWriterOptions {
+  readonly topic: string;
+  readonly table: string;
+  /** Shown as `source` on dead letters for rows the table refuses. */
+  readonly source: string;
+  readonly group?: string;
+  readonly maxBatchRecords?: number;
+  readonly maxWaitMs?: number;
+  readonly onError?: (error: unknown) => void;
+  /** Called after each committed batch; feeds metrics and read-your-writes. */
+  readonly onBatch?: (info: { topic: string; partition: number; nextOffset: number; rows: number; ms: number }) => void;
+}
+
+export const WRITER_GROUP = "igloo-table-writer";
+
+/** An error from the engine about the data, as opposed to the engine being unreachable. */
+function isDataError(error: unknown): boolean {
+  return typeof (error as { engineCode?: unknown })?.engineCode === "string";
+}
+
+export class TableWriter {
+  readonly #stream: Stream;
+  readonly #store: Store;
+  readonly #options: TableWriterOptions;
+  #subscription: Subscription | undefined;
+
+  constructor(stream: Stream, store: Store, options: TableWriterOptions) {
+    this.#stream = stream;
+    this.#store = store;
+    this.#options = options;
+  }
+
+  get group(): string {
+    return this.#options.group ?? WRITER_GROUP;
+  }
+
+  async start(): Promise<void> {
+    const o = this.#options;
+    this.#subscription = await this.#stream.subscribe({
+      topic: o.topic,
+      group: this.group,
+      maxBatchRecords: o.maxBatchRecords ?? 100_000,
+      maxWaitMs: o.maxWaitMs ?? 250,
+      handle: (batch) => this.#write(batch),
+      onError: (error) => o.onError?.(error),
+    });
+  }
+
+  async #write(batch: RecordBatch): Promise<void> {
+    const started = performance.now();
+    const token = batch.replayedIntent ?? `${this.group}:${batch.topic}:${batch.partition}:${batch.firstOffset}-${batch.nextOffset}`;
+    if (batch.replayedIntent === undefined) await batch.saveIntent(token);
+    try {
+      await this.#store.insertJsonEachRow(this.#options.table, joinValues(batch.records), { dedupToken: token });
+    } catch (error) {
+      if (!isDataError(error)) throw error;
+      await this.#writeOneByOne(batch, token);
+    }
+    this.#options.onBatch?.({
+      topic: batch.topic,
+      partition: batch.partition,
+      nextOffset: batch.nextOffset,
+      rows: batch.records.length,
+      ms: performance.now() - started,
+    });
+  }
+
+  /**
+   * The engine refused the batch for its data: insert record by record (each with its own
+   * token, so a replay stays idempotent) and dead-letter the ones it refuses, rather than
+   * blocking the topic forever or dropping rows silently.
+   */
+  async #writeOneByOne(batch: RecordBatch, token: string): Promise<void> {
+    const refused: { record: StreamRecord; error: unknown }[] = [];
+    for (const record of batch.records) {
+      try {
+        await this.#store.insertJsonEachRow(this.#options.table, joinValues([record]), { dedupToken: `${token}:${record.offset}` });
+      } catch (error) {
+        if (!isDataError(error)) throw error;
+        refused.push({ record, error });
+      }
+    }
+    if (refused.length === 0 || this.#options.topic === DEAD_LETTER_TOPIC) return;
+    const decoder = new TextDecoder();
+    await this.#stream.append(
+      DEAD_LETTER_TOPIC,
+      refused.map(({ record, error }) => ({
+        value: JSON.stringify(
+          deadLetter({
+            source: this.#options.source,
+            stage: "writer",
+            record: decoder.decode(record.value),
+            error: error instanceof Error ? error.message : String(error),
+          }),
+        ),
+      })),
+    );
+  }
+
+  async stop(): Promise<void> {
+    await this.#subscription?.close();
+    this.#subscription = undefined;
+  }
+}

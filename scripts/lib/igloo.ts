@@ -1,0 +1,139 @@
+/**
+ * Drives the compiled `dist/igloo` the way a user does: `init` a project in a temp dir,
+ * start `dev`, wait for its ready line, stop it (or kill -9 it). Shared by the tests,
+ * the demo and the benchmark.
+ */
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+
+export const REPO = join(import.meta.dir, "..", "..");
+export const IGLOO = join(REPO, "dist", "igloo");
+
+export function requireBinary(): string {
+  if (!existsSync(IGLOO)) throw new Error(`${IGLOO} is missing: run \`npm run build\` first (npm test does).`);
+  return IGLOO;
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `igloo-${prefix}-`));
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** `igloo init` a fresh project and return its directory. */
+export function initProject(prefix: string): string {
+  const parent = tempDir(prefix);
+  const dir = join(parent, "project");
+  const result = Bun.spawnSync([requireBinary(), "init", dir], { stdout: "pipe", stderr: "pipe" });
+  if (result.exitCode !== 0) throw new Error(`igloo init failed: ${result.stderr.toString()}`);
+  return dir;
+}
+
+let nextPort = 20000 + Math.floor(Math.random() * 20000);
+export function freePort(): number {
+  for (;;) {
+    const port = nextPort++;
+    try {
+      const probe = Bun.listen({ hostname: "127.0.0.1", port, socket: { data() {} } });
+      probe.stop(true);
+      return port;
+    } catch {
+      // taken; try the next one
+    }
+  }
+}
+
+export interface DevProcess {
+  readonly url: string;
+  readonly port: number;
+  readonly proc: Subprocess<"ignore", "pipe", "pipe">;
+  /** Everything printed so far (stdout and stderr). */
+  output(): string;
+  /** SIGTERM and wait; returns the exit code. */
+  stop(): Promise<number>;
+  kill9(): Promise<void>;
+}
+
+export async function startDev(dir: string, options: { port?: number; args?: string[]; timeoutMs?: number } = {}): Promise<DevProcess> {
+  const port = options.port ?? freePort();
+  const proc = Bun.spawn([requireBinary(), "dev", "--port", String(port), ...(options.args ?? [])], {
+    cwd: dir,
+    stdout: "pipe",
+    stderr: "pipe",
+    stdin: "ignore",
+  });
+  let text = "";
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
+  };
+  void pump(proc.stdout);
+  void pump(proc.stderr);
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  while (!/ready at http/.test(text)) {
+    if (proc.exitCode !== null || Date.now() > deadline) {
+      proc.kill(9);
+      throw new Error(`igloo dev did not become ready (exit ${proc.exitCode}):\n${text}`);
+    }
+    await Bun.sleep(10);
+  }
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    port,
+    proc,
+    output: () => text,
+    async stop() {
+      proc.kill("SIGTERM");
+      return await proc.exited;
+    },
+    async kill9() {
+      proc.kill(9);
+      await proc.exited;
+    },
+  };
+}
+
+export async function postIngest(url: string, model: string, body: unknown, contentType = "application/json"): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${url}/ingest/${model}`, {
+    method: "POST",
+    headers: { "content-type": contentType },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // keep the text
+  }
+  return { status: response.status, body: parsed };
+}
+
+export async function query<Row = Record<string, any>>(url: string, sql: string): Promise<Row[]> {
+  const response = await fetch(`${url}/query`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ sql }) });
+  const body = (await response.json()) as { data?: Row[]; error?: string };
+  if (response.status !== 200) throw new Error(`query failed (${response.status}): ${body.error}`);
+  return body.data!;
+}
+
+/** Polls until `read` returns what `done` accepts, or fails the test with the last value. */
+export async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await read();
+  while (!done(value)) {
+    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms; last value: ${JSON.stringify(value)}`);
+    await Bun.sleep(50);
+    value = await read();
+  }
+  return value;
+}
+
+export async function countRows(url: string, table: string, where = "1"): Promise<number> {
+  const rows = await query<{ c: string }>(url, `SELECT count() AS c FROM \`${table}\` WHERE ${where}`);
+  return Number(rows[0]!.c);
+}

@@ -1,0 +1,105 @@
+/**
+ * The `igloo` command line: the composition root. It reads flags and environment,
+ * picks engines, and hands them to the runtime.
+ */
+import { defineCommand, runMain } from "citty";
+import { IglooError } from "../conventions/errors.ts";
+import { consoleLogger } from "../runtime/logger.ts";
+import { startDev } from "./commands/dev.ts";
+import { initMessage, initProject } from "./commands/init.ts";
+import { formatTable, runQuery } from "./commands/query.ts";
+import { VERSION } from "./version.ts";
+
+const DEFAULT_PORT = 4000;
+const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+function intSetting(name: string, flag: string | undefined, env: string | undefined, fallback: number): number {
+  const raw = flag ?? env;
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new IglooError("E_CONFIG", `${name} must be a positive integer, got \`${raw}\`.`);
+  return value;
+}
+
+/** Prints a user-facing error as one clear line (no stack) and exits non-zero. */
+function fail(error: unknown): never {
+  if (error instanceof IglooError) console.error(`error: ${error.message}`);
+  else console.error(error);
+  process.exit(1);
+}
+
+function guarded<C>(run: (context: C) => unknown): (context: C) => Promise<void> {
+  return async (context) => {
+    try {
+      await run(context);
+    } catch (error) {
+      fail(error);
+    }
+  };
+}
+
+const init = defineCommand({
+  meta: { name: "init", description: "Create a new project from the template" },
+  args: { dir: { type: "positional", required: true, description: "Directory to create" } },
+  run: guarded(({ args }) => {
+    console.log(initMessage(initProject(args.dir)));
+  }),
+});
+
+const dev = defineCommand({
+  meta: { name: "dev", description: "Run the project on embedded engines, reloading on save" },
+  args: {
+    port: { type: "string", description: `Port (default ${DEFAULT_PORT}, or IGLOO_PORT)` },
+    host: { type: "string", description: "Interface to listen on (default 127.0.0.1, or IGLOO_HOST)" },
+    "max-body-bytes": { type: "string", description: "Largest ingest body (default 16 MiB, or IGLOO_MAX_BODY_BYTES)" },
+    "allow-destructive": { type: "boolean", description: "Apply schema changes that drop or rewrite data" },
+  },
+  run: guarded(async ({ args }) => {
+    const logger = consoleLogger();
+    const server = await startDev({
+      root: process.cwd(),
+      port: intSetting("--port", args.port, process.env.IGLOO_PORT, DEFAULT_PORT),
+      host: args.host ?? process.env.IGLOO_HOST ?? "127.0.0.1",
+      maxBodyBytes: intSetting("--max-body-bytes", args["max-body-bytes"], process.env.IGLOO_MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES),
+      allowDestructive: args["allow-destructive"] === true,
+      logger,
+    });
+    let signals = 0;
+    const onSignal = (signal: string) => {
+      if (++signals > 1) process.exit(130);
+      logger.info(`${signal}: stopping (acknowledged records are safe in the log)...`);
+      server.stop().then(
+        () => {
+          logger.info("stopped.");
+          process.exit(0);
+        },
+        (error: unknown) => {
+          logger.error(`stop failed: ${error instanceof Error ? error.message : String(error)}`);
+          process.exit(1);
+        },
+      );
+    };
+    process.on("SIGINT", () => onSignal("SIGINT"));
+    process.on("SIGTERM", () => onSignal("SIGTERM"));
+  }),
+});
+
+const query = defineCommand({
+  meta: { name: "query", description: "Run a read-only SQL query against the running project" },
+  args: {
+    sql: { type: "positional", required: true, description: "SELECT ..." },
+    url: { type: "string", description: "Igloo's URL (default http://127.0.0.1:4000, or IGLOO_URL)" },
+  },
+  run: guarded(async ({ args }) => {
+    const url = args.url ?? process.env.IGLOO_URL ?? `http://127.0.0.1:${process.env.IGLOO_PORT ?? DEFAULT_PORT}`;
+    console.log(formatTable(await runQuery(args.sql, url)));
+  }),
+});
+
+const main = defineCommand({
+  meta: { name: "igloo", version: VERSION, description: "Data pipelines the way web frameworks do web apps" },
+  subCommands: { init, dev, query },
+});
+
+process.on("unhandledRejection", fail);
+await runMain(main);
