@@ -197,6 +197,7 @@ describe("defaults", () => {
 
   test("literals of every kind", () => {
     expect(defaultOf('v String @default("a \\"quoted\\" \\\\ \\n")')).toEqual({ kind: "literal", value: 'a "quoted" \\ \n' });
+    expect(defaultOf('v String @default("tab\there, \\v \\u00e9 \\/")')).toEqual({ kind: "literal", value: "tab\there, \v é /" });
     expect(defaultOf("v Int @default(-5)")).toEqual({ kind: "literal", value: -5 });
     expect(defaultOf("v Int @default(0) @db.UInt8")).toEqual({ kind: "literal", value: 0 });
     expect(defaultOf("v Float @default(1.5e3)")).toEqual({ kind: "literal", value: 1500 });
@@ -283,13 +284,12 @@ describe("names: @map and @@map", () => {
     expect(modelOf(withFields("a String")).table).toBe("T");
   });
 
-  test("order by, engine version and key use columns / fields as documented", () => {
+  test("id, order by, engine version and key refer to fields, not columns", () => {
     const model = modelOf(
       withFields('id String @id @map("event_id")', 'v Int @map("ver")', "@@engine(ReplacingMergeTree, version: v)"),
     );
-    expect(model.orderBy).toEqual(["event_id"]);
-    expect(model.engine).toEqual({ kind: "ReplacingMergeTree", version: "ver" });
-    expect(model.key).toBe("id");
+    expect([model.id, model.orderBy, model.key]).toEqual([["id"], ["id"], "id"]);
+    expect(model.engine).toEqual({ kind: "ReplacingMergeTree", version: "v" });
   });
 
   test("bad and clashing names", () => {

@@ -91,6 +91,7 @@ describe("record shape", () => {
     expect(err(validate({ user: "a", usr: "b" }))).toBe("unknown field `usr` (did you mean `user`?)");
     expect(err(validate({ user: "a", User: "b" }))).toBe("unknown field `User` (did you mean `user`?)");
     expect(err(validate({ user: "a", zzzzzz: 1 }))).toBe("unknown field `zzzzzz`");
+    expect(err(validate({ user: "a", ["k".repeat(100)]: 1 }))).toBe(`unknown field \`${"k".repeat(40)}…\``);
   });
 
   test("__proto__ and constructor keys are unknown fields and touch no prototype", () => {

@@ -31,7 +31,7 @@ describe("hostile and malformed requests", () => {
     { name: "wrong content type", body: "a,b,c", contentType: "text/csv", status: 415, message: /content-type/ },
     { name: "form-encoded body", body: "a=1", contentType: "application/x-www-form-urlencoded", status: 415, message: /application\/json/ },
     { name: "body over the limit", body: JSON.stringify([valid]).padEnd(MAX_BODY + 10, " "), status: 413, message: /limit/ },
-    { name: "deeply nested arrays", body: deep(100_000), status: 400, message: /deeper than 64/ },
+    { name: "deeply nested arrays", body: deep(30_000), status: 400, message: /deeper than 64/ },
     { name: "deeply nested object in a record", body: deepObject(5_000), status: 400, message: /deeper than 64/ },
     { name: "__proto__ key", body: `[{"__proto__": {"polluted": true}, ${JSON.stringify(valid).slice(1)}]`, status: 400, message: /__proto__/ },
     { name: "escaped __proto__ key", body: `{"\\u005f_proto__": {"polluted": true}}`, status: 400, message: /__proto__/ },

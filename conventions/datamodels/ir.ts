@@ -60,7 +60,7 @@ export interface FieldIR {
 
 export type TableEngine =
   | { readonly kind: "MergeTree" }
-  /** `version` is a column name (after `@map`). */
+  /** `version` is a field name, like `id`, `orderBy` and `key`. */
   | { readonly kind: "ReplacingMergeTree"; readonly version?: string };
 
 export interface ModelIR {
@@ -70,7 +70,7 @@ export interface ModelIR {
   readonly fields: readonly FieldIR[];
   /** Field names forming the model's identity; empty when the model has none. */
   readonly id: readonly string[];
-  /** Column expressions for ORDER BY (column names, i.e. after `@map`); empty means `tuple()`. */
+  /** Field names for ORDER BY (the DDL maps them to columns); empty means `tuple()`. */
   readonly orderBy: readonly string[];
   readonly partitionBy?: string;
   readonly engine: TableEngine;

@@ -181,7 +181,7 @@ function applyModelAttributes(
             "Make it required, with a @default if needed.",
           );
         } else if (found !== undefined) {
-          orderBy = found.map((field) => field.column);
+          orderBy = found.map((field) => field.name);
         }
         break;
       }
@@ -245,7 +245,7 @@ function applyModelAttributes(
       'Rename the model or choose another name with @@map("...").',
     );
   }
-  const finalOrderBy = orderBy ?? ids.map((field) => field.column);
+  const finalOrderBy = orderBy ?? ids.map((field) => field.name);
   if (engine.kind === "ReplacingMergeTree" && finalOrderBy.length === 0 && names.size === byName.size) {
     const at = reporter.ref(attributes.find((attr) => attr.name === "engine"));
     reporter.error(
@@ -288,5 +288,5 @@ function parseEngine(args: readonly Argument[], byName: ReadonlyMap<string, Fiel
   if (!VERSION_KINDS.has(field.type.kind) || field.optional || field.list) {
     return `version field \`${field.name}\` must be a required integer, DateTime or Date field; ReplacingMergeTree keeps the row with the highest version`;
   }
-  return { kind, version: field.column };
+  return { kind, version: field.name };
 }

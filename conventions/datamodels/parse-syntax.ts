@@ -151,8 +151,18 @@ function lineColumn(text: string, offset: number): { line: number; column: numbe
 /** The text of a quoted string literal as prisma-ast keeps it (with quotes), or undefined. */
 export function stringLiteral(value: unknown): string | undefined {
   if (typeof value !== "string" || value.length < 2 || !value.startsWith('"') || !value.endsWith('"')) return undefined;
-  // The lexer only admits JSON's escapes plus \v, so JSON.parse decodes it once \v is spelled out.
-  return JSON.parse(value.replace(/\\(\\|v)/g, (escape, char: string) => (char === "v" ? "\\u000b" : escape))) as string;
+  // The lexer admits JSON's escapes plus \v, and raw control characters such as tabs;
+  // JSON.parse decodes the literal once those are spelled as \u escapes.
+  const json = value.replace(/\\(\\|v)|[\u0000-\u001f]/g, (match, escaped: string | undefined) =>
+    escaped === undefined ? `\\u${match.charCodeAt(0).toString(16).padStart(4, "0")}` : escaped === "v" ? "\\u000b" : match,
+  );
+  try {
+    return JSON.parse(json) as string;
+  } catch {
+    // Only escapes the lexer check lets through but JSON lacks could land here; callers
+    // then report the argument as not being a string.
+    return undefined;
+  }
 }
 
 /** A bare identifier argument such as a field name, or undefined. */

@@ -42,12 +42,13 @@
  *   `autoincrement()`, `cuid()`, `dbgenerated()`, `nanoid()`, `ulid()` are rejected.
  * - `@map("col")`: the column name (keeping `@map` of an old name while renaming the
  *   field keeps the column). `@@map("table")`: the table name; `igloo_*` is reserved.
- * - `@@orderBy([a, b])`: ORDER BY, stored as column names; fields must be required.
+ * - `@@orderBy([a, b])`: ORDER BY, as field names (like every field reference in the
+ *   IR; the DDL maps them to columns); the fields must be required.
  *   Default: the id fields, else empty (`tuple()`).
  * - `@@partitionBy("expr")`: a ClickHouse expression, kept verbatim.
  * - `@@engine(MergeTree)` (default), `@@engine(ReplacingMergeTree)`,
  *   `@@engine(ReplacingMergeTree, version: f)` with `f` a required Int*, UInt*, DateTime
- *   or Date field (stored as its column name). ReplacingMergeTree needs an ORDER BY.
+ *   or Date field. ReplacingMergeTree needs an ORDER BY.
  * - `@@key(f)`: the stream key, a required non-list field. Default: the id field when
  *   there is exactly one.
  * - `///` comments directly above a model or field become its `doc`.

@@ -20,6 +20,7 @@ export type DefaultCheck = { ok: true; value: unknown } | { ok: false; error: st
 
 /** Past this many problems in one record the rest are summarized, so a bad batch can't flood logs. */
 const MAX_ERRORS = 10;
+const MAX_KEY_SHOWN = 40;
 
 export function compileValidator(model: ModelIR): Validator {
   const pool = new ConstantPool();
@@ -151,7 +152,9 @@ function notAnObject(input: unknown): ValidationResult {
 
 function unknownField(errors: string[] | null, key: string, names: readonly string[]): string[] {
   const near = suggest(key, names);
-  return addError(errors, `unknown field \`${key}\`${near === undefined ? "" : ` (did you mean \`${near}\`?)`}`);
+  // Keys are caller input too: cut long ones like values.
+  const shown = key.length > MAX_KEY_SHOWN ? `${key.slice(0, MAX_KEY_SHOWN)}…` : key;
+  return addError(errors, `unknown field \`${shown}\`${near === undefined ? "" : ` (did you mean \`${near}\`?)`}`);
 }
 
 function addError(errors: string[] | null, message: string): string[] {

@@ -31,8 +31,28 @@ function errorResponse(status: number, message: string, headers: Record<string, 
   return json(status, { error: message }, headers);
 }
 
-function tooLarge(limit: number): Response {
-  return errorResponse(413, `the request body is larger than the ${limit} byte limit; send smaller batches`);
+function tooLargeMessage(limit: number): string {
+  return `the request body is larger than the ${limit} byte limit; send smaller batches`;
+}
+
+/**
+ * The body as text, refusing it once it passes `limit` bytes: at once when the client
+ * declares its length, while reading when it streams chunks.
+ */
+async function readBody(request: Request, limit: number): Promise<string> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null) {
+    if (Number(declared) > limit) throw new BodyError(413, tooLargeMessage(limit));
+    return await request.text();
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of request.body ?? []) {
+    size += chunk.byteLength;
+    if (size > limit) throw new BodyError(413, tooLargeMessage(limit));
+    chunks.push(chunk);
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks));
 }
 
 async function handleIngest(options: AppOptions, modelName: string, request: Request): Promise<Response> {
@@ -41,12 +61,9 @@ async function handleIngest(options: AppOptions, modelName: string, request: Req
     const known = options.pipeline.models().map((m) => m.name);
     return errorResponse(404, `unknown model \`${modelName}\`; this project has ${known.length ? known.map((n) => `\`${n}\``).join(", ") : "no models"}`);
   }
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > options.maxBodyBytes) return tooLarge(options.maxBodyBytes);
   try {
     const format = bodyFormat(request.headers.get("content-type"));
-    const text = await request.text();
-    if (text.length > options.maxBodyBytes) return tooLarge(options.maxBodyBytes);
+    const text = await readBody(request, options.maxBodyBytes);
     const verdict = await ingest(options.stream, target, parseBody(text, format));
     return json(200, verdict);
   } catch (error) {

@@ -12,6 +12,12 @@ import { createApp, type IglooApp } from "../../runtime/server/app.ts";
 import { openEmbeddedEngines } from "../engines.ts";
 import { writeProjectLib } from "../generate/projectLib.ts";
 
+/**
+ * Bun refuses bodies over its own limit with an empty 413 before our handler runs; ours
+ * answers with a message, so Bun's limit sits a little above it as a backstop.
+ */
+const BODY_SLACK = 1024 * 1024;
+
 export interface DevOptions {
   readonly root: string;
   readonly port: number;
@@ -54,7 +60,7 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
   const watchers: FSWatcher[] = [];
   try {
     reportApply(logger, await pipeline.apply(project.models.models));
-    server = createApp({ pipeline, stream, store, logger, maxBodyBytes: options.maxBodyBytes }).listen({ port: options.port, hostname: options.host, maxRequestBodySize: options.maxBodyBytes });
+    server = createApp({ pipeline, stream, store, logger, maxBodyBytes: options.maxBodyBytes }).listen({ port: options.port, hostname: options.host, maxRequestBodySize: options.maxBodyBytes + BODY_SLACK });
   } catch (error) {
     await pipeline.close();
     await stream.close();
