@@ -5,7 +5,7 @@
 import { defineCommand, runMain } from "citty";
 import { IglooError } from "../conventions/errors.ts";
 import { consoleLogger } from "../runtime/logger.ts";
-import { startDev } from "./commands/dev.ts";
+import { startDev, type DevServer } from "./commands/dev.ts";
 import { initMessage, initProject } from "./commands/init.ts";
 import { formatTable, runQuery } from "./commands/query.ts";
 import { VERSION } from "./version.ts";
@@ -56,7 +56,28 @@ const dev = defineCommand({
   },
   run: guarded(async ({ args }) => {
     const logger = consoleLogger();
-    const server = await startDev({
+    // Handlers go in before anything starts, so a signal during start-up still stops cleanly.
+    let signals = 0;
+    let server: Promise<DevServer> | undefined;
+    const onSignal = (signal: string) => {
+      if (++signals > 1) process.exit(130);
+      logger.info(`${signal}: stopping (acknowledged records are safe in the log)...`);
+      (server ?? Promise.reject(new Error("not started")))
+        .then((s) => s.stop())
+        .then(
+          () => {
+            logger.info("stopped.");
+            process.exit(0);
+          },
+          (error: unknown) => {
+            logger.error(`stop failed: ${error instanceof Error ? error.message : String(error)}`);
+            process.exit(1);
+          },
+        );
+    };
+    process.on("SIGINT", () => onSignal("SIGINT"));
+    process.on("SIGTERM", () => onSignal("SIGTERM"));
+    server = startDev({
       root: process.cwd(),
       port: intSetting("--port", args.port, process.env.IGLOO_PORT, DEFAULT_PORT),
       host: args.host ?? process.env.IGLOO_HOST ?? "127.0.0.1",
@@ -64,23 +85,7 @@ const dev = defineCommand({
       allowDestructive: args["allow-destructive"] === true,
       logger,
     });
-    let signals = 0;
-    const onSignal = (signal: string) => {
-      if (++signals > 1) process.exit(130);
-      logger.info(`${signal}: stopping (acknowledged records are safe in the log)...`);
-      server.stop().then(
-        () => {
-          logger.info("stopped.");
-          process.exit(0);
-        },
-        (error: unknown) => {
-          logger.error(`stop failed: ${error instanceof Error ? error.message : String(error)}`);
-          process.exit(1);
-        },
-      );
-    };
-    process.on("SIGINT", () => onSignal("SIGINT"));
-    process.on("SIGTERM", () => onSignal("SIGTERM"));
+    await server;
   }),
 });
 
@@ -96,9 +101,22 @@ const query = defineCommand({
   }),
 });
 
+const test = defineCommand({
+  meta: { name: "test", description: "Run the project's tests with the Bun inside this binary (bun test)" },
+  run: guarded(async ({ rawArgs }: { rawArgs: string[] }) => {
+    // A compiled Bun binary behaves as the `bun` CLI when BUN_BE_BUN is set; from source,
+    // execPath is bun itself. Either way users need no separate Bun install.
+    const child = Bun.spawn([process.execPath, "test", ...rawArgs], {
+      env: { ...process.env, BUN_BE_BUN: "1" },
+      stdio: ["inherit", "inherit", "inherit"],
+    });
+    process.exit(await child.exited);
+  }),
+});
+
 const main = defineCommand({
   meta: { name: "igloo", version: VERSION, description: "Data pipelines the way web frameworks do web apps" },
-  subCommands: { init, dev, query },
+  subCommands: { init, dev, query, test },
 });
 
 process.on("unhandledRejection", fail);

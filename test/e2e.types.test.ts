@@ -120,6 +120,14 @@ describe("type round-trip through ingest, stream, table and /query", () => {
     expect(gotSparse.withDefault).toBe("fallback");
   });
 
+  test("dates before 1970 and after 2106 are kept", async () => {
+    const old = { ...full, id: "old", ts: "1900-01-01T00:00:00.001Z", tsSec: "2299-12-31T23:59:59Z", day: "1900-01-01" };
+    const { body } = await postIngest(dev.url, "AllTypes", old);
+    expect(body.errors).toEqual([]);
+    const [row] = await eventually(() => query(dev.url, "SELECT ts, tsSec, day FROM AllTypes WHERE id = 'old'"), (r) => r.length === 1);
+    expect(row).toEqual({ ts: old.ts, tsSec: old.tsSec, day: old.day });
+  });
+
   test("inputs in other accepted forms are normalised exactly", async () => {
     const variant = {
       ...full,

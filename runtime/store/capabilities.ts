@@ -17,7 +17,7 @@ async function names(query: Query, sql: string): Promise<Set<string>> {
 
 export async function detectCapabilities(query: Query): Promise<StoreCapabilities> {
   const [versionRow] = await query("SELECT version() AS version");
-  const types = await names(query, "SELECT name FROM system.data_type_families WHERE name IN ('DateTime64', 'Bool', 'JSON')");
+  const types = await names(query, "SELECT name FROM system.data_type_families WHERE name IN ('DateTime64', 'Date32', 'Bool', 'JSON')");
   const settings = await names(query, "SELECT name FROM system.settings WHERE name IN ('insert_deduplication_token')");
   const mergeTree = await names(query, "SELECT name FROM system.merge_tree_settings WHERE name IN ('non_replicated_deduplication_window')");
   let supportsQueryParams = true;
@@ -30,6 +30,7 @@ export async function detectCapabilities(query: Query): Promise<StoreCapabilitie
   return {
     version: String(versionRow?.version ?? "unknown"),
     supportsDateTime64: types.has("DateTime64"),
+    supportsDate32: types.has("Date32"),
     supportsBool: types.has("Bool"),
     supportsJsonType: types.has("JSON"),
     supportsQueryParams,

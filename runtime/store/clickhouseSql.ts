@@ -37,12 +37,12 @@ export function scalarColumnType(type: ScalarType, caps: StoreCapabilities): str
       return `Float${type.bits}`;
     case "decimal":
       return `Decimal(${type.precision}, ${type.scale})`;
+    // DateTime64 and Date32 hold the validator's whole range (1900-2299); the plain
+    // DateTime and Date of old servers start in 1970, so those get them only as a fallback.
     case "datetime":
-      // Precision 0 is a plain DateTime, which every server version knows.
-      if (type.precision === 0 || !caps.supportsDateTime64) return "DateTime('UTC')";
-      return `DateTime64(${type.precision}, 'UTC')`;
+      return caps.supportsDateTime64 ? `DateTime64(${type.precision}, 'UTC')` : "DateTime('UTC')";
     case "date":
-      return "Date";
+      return caps.supportsDate32 ? "Date32" : "Date";
     case "json":
       return type.native && caps.supportsJsonType ? "JSON" : "String";
     case "bytes":

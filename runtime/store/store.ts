@@ -25,6 +25,7 @@ export interface StoreCapabilities {
   /** The engine's version string. */
   readonly version: string;
   readonly supportsDateTime64: boolean;
+  readonly supportsDate32: boolean;
   readonly supportsBool: boolean;
   readonly supportsJsonType: boolean;
   /** `{name:Type}` placeholders bound by the engine. */

@@ -1,0 +1,15 @@
+/**
+ * One embedded chDB store for the whole test process: libchdb binds a single data
+ * directory per process, so every in-process test shares this one (each test uses
+ * tables of its own). It is closed when the process exits.
+ */
+import { join } from "node:path";
+import { ChdbStore } from "../../runtime/store/chdb/chdbStore.ts";
+import { tempDir } from "../../scripts/lib/igloo.ts";
+
+let shared: Promise<ChdbStore> | undefined;
+
+export function sharedChdbStore(): Promise<ChdbStore> {
+  shared ??= ChdbStore.open({ path: join(tempDir("chdb-shared"), "chdb") });
+  return shared;
+}

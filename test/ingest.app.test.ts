@@ -1,0 +1,87 @@
+/**
+ * The HTTP app in-process (app.handle, no socket) over a real embedded log and the shared
+ * chDB store: the statuses of CONTRACT.md, including 503 when the log refuses writes.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { parseModels } from "../conventions/datamodels/parse.ts";
+import { consoleLogger } from "../runtime/logger.ts";
+import { Pipeline } from "../runtime/pipeline.ts";
+import { createApp } from "../runtime/server/app.ts";
+import { EmbeddedLog } from "../runtime/stream/embedded/embeddedLog.ts";
+import { removeDir, tempDir } from "../scripts/lib/igloo.ts";
+import { sharedChdbStore } from "./helpers/chdb.ts";
+
+const table = `AppEvent_${process.pid}`;
+const { models, errors } = parseModels([{ path: "datamodels/a.prisma", text: `model ${table} {\n  id String @id\n  n Int\n}` }]);
+const dirs: string[] = [];
+afterAll(() => dirs.forEach(removeDir));
+
+async function appWith(maxPendingBytes?: number) {
+  const dir = tempDir("app");
+  dirs.push(dir);
+  const stream = await EmbeddedLog.open({ dir: join(dir, "stream"), ...(maxPendingBytes ? { maxPendingBytes } : {}) });
+  const store = await sharedChdbStore();
+  const logger = consoleLogger({ quiet: true });
+  const pipeline = new Pipeline({ stream, store, logger });
+  await pipeline.apply(models.models);
+  const app = createApp({ pipeline, stream, store, logger, maxBodyBytes: 1024 });
+  const post = (path: string, body: string, type = "application/json") =>
+    app.handle(new Request(`http://igloo${path}`, { method: "POST", headers: { "content-type": type }, body }));
+  return {
+    post,
+    close: async () => {
+      await pipeline.close();
+      await stream.close();
+    },
+  };
+}
+
+describe("HTTP app (in-process)", () => {
+  test("the model parsed", () => expect(errors).toEqual([]));
+
+  test("200 with per-record verdicts", async () => {
+    const app = await appWith();
+    try {
+      const response = await app.post(`/ingest/${table}`, JSON.stringify([{ id: "a", n: 1 }, { id: "b", n: "x" }]));
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ accepted: 1, rejected: 1, errors: [{ index: 1, message: expect.stringContaining("`n`") }] });
+    } finally {
+      await app.close();
+    }
+  });
+
+  test("503 with Retry-After when the log cannot take the write, and nothing is stored", async () => {
+    const app = await appWith(1);
+    try {
+      const response = await app.post(`/ingest/${table}`, JSON.stringify({ id: "c", n: 2 }));
+      expect(response.status).toBe(503);
+      expect(response.headers.get("retry-after")).toBe("1");
+      expect(((await response.json()) as { error: string }).error).toMatch(/nothing was stored/);
+      const { rows } = await (await sharedChdbStore()).query<{ c: string }>(`SELECT count() AS c FROM ${table} WHERE id = 'c'`);
+      expect(rows[0]!.c).toBe("0");
+    } finally {
+      await app.close();
+    }
+  });
+
+  test("400, 404, 413 and 415 carry a message", async () => {
+    const app = await appWith();
+    try {
+      const cases: [string, string, string, number][] = [
+        [`/ingest/${table}`, "{", "application/json", 400],
+        ["/ingest/Nope", "{}", "application/json", 404],
+        [`/ingest/${table}`, "x".repeat(2000), "application/json", 413],
+        [`/ingest/${table}`, "<a/>", "application/xml", 415],
+        ["/query", "{}", "application/json", 400],
+      ];
+      for (const [path, body, type, status] of cases) {
+        const response = await app.post(path, body, type);
+        expect(response.status).toBe(status);
+        expect(((await response.json()) as { error: string }).error.length).toBeGreaterThan(10);
+      }
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -1,0 +1,40 @@
+import { describe, expect, test } from "bun:test";
+import { BodyError, bodyFormat, hostileShape, isUnparseable, parseBody } from "../runtime/ingest/parseBody.ts";
+
+describe("parseBody", () => {
+  test("an object is one record, an array is many", () => {
+    expect(parseBody('{"a":1}', "json")).toEqual([{ a: 1 }]);
+    expect(parseBody('[{"a":1},{"a":2}]', "json")).toEqual([{ a: 1 }, { a: 2 }]);
+  });
+
+  test("NDJSON: blank lines skipped, a bad line becomes an unparseable record", () => {
+    const records = parseBody('{"a":1}\n\n{oops\r\n{"a":2}\n', "ndjson");
+    expect(records.length).toBe(3);
+    expect(isUnparseable(records[1])).toBe(true);
+    expect(records[2]).toEqual({ a: 2 });
+  });
+
+  test("a client cannot forge an unparseable marker", () => {
+    const [forged] = parseBody('{"unparseable": true, "text": "x", "message": "y"}', "json");
+    expect(isUnparseable(forged)).toBe(false);
+  });
+
+  test("whole-body errors are BodyErrors with a status", () => {
+    for (const [text, format] of [["", "json"], ["  ", "ndjson"], ["{", "json"], ["null", "json"], ['"s"', "json"]] as const) {
+      expect(() => parseBody(text, format)).toThrow(BodyError);
+    }
+    expect(() => bodyFormat("text/csv")).toThrow(/content-type/);
+    expect(bodyFormat("application/json; charset=utf-8")).toBe("json");
+    expect(bodyFormat(null)).toBe("json");
+    expect(bodyFormat("application/x-ndjson")).toBe("ndjson");
+    expect(bodyFormat("application/vnd.api+json")).toBe("json");
+  });
+
+  test("hostileShape finds __proto__ keys and deep nesting, and passes ordinary records", () => {
+    expect(hostileShape({ a: [1, { b: 2 }] })).toBeUndefined();
+    expect(hostileShape(JSON.parse('{"a":{"__proto__":{"x":1}}}'))).toContain("$.a has a `__proto__` key");
+    let deep: unknown = 1;
+    for (let i = 0; i < 70; i++) deep = [deep];
+    expect(hostileShape(deep)).toContain("deeper than 64");
+  });
+});
