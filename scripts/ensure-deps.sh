@@ -4,5 +4,8 @@
 set -e
 cd "$(dirname "$0")/.."
 if [ ! -x node_modules/.bin/bun ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
+  # Not `npm ci`: chDB lists per-platform optional packages, and the registry mirror here
+  # has only the linux-x64 one, so the lockfile cannot name the others and `npm ci`
+  # calls it out of sync. `npm install` still installs the locked versions.
+  npm install --no-audit --no-fund
 fi
