@@ -46,20 +46,19 @@ describe("igloo CLI", () => {
     writeFileSync(join(dir, "datamodels", "Bad.prisma"), "model Bad {\n  id String @id\n  n Int @unique\n}\n");
     const port = freePort();
     const proc = Bun.spawn([IGLOO, "dev", "--port", String(port)], { cwd: dir, stdout: "pipe", stderr: "pipe" });
-    try {
-      let text = "";
-      const decoder = new TextDecoder();
-      for await (const chunk of proc.stdout) {
-        text += decoder.decode(chunk);
-        if (text.includes("ready at")) break;
-      }
-      expect(text).toContain("2 models: PageView, Purchase");
-    } finally {
-      proc.kill("SIGTERM");
-      expect(await proc.exited).toBe(0);
+    const stderr = new Response(proc.stderr).text();
+    let stdout = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of proc.stdout) {
+      stdout += decoder.decode(chunk);
+      if (stdout.includes("ready at")) break;
     }
-    const stderr = await new Response(proc.stderr).text();
-    expect(stderr).toMatch(/datamodels\/Bad\.prisma:3:\d+: .*@unique/);
+    expect(stdout).toContain("2 models: PageView, Purchase");
+    proc.kill("SIGTERM");
+    const code = await proc.exited;
+    const err = await stderr;
+    expect(err).toMatch(/datamodels\/Bad\.prisma:3:\d+: .*@unique/);
+    expect({ code, err }).toEqual({ code: 0, err: expect.any(String) });
   });
 
   test("query without a running project says how to start one", () => {
