@@ -145,6 +145,18 @@ export class Pipeline {
     return { applied, held };
   }
 
+  /**
+   * Stops the writer of `table` after the batch in hand and returns a function that starts
+   * it again. Ingest keeps going (records wait in the log), so the table holds still while,
+   * for example, a view is backfilled from it.
+   */
+  async pauseWriter(table: string): Promise<() => Promise<void>> {
+    const running = [...this.#running.values()].find((r) => r.model.table === table);
+    if (!running) return async () => {};
+    await running.writer.stop();
+    return () => running.writer.start();
+  }
+
   async close(): Promise<void> {
     for (const running of this.#running.values()) await running.writer.stop();
     this.#running.clear();

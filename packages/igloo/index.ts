@@ -49,3 +49,39 @@ export function defineModels<Shapes extends Record<string, { row: unknown; input
   }
   return models as unknown as Models<Shapes>;
 }
+
+/** What `run` may return: one record of the target model, `null` to drop, or several. */
+export type FunctionResult<Out> = Out | null | undefined | readonly Out[];
+
+export interface FunctionDefinition<From extends string, To extends string, Row, Result> {
+  /** The model whose records this function receives. */
+  readonly from: From;
+  /** The model its results are written to (checked against that model before they are). */
+  readonly to: To;
+  /** Parallel workers; records with the same key always go to the same worker, in order. Default 1. */
+  readonly workers?: number;
+  run(record: Row): Result;
+}
+
+/** Marks a default export as an Igloo function, so loading can tell it from anything else. */
+export const FUNCTION_BRAND = "igloo.function";
+
+export type DefinedFunction<From extends string, To extends string, Row, Result> = FunctionDefinition<From, To, Row, Result> & {
+  readonly kind: typeof FUNCTION_BRAND;
+};
+
+/**
+ * `defineFunction`, typed by a project's models: `run` receives a row of `from` and must
+ * return input for `to`, so a wrong field name or type is a compile error in the editor.
+ * What `run` returns keeps its precise type, so tests can use the result directly. The
+ * project's generated `igloo` module binds this to its own models.
+ */
+export function defineFunctionFor<Shapes extends Record<string, { row: unknown; input: unknown }>>() {
+  return function defineFunction<
+    From extends keyof Shapes & string,
+    To extends keyof Shapes & string,
+    Result extends FunctionResult<Shapes[To]["input"]> | Promise<FunctionResult<Shapes[To]["input"]>>,
+  >(definition: FunctionDefinition<From, To, Shapes[From]["row"], Result>): DefinedFunction<From, To, Shapes[From]["row"], Result> {
+    return { ...definition, kind: FUNCTION_BRAND };
+  };
+}

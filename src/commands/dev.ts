@@ -3,20 +3,22 @@
  */
 import { watch, type FSWatcher } from "node:fs";
 import { join } from "node:path";
-import { CONVENTION_FOLDERS, isProject, loadProject } from "../../conventions/project.ts";
-import type { ModelIR } from "../../conventions/datamodels/ir.ts";
+import { isProject } from "../../conventions/project.ts";
 import { IglooError } from "../../conventions/errors.ts";
+import { FunctionHost } from "../../runtime/functions/functionHost.ts";
 import type { Logger } from "../../runtime/logger.ts";
-import { Pipeline, type ApplyReport } from "../../runtime/pipeline.ts";
+import { Pipeline } from "../../runtime/pipeline.ts";
 import { createApp, type IglooApp } from "../../runtime/server/app.ts";
 import { openEmbeddedEngines } from "../engines.ts";
-import { writeProjectLib } from "../generate/projectLib.ts";
+import { DevProject, type Folder } from "./devProject.ts";
 
 /**
  * Bun refuses bodies over its own limit with an empty 413 before our handler runs; ours
  * answers with a message, so Bun's limit sits a little above it as a backstop.
  */
 const BODY_SLACK = 1024 * 1024;
+
+const FOLDERS: readonly Folder[] = ["datamodels", "functions", "views"];
 
 export interface DevOptions {
   readonly root: string;
@@ -33,83 +35,76 @@ export interface DevServer {
   stop(): Promise<void>;
 }
 
-function reportApply(logger: Logger, report: ApplyReport): void {
-  for (const change of report.applied) logger.info(`  ${change.summary}`);
-  for (const change of report.held) logger.warn(`held: ${change.summary}`);
-  if (report.held.length > 0) {
-    logger.warn("these changes would drop or rewrite data; restart with `igloo dev --allow-destructive` to apply them.");
-  }
-}
-
-function describeModels(models: readonly ModelIR[]): string {
-  return `${models.length} model${models.length === 1 ? "" : "s"}${models.length ? ": " + models.map((m) => m.name).join(", ") : ""}`;
-}
-
 export async function startDev(options: DevOptions): Promise<DevServer> {
   const { root, logger } = options;
   if (!isProject(root)) {
     throw new IglooError("E_NOT_A_PROJECT", `${root} has no datamodels/ folder.`, { hint: "Run `igloo dev` in a project, or create one with `igloo init <dir>`." });
   }
-  const project = loadProject(root);
-  for (const error of project.errors) logger.error(error.message);
-  writeProjectLib(root, project.models.models);
-
   const { stream, store } = await openEmbeddedEngines(root);
   const pipeline = new Pipeline({ stream, store, logger, allowDestructive: options.allowDestructive });
+  const functions = new FunctionHost(stream, logger, (model) => pipeline.target(model));
+  const project = new DevProject({ root, pipeline, functions, logger });
   let server: IglooApp | undefined;
   const watchers: FSWatcher[] = [];
-  try {
-    reportApply(logger, await pipeline.apply(project.models.models));
-    server = createApp({ pipeline, stream, store, logger, maxBodyBytes: options.maxBodyBytes }).listen({ port: options.port, hostname: options.host, maxRequestBodySize: options.maxBodyBytes + BODY_SLACK });
-  } catch (error) {
+  const closeAll = async () => {
+    await functions.close(); // first: they finish and commit the batch in hand
     await pipeline.close();
     await stream.close();
     await store.close();
+  };
+  try {
+    await project.load(new Set(FOLDERS), true);
+    server = createApp({ pipeline, stream, store, logger, maxBodyBytes: options.maxBodyBytes }).listen({
+      port: options.port,
+      hostname: options.host,
+      maxRequestBodySize: options.maxBodyBytes + BODY_SLACK,
+    });
+  } catch (error) {
+    await closeAll();
     throw error;
   }
   const url = `http://${options.host}:${server.server?.port ?? options.port}`;
-  logger.info(`igloo dev ready at ${url} (${describeModels(pipeline.models())})`);
+  logger.info(`igloo dev ready at ${url} (${project.describe()})`);
 
-  // Reloads run one at a time; a save during a reload triggers one more afterwards.
+  // Reloads run one at a time; saves during a reload are gathered into the next one.
+  const changed = new Set<Folder>();
   let reloading: Promise<void> | undefined;
-  let again = false;
-  const reload = async (): Promise<void> => {
-    const next = loadProject(root);
-    if (next.errors.length > 0) {
-      for (const error of next.errors) logger.error(error.message);
-      logger.warn("kept the last good version running; fix the file to reload.");
-      return;
-    }
-    try {
-      const report = await pipeline.apply(next.models.models);
-      writeProjectLib(root, next.models.models);
-      logger.info(`reloaded (${describeModels(pipeline.models())})`);
-      reportApply(logger, report);
-    } catch (error) {
-      logger.error(`reload failed: ${error instanceof Error ? error.message : String(error)}; kept the last good version running.`);
-    }
-  };
-  const schedule = (): void => {
-    if (reloading) {
-      again = true;
-      return;
-    }
-    reloading = (async () => {
-      do {
-        again = false;
-        await Bun.sleep(30); // editors write a file in several steps
-        await reload();
-      } while (again);
+  const schedule = (folder: Folder): void => {
+    changed.add(folder);
+    reloading ??= (async () => {
+      while (changed.size > 0) {
+        await Bun.sleep(20); // editors write a file in several steps
+        const folders = new Set(changed);
+        changed.clear();
+        try {
+          await project.load(folders, false);
+        } catch (error) {
+          logger.error(`reload failed: ${error instanceof Error ? error.message : String(error)}; kept the last good version running.`);
+        }
+      }
       reloading = undefined;
     })();
   };
-  for (const folder of CONVENTION_FOLDERS) {
+  const watching = new Set<Folder>();
+  const watchFolder = (folder: Folder): void => {
+    if (watching.has(folder)) return;
     try {
-      watchers.push(watch(join(root, folder), schedule));
+      watchers.push(watch(join(root, folder), () => schedule(folder)));
+      watching.add(folder);
     } catch {
-      // A missing convention folder is simply empty.
+      // Not there (yet): the project root's watcher notices when it is created.
     }
-  }
+  };
+  FOLDERS.forEach(watchFolder);
+  watchers.push(
+    watch(root, (_event, name) => {
+      const folder = FOLDERS.find((f) => f === name);
+      if (folder) {
+        watchFolder(folder);
+        schedule(folder);
+      }
+    }),
+  );
 
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> =>
@@ -117,10 +112,9 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
       for (const w of watchers) w.close();
       await server?.stop();
       await reloading;
+      await functions.close();
       if (!(await pipeline.drain(10_000))) logger.warn("some records are not in their tables yet; they stay in the log and are written on the next start.");
-      await pipeline.close();
-      await stream.close();
-      await store.close();
+      await closeAll();
     })());
   return { url, stop };
 }

@@ -1,0 +1,101 @@
+/**
+ * The project's running functions. `apply` moves them to a new set (at start and on every
+ * reload), restarting only functions whose code or settings changed. A restarted function
+ * resumes from its group's committed offset: nothing is skipped or run twice on reload.
+ */
+import type { LoadedFunction } from "../../conventions/functions/load.ts";
+import type { IngestTarget } from "../ingest/ingest.ts";
+import type { Logger } from "../logger.ts";
+import type { Stream } from "../stream/stream.ts";
+import { inlineExecutor, workerExecutor } from "./executor.ts";
+import { FunctionRunner } from "./functionRunner.ts";
+
+interface Running {
+  readonly signature: string;
+  readonly fn: LoadedFunction;
+  readonly runner: FunctionRunner;
+}
+
+export interface FunctionApplyReport {
+  readonly started: string[];
+  readonly restarted: string[];
+  readonly stopped: string[];
+}
+
+export class FunctionHost {
+  readonly #stream: Stream;
+  readonly #logger: Logger;
+  readonly #targets: (model: string) => IngestTarget | undefined;
+  #running = new Map<string, Running>();
+
+  constructor(stream: Stream, logger: Logger, targets: (model: string) => IngestTarget | undefined) {
+    this.#stream = stream;
+    this.#logger = logger;
+    this.#targets = targets;
+  }
+
+  names(): string[] {
+    return [...this.#running.keys()];
+  }
+
+  async #start(fn: LoadedFunction): Promise<FunctionRunner> {
+    const { ir } = fn;
+    const executor = ir.workers > 1 ? await workerExecutor(ir.code, ir.workers) : inlineExecutor(fn.run);
+    const runner = new FunctionRunner(this.#stream, {
+      name: ir.name,
+      file: ir.file,
+      from: ir.from,
+      to: ir.to,
+      targets: this.#targets,
+      executor,
+      onError: (error) => this.#logger.error(`function ${ir.name}: ${error instanceof Error ? error.message : String(error)}; retrying`),
+    });
+    await runner.start();
+    return runner;
+  }
+
+  /**
+   * Runs exactly `functions`, plus those named in `keep` that are running now (the last
+   * good versions of files that currently fail to load).
+   */
+  async apply(functions: readonly LoadedFunction[], keep: readonly string[] = []): Promise<FunctionApplyReport> {
+    const report: FunctionApplyReport = { started: [], restarted: [], stopped: [] };
+    const next = new Map<string, Running>();
+    for (const name of keep) {
+      const running = this.#running.get(name);
+      if (running) next.set(name, running);
+    }
+    const wanted = new Set([...functions.map((f) => f.ir.name), ...next.keys()]);
+    for (const [name, running] of this.#running) {
+      if (!wanted.has(name)) {
+        await running.runner.stop();
+        report.stopped.push(name);
+      }
+    }
+    for (const fn of functions) {
+      const { code, from, to, workers } = fn.ir;
+      const signature = JSON.stringify([code, from, to, workers]);
+      const current = this.#running.get(fn.ir.name);
+      if (current?.signature === signature) {
+        next.set(fn.ir.name, current);
+        continue;
+      }
+      if (current) await current.runner.stop();
+      try {
+        next.set(fn.ir.name, { signature, fn, runner: await this.#start(fn) });
+        (current ? report.restarted : report.started).push(fn.ir.name);
+      } catch (error) {
+        this.#logger.error(`function ${fn.ir.name} could not start: ${error instanceof Error ? error.message : String(error)}`);
+        // Keep the last good version running.
+        if (current) next.set(fn.ir.name, { ...current, runner: await this.#start(current.fn) });
+      }
+    }
+    this.#running = next;
+    return report;
+  }
+
+  async close(): Promise<void> {
+    for (const running of this.#running.values()) await running.runner.stop();
+    this.#running.clear();
+  }
+}

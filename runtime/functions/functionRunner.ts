@@ -1,0 +1,124 @@
+/**
+ * Runs one user function as a consumer group: reads its `from` topic, runs the function,
+ * checks each result against the `to` model, and appends the results to the `to` topic.
+ * The group's offset is committed only after the results are durable (at-least-once).
+ *
+ * One input's results are never half-written: they go into one append with the rest of
+ * the batch, and if any of them is invalid, none are written and the input record goes
+ * to the dead letters instead, with the function's name, the error and where in the
+ * user's file it happened.
+ */
+import { deadLetter, DEAD_LETTER_TOPIC, type DeadLetter } from "../deadLetters.ts";
+import type { IngestTarget } from "../ingest/ingest.ts";
+import type { ProducerRecord, RecordBatch, Stream, Subscription } from "../stream/stream.ts";
+import type { Executor, Outcome } from "./executor.ts";
+
+export interface RunnerOptions {
+  readonly name: string;
+  /** `functions/<name>.ts`, to find the user's frame in a stack. */
+  readonly file: string;
+  readonly from: string;
+  readonly to: string;
+  /**
+   * The current ingest target of a model, looked up per batch: a model reloaded with a
+   * new field validates this function's results the new way without a restart.
+   */
+  readonly targets: (model: string) => IngestTarget | undefined;
+  readonly executor: Executor;
+  readonly maxBatchRecords?: number;
+  readonly maxWaitMs?: number;
+  readonly onError?: (error: unknown) => void;
+}
+
+export function functionGroup(name: string): string {
+  return `igloo-function-${name}`;
+}
+
+/** The first stack frame in the user's file, e.g. `functions/split.ts:12:11`. */
+export function userFrame(stack: string, file: string): string | undefined {
+  for (const line of stack.split("\n")) {
+    const at = line.indexOf(file);
+    if (at >= 0) return line.slice(at).replace(/\)$/, "").trim();
+  }
+  return undefined;
+}
+
+const decoder = new TextDecoder();
+
+export class FunctionRunner {
+  readonly #stream: Stream;
+  readonly #options: RunnerOptions;
+  #subscription: Subscription | undefined;
+
+  constructor(stream: Stream, options: RunnerOptions) {
+    this.#stream = stream;
+    this.#options = options;
+  }
+
+  #target(model: string): IngestTarget {
+    const target = this.#options.targets(model);
+    if (!target) throw new Error(`function ${this.#options.name}: model ${model} is not running`);
+    return target;
+  }
+
+  async start(): Promise<void> {
+    const o = this.#options;
+    this.#subscription = await this.#stream.subscribe({
+      topic: this.#target(o.from).topic,
+      group: functionGroup(o.name),
+      maxBatchRecords: o.maxBatchRecords ?? 5000,
+      maxWaitMs: o.maxWaitMs ?? 20,
+      handle: (batch) => this.#handle(batch),
+      onError: (error) => o.onError?.(error),
+    });
+  }
+
+  #letter(text: string, error: string): DeadLetter {
+    return deadLetter({ source: this.#options.name, stage: "function", record: text, error });
+  }
+
+  #failure(outcome: Extract<Outcome, { ok: false }>): string {
+    const frame = userFrame(outcome.stack, this.#options.file);
+    return `${this.#options.name} threw: ${outcome.error}${frame ? ` (at ${frame})` : ""}`;
+  }
+
+  async #handle(batch: RecordBatch): Promise<void> {
+    const { executor } = this.#options;
+    const from = this.#target(this.#options.from);
+    const to = this.#target(this.#options.to);
+    const texts = batch.records.map((r) => decoder.decode(r.value));
+    const inputs = texts.map((t) => JSON.parse(t) as Record<string, unknown>);
+    const keys = inputs.map((input) => (from.model.key === undefined ? undefined : String(input[from.model.key])));
+    const outcomes = await executor.run(inputs, keys);
+
+    const outputs: ProducerRecord[] = [];
+    const letters: DeadLetter[] = [];
+    outcomes.forEach((outcome, i) => {
+      if (!outcome.ok) {
+        letters.push(this.#letter(texts[i]!, this.#failure(outcome)));
+        return;
+      }
+      const results = outcome.value === null || outcome.value === undefined ? [] : Array.isArray(outcome.value) ? outcome.value : [outcome.value];
+      const valid: ProducerRecord[] = [];
+      for (const [k, result] of results.entries()) {
+        const checked = to.validate(result);
+        if (!checked.ok) {
+          const which = results.length > 1 ? ` result ${k}` : " its result";
+          letters.push(this.#letter(texts[i]!, `${this.#options.name} returned an invalid ${to.model.name} in${which}: ${checked.error}`));
+          return;
+        }
+        const value = JSON.stringify(checked.record);
+        valid.push(to.model.key === undefined ? { value } : { key: String(checked.record[to.model.key]), value });
+      }
+      outputs.push(...valid);
+    });
+    if (outputs.length > 0) await this.#stream.append(to.topic, outputs);
+    if (letters.length > 0) await this.#stream.append(DEAD_LETTER_TOPIC, letters.map((l) => ({ value: JSON.stringify(l) })));
+  }
+
+  async stop(): Promise<void> {
+    await this.#subscription?.close();
+    this.#subscription = undefined;
+    await this.#options.executor.close();
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * A project's convention files applied to the running pipeline, again on every save.
+ * Each folder keeps its last good version: a file with an error is reported (file, line,
+ * column) and what it would have replaced keeps running until the file is fixed.
+ */
+import { loadFunctions } from "../../conventions/functions/load.ts";
+import type { ModelIR } from "../../conventions/datamodels/ir.ts";
+import type { ConventionError } from "../../conventions/errors.ts";
+import { loadProject } from "../../conventions/project.ts";
+import type { FunctionHost } from "../../runtime/functions/functionHost.ts";
+import type { Logger } from "../../runtime/logger.ts";
+import type { ApplyReport, Pipeline } from "../../runtime/pipeline.ts";
+import { writeProjectLib } from "../generate/projectLib.ts";
+
+export type Folder = "datamodels" | "functions" | "views";
+
+export interface DevProjectOptions {
+  readonly root: string;
+  readonly pipeline: Pipeline;
+  readonly functions: FunctionHost;
+  readonly logger: Logger;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+export class DevProject {
+  readonly #options: DevProjectOptions;
+  /** The problems of the last load, by folder: what the dev console shows. */
+  readonly errors = new Map<Folder, readonly ConventionError[]>();
+
+  constructor(options: DevProjectOptions) {
+    this.#options = options;
+  }
+
+  #report(folder: Folder, errors: readonly ConventionError[]): void {
+    this.errors.set(folder, errors);
+    for (const error of errors) this.#options.logger.error(error.message);
+  }
+
+  #reportApply(report: ApplyReport): void {
+    const { logger } = this.#options;
+    for (const change of report.applied) logger.info(`  ${change.summary}`);
+    for (const change of report.held) logger.warn(`held: ${change.summary}`);
+    if (report.held.length > 0) logger.warn("these changes would drop or rewrite data; restart with `igloo dev --allow-destructive` to apply them.");
+  }
+
+  /**
+   * Loads and applies the folders that changed (all of them at start). Models come first:
+   * functions are bundled against the generated library, which follows the models.
+   */
+  async load(changed: ReadonlySet<Folder>, first: boolean): Promise<void> {
+    const { root, pipeline, functions, logger } = this.#options;
+    let models: readonly ModelIR[] = pipeline.models();
+    if (changed.has("datamodels")) {
+      const project = loadProject(root);
+      this.#report("datamodels", project.errors);
+      // At start, the models that parsed are the best version there is; later, a broken
+      // file keeps the whole last good set running.
+      if (first || project.errors.length === 0) {
+        this.#reportApply(await pipeline.apply(project.models.models));
+        models = project.models.models;
+        writeProjectLib(root, models);
+      } else {
+        logger.warn("kept the last good models running; fix the file to reload.");
+      }
+    }
+    if (changed.has("datamodels") || changed.has("functions")) {
+      const loaded = await loadFunctions(root, models);
+      this.#report("functions", loaded.errors);
+      const keep = loaded.errors.length > 0 && !first;
+      const running = new Set(functions.names());
+      // A function whose file broke keeps its last good version: apply only the good ones
+      // plus whatever is running under the names of the broken files.
+      const broken = new Set(loaded.errors.map((e) => e.source.file.replace(/^functions\//, "").replace(/\.ts$/, "")));
+      const report = await functions.apply(loaded.functions, keep ? [...broken].filter((n) => running.has(n)) : []);
+      for (const name of report.started) logger.info(`  started function ${name}`);
+      for (const name of report.restarted) logger.info(`  reloaded function ${name}`);
+      for (const name of report.stopped) logger.info(`  stopped function ${name}`);
+    }
+    const counts = [plural(models.length, "model"), plural(functions.names().length, "function")];
+    if (!first) logger.info(`reloaded (${counts.join(", ")})`);
+  }
+
+  describe(): string {
+    const models = this.#options.pipeline.models().map((m) => m.name);
+    const fns = this.#options.functions.names();
+    return `${plural(models.length, "model")}${models.length ? ": " + models.join(", ") : ""}; ${plural(fns.length, "function")}${fns.length ? ": " + fns.join(", ") : ""}`;
+  }
+}
