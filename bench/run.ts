@@ -36,6 +36,18 @@ model BenchEvent {
   @@orderBy([event, ts])
 }
 `;
+/** The same events through a function into a second model, for the cost of a function. */
+const FUNCTION_MODEL = `
+model BenchCopy {
+  id     String
+  userId String
+  value  Float
+}
+`;
+const FUNCTION = `import { defineFunction } from "igloo";
+
+export default defineFunction({ from: "BenchEvent", to: "BenchCopy", run: (e) => ({ id: e.id, userId: e.userId, value: e.value }) });
+`;
 const TABLE_DDL = `CREATE TABLE BenchEvent (id String, ts DateTime64(3, 'UTC'), userId String, event LowCardinality(String), country LowCardinality(String), value Float64, count UInt32, ok Bool) ENGINE = MergeTree ORDER BY (event, ts)`;
 
 function event(i: number) {
@@ -78,10 +90,11 @@ async function baseline(events: number): Promise<number> {
   }
 }
 
-async function endToEnd(dev: DevProcess): Promise<number> {
+async function endToEnd(dev: DevProcess, countTable = "BenchEvent"): Promise<number> {
   // Bodies are built before timing so the client's JSON work is not on the clock.
   const bodies = Array.from({ length: 1000 }, (_, b) => JSON.stringify(Array.from({ length: BATCH }, (_, k) => event(b * BATCH + k))));
   const requests = E2E_EVENTS / BATCH;
+  const before = await countRows(dev.url, countTable);
   let next = 0;
   const started = performance.now();
   const worker = async () => {
@@ -94,7 +107,7 @@ async function endToEnd(dev: DevProcess): Promise<number> {
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   const acked = performance.now();
-  while ((await countRows(dev.url, "BenchEvent")) < E2E_EVENTS) await Bun.sleep(20);
+  while ((await countRows(dev.url, countTable)) - before < E2E_EVENTS) await Bun.sleep(20);
   const counted = performance.now();
   console.error(`  end-to-end: acked ${fmt(E2E_EVENTS)} events in ${fmt(acked - started)} ms, all counted after ${fmt(counted - started)} ms`);
   return E2E_EVENTS / ((counted - started) / 1000);
@@ -149,6 +162,33 @@ async function freshness(dev: DevProcess): Promise<{ p50: number; p99: number; s
   return { p50: percentile(delays, 50), p99: percentile(delays, 99), samples: delays.length };
 }
 
+/** Time from saving a file to the dev server's log saying the change is live. */
+async function reloadMs(dev: DevProcess, write: () => void, done: RegExp): Promise<number> {
+  const mark = dev.output().length;
+  const started = performance.now();
+  write();
+  while (!done.test(dev.output().slice(mark))) {
+    if (performance.now() - started > 10_000) throw new Error(`no reload seen for ${done}:\n${dev.output().slice(mark)}`);
+    await Bun.sleep(2);
+  }
+  return performance.now() - started;
+}
+
+async function reloads(dir: string, dev: DevProcess): Promise<{ fn: number; view: number; model: number }> {
+  const fnFile = join(dir, "functions", "benchCopy.ts");
+  const viewFile = join(dir, "views", "bench_by_event.sql");
+  const modelFile = join(dir, "datamodels", "BenchCopy.prisma");
+  const fn: number[] = [];
+  const view: number[] = [];
+  const model: number[] = [];
+  for (let i = 1; i <= 5; i++) {
+    fn.push(await reloadMs(dev, () => writeFileSync(fnFile, FUNCTION.replace("value: e.value", `value: e.value * ${i}`)), /reloaded function benchCopy/));
+    view.push(await reloadMs(dev, () => writeFileSync(viewFile, `SELECT event, count() AS c${i} FROM BenchEvent GROUP BY event`), /view bench_by_event/));
+    model.push(await reloadMs(dev, () => writeFileSync(modelFile, FUNCTION_MODEL.replace("value  Float", `value  Float\n  extra${i} String?`)), new RegExp(`add column BenchCopy.extra${i}`)));
+  }
+  return { fn: percentile(fn, 50), view: percentile(view, 50), model: percentile(model, 50) };
+}
+
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
@@ -180,11 +220,31 @@ async function main(): Promise<void> {
     const loadedRss = rssMb(dev.proc.pid);
     await dev.stop();
 
+    console.error("a function in the middle: BenchEvent -> BenchCopy (a new project)...");
+    const fnDir = initProject("bench-fn");
+    writeFileSync(join(fnDir, "datamodels", "BenchEvent.prisma"), MODEL);
+    writeFileSync(join(fnDir, "datamodels", "BenchCopy.prisma"), FUNCTION_MODEL);
+    writeFileSync(join(fnDir, "functions", "benchCopy.ts"), FUNCTION);
+    writeFileSync(join(fnDir, "views", "bench_by_event.sql"), "SELECT event, count() AS c FROM BenchEvent GROUP BY event");
+    let withFunction: number;
+    let reload: { fn: number; view: number; model: number };
+    try {
+      dev = await startDev(fnDir);
+      withFunction = await endToEnd(dev, "BenchCopy");
+      console.error("reload times...");
+      reload = await reloads(fnDir, dev);
+      await dev.stop();
+    } finally {
+      removeDir(dirname(fnDir));
+    }
+
     const rows: [string, string, string][] = [
       ["baseline: chDB insert via client (events/s)", fmt(baseRate), ""],
       ["end-to-end, batches of 100 (events/s)", fmt(e2e), `${fmt((e2e / baseRate) * 100)}% of baseline; target >= 200,000`],
       ["single-event requests (req/s)", fmt(single), "target >= 20,000"],
       ["ack to queryable p50 / p99 (ms)", `${fmt(fresh.p50)} / ${fmt(fresh.p99)}`, `${fresh.samples} batches; target p99 < 1,000`],
+      ["end-to-end with one function in the middle (events/s)", fmt(withFunction), `${fmt((withFunction / e2e) * 100)}% of the pipeline without it; target >= 70%`],
+      ["save to live, p50 of 5: function / view / model (ms)", `${fmt(reload.fn)} / ${fmt(reload.view)} / ${fmt(reload.model)}`, "targets < 300 / < 300 / < 500"],
       ["igloo dev start to ready, new / existing project (ms)", `${fmt(coldReady)} / ${fmt(warmReady)}`, "target < 1,500"],
       ["RSS idle / after load (MB)", `${fmt(idleRss)} / ${fmt(loadedRss)}`, "target idle < 400"],
     ];

@@ -10,6 +10,7 @@ import { DEAD_LETTER_MODEL, DEAD_LETTER_TOPIC } from "./deadLetters.ts";
 import type { IngestTarget } from "./ingest/ingest.ts";
 import type { Logger } from "./logger.ts";
 import { planModels, type Change } from "./plan/plan.ts";
+import { quoteIdent } from "./store/clickhouseSql.ts";
 import type { ColumnInfo, Store } from "./store/store.ts";
 import type { Stream } from "./stream/stream.ts";
 import { TableWriter, WRITER_GROUP, type TableWriterOptions } from "./writer/tableWriter.ts";
@@ -143,6 +144,11 @@ export class Pipeline {
     }
     this.#running = next;
     return { applied, held };
+  }
+
+  async rowCount(table: string): Promise<number> {
+    const { rows } = await this.#options.store.query<{ c: string }>(`SELECT count() AS c FROM ${quoteIdent(table)}`);
+    return Number(rows[0]?.c ?? 0);
   }
 
   /**

@@ -50,7 +50,9 @@ export function freePort(): number {
 export interface DevProcess {
   readonly url: string;
   readonly port: number;
-  readonly proc: Subprocess<"ignore", "pipe", "pipe">;
+  readonly proc: Subprocess<"pipe", "pipe", "pipe">;
+  /** Types a line at igloo dev's terminal. */
+  type(line: string): void;
   /** Everything printed so far (stdout and stderr). */
   output(): string;
   /** SIGTERM and wait; returns the exit code. */
@@ -64,7 +66,7 @@ export async function startDev(dir: string, options: { port?: number; args?: str
     cwd: dir,
     stdout: "pipe",
     stderr: "pipe",
-    stdin: "ignore",
+    stdin: "pipe",
   });
   let text = "";
   const pump = async (stream: ReadableStream<Uint8Array>) => {
@@ -87,6 +89,10 @@ export async function startDev(dir: string, options: { port?: number; args?: str
     port,
     proc,
     output: () => text,
+    type(line: string) {
+      proc.stdin.write(line + "\n");
+      proc.stdin.flush();
+    },
     async stop() {
       proc.kill("SIGTERM");
       return await proc.exited;

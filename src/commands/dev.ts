@@ -106,10 +106,19 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
     }),
   );
 
+  // A person at the terminal confirms held destructive schema changes with "y".
+  const onInput = (data: Buffer) => {
+    if (data.toString().trim().toLowerCase() === "y") void project.applyHeld().catch((error: unknown) => logger.error(String(error)));
+  };
+  process.stdin.on("data", onInput);
+  process.stdin.on("error", () => {});
+
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopped ??= (async () => {
       for (const w of watchers) w.close();
+      process.stdin.off("data", onInput);
+      process.stdin.pause();
       await server?.stop();
       await reloading;
       await functions.close();

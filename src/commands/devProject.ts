@@ -29,6 +29,7 @@ export class DevProject {
   readonly #options: DevProjectOptions;
   /** The problems of the last load, by folder: what the dev console shows. */
   readonly errors = new Map<Folder, readonly ConventionError[]>();
+  #held = false;
 
   constructor(options: DevProjectOptions) {
     this.#options = options;
@@ -39,11 +40,20 @@ export class DevProject {
     for (const error of errors) this.#options.logger.error(error.message);
   }
 
-  #reportApply(report: ApplyReport): void {
-    const { logger } = this.#options;
+  async #reportApply(report: ApplyReport): Promise<void> {
+    const { logger, pipeline } = this.#options;
     for (const change of report.applied) logger.info(`  ${change.summary}`);
-    for (const change of report.held) logger.warn(`held: ${change.summary}`);
-    if (report.held.length > 0) logger.warn("these changes would drop or rewrite data; restart with `igloo dev --allow-destructive` to apply them.");
+    this.#held = report.held.length > 0;
+    for (const change of report.held) logger.warn(`held: ${change.summary}; ${await pipeline.rowCount(change.table)} rows in ${change.table}`);
+    if (report.held.length > 0) {
+      logger.warn("these changes would drop or rewrite data: type y and Enter here to apply them, or restart with `igloo dev --allow-destructive`.");
+    }
+  }
+
+  /** Applies the held destructive changes of the current models, once a person said so. */
+  async applyHeld(): Promise<void> {
+    if (!this.#held) return;
+    await this.#reportApply(await this.#options.pipeline.apply(this.#options.pipeline.models(), { allowDestructive: true }));
   }
 
   /**
@@ -59,7 +69,7 @@ export class DevProject {
       // At start, the models that parsed are the best version there is; later, a broken
       // file keeps the whole last good set running.
       if (first || project.errors.length === 0) {
-        this.#reportApply(await pipeline.apply(project.models.models));
+        await this.#reportApply(await pipeline.apply(project.models.models));
         models = project.models.models;
         writeProjectLib(root, models);
       } else {
