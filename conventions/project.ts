@@ -9,7 +9,7 @@ import { parseModels } from "./datamodels/parse.ts";
 import type { ModelSet } from "./datamodels/ir.ts";
 import type { ConventionError } from "./errors.ts";
 
-export const CONVENTION_FOLDERS = ["datamodels"] as const;
+export const CONVENTION_FOLDERS = ["datamodels", "functions", "views"] as const;
 
 export interface Project {
   readonly root: string;
@@ -17,7 +17,7 @@ export interface Project {
   readonly errors: readonly ConventionError[];
 }
 
-function filesIn(root: string, folder: string, extension: string): { path: string; text: string }[] {
+export function filesIn(root: string, folder: string, extension: string): { path: string; text: string }[] {
   const dir = join(root, folder);
   if (!existsSync(dir)) return [];
   return readdirSync(dir)

@@ -46,7 +46,7 @@ try {
   await eventually(() => countRows(dev.url, "PageView"), (n) => n >= total);
   await eventually(() => countRows(dev.url, "igloo_dead_letters"), (n) => n >= 2);
 
-  const sql = "SELECT path, count() AS views, uniqExact(userId) AS users, round(avg(durationMs)) AS avg_ms FROM PageView FINAL GROUP BY path ORDER BY views DESC";
+  const sql = "SELECT * FROM top_pages"; // views/top_pages.sql
   console.log(`$ igloo query "${sql}"`);
   const result = Bun.spawnSync([IGLOO, "query", sql, "--url", dev.url], { stdout: "pipe", stderr: "pipe" });
   process.stdout.write(result.stdout.toString());

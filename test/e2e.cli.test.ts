@@ -53,7 +53,7 @@ describe("igloo CLI", () => {
       stdout += decoder.decode(chunk);
       if (stdout.includes("ready at")) break;
     }
-    expect(stdout).toContain("2 models: PageView, Purchase");
+    expect(stdout).toContain("3 models: PageView, Purchase, PurchaseItem;");
     proc.kill("SIGTERM");
     const code = await proc.exited;
     const err = await stderr;

@@ -11,11 +11,13 @@ import type { Logger } from "../logger.ts";
 import type { Pipeline } from "../pipeline.ts";
 import { StoreError, type Store } from "../store/store.ts";
 import { StreamUnavailableError, type Stream } from "../stream/stream.ts";
+import type { ViewManager } from "../views/viewManager.ts";
 
 export interface AppOptions {
   readonly pipeline: Pipeline;
   readonly stream: Stream;
   readonly store: Store;
+  readonly views?: Pick<ViewManager, "query">;
   readonly logger: Logger;
   /** Largest accepted request body. */
   readonly maxBodyBytes: number;
@@ -100,14 +102,20 @@ async function handleQuery(options: AppOptions, request: Request): Promise<Respo
 export function createApp(options: AppOptions) {
   return new Elysia()
     .onError(({ code, error }) => {
-      if (code === "NOT_FOUND") return errorResponse(404, "no such endpoint; see GET /health, POST /ingest/<Model>, POST /query");
+      if (code === "NOT_FOUND") return errorResponse(404, "no such endpoint; see GET /health, POST /ingest/<Model>, GET /views/<name>, POST /query");
       if (code === "PARSE") return errorResponse(400, "the request body could not be parsed");
       options.logger.error(`request failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
       return errorResponse(500, "internal error; the request may be retried");
     })
     .get("/health", () => json(200, { status: "ok" }))
     .post("/ingest/:model", ({ params, request }) => handleIngest(options, params.model, request), { parse: "none" })
-    .post("/query", ({ request }) => handleQuery(options, request), { parse: "none" });
+    .post("/query", ({ request }) => handleQuery(options, request), { parse: "none" })
+    .get("/views/:name", async ({ params, request }) => {
+      if (!options.views) return errorResponse(404, "this server has no views");
+      const raw = Object.fromEntries(new URL(request.url).searchParams);
+      const answer = await options.views.query(params.name, raw);
+      return answer.status === 200 ? json(200, { data: answer.rows }) : errorResponse(answer.status, answer.error);
+    });
 }
 
 export type IglooApp = ReturnType<typeof createApp>;

@@ -9,6 +9,7 @@ import { FunctionHost } from "../../runtime/functions/functionHost.ts";
 import type { Logger } from "../../runtime/logger.ts";
 import { Pipeline } from "../../runtime/pipeline.ts";
 import { createApp, type IglooApp } from "../../runtime/server/app.ts";
+import { ViewManager } from "../../runtime/views/viewManager.ts";
 import { openEmbeddedEngines } from "../engines.ts";
 import { DevProject, type Folder } from "./devProject.ts";
 
@@ -43,7 +44,8 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
   const { stream, store } = await openEmbeddedEngines(root);
   const pipeline = new Pipeline({ stream, store, logger, allowDestructive: options.allowDestructive });
   const functions = new FunctionHost(stream, logger, (model) => pipeline.target(model));
-  const project = new DevProject({ root, pipeline, functions, logger });
+  const views = new ViewManager(store);
+  const project = new DevProject({ root, pipeline, functions, views, logger });
   let server: IglooApp | undefined;
   const watchers: FSWatcher[] = [];
   const closeAll = async () => {
@@ -54,7 +56,7 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
   };
   try {
     await project.load(new Set(FOLDERS), true);
-    server = createApp({ pipeline, stream, store, logger, maxBodyBytes: options.maxBodyBytes }).listen({
+    server = createApp({ pipeline, stream, store, views, logger, maxBodyBytes: options.maxBodyBytes }).listen({
       port: options.port,
       hostname: options.host,
       maxRequestBodySize: options.maxBodyBytes + BODY_SLACK,

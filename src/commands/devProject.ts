@@ -6,7 +6,9 @@
 import { loadFunctions } from "../../conventions/functions/load.ts";
 import type { ModelIR } from "../../conventions/datamodels/ir.ts";
 import type { ConventionError } from "../../conventions/errors.ts";
-import { loadProject } from "../../conventions/project.ts";
+import { filesIn, loadProject } from "../../conventions/project.ts";
+import { parseViews } from "../../conventions/views/parse.ts";
+import type { ViewManager } from "../../runtime/views/viewManager.ts";
 import type { FunctionHost } from "../../runtime/functions/functionHost.ts";
 import type { Logger } from "../../runtime/logger.ts";
 import type { ApplyReport, Pipeline } from "../../runtime/pipeline.ts";
@@ -18,6 +20,7 @@ export interface DevProjectOptions {
   readonly root: string;
   readonly pipeline: Pipeline;
   readonly functions: FunctionHost;
+  readonly views: ViewManager;
   readonly logger: Logger;
 }
 
@@ -89,13 +92,28 @@ export class DevProject {
       for (const name of report.restarted) logger.info(`  reloaded function ${name}`);
       for (const name of report.stopped) logger.info(`  stopped function ${name}`);
     }
-    const counts = [plural(models.length, "model"), plural(functions.names().length, "function")];
+    if (changed.has("datamodels") || changed.has("views")) await this.#loadViews(models);
+    const counts = [plural(models.length, "model"), plural(functions.names().length, "function"), plural(this.#options.views.names().length, "view")];
     if (!first) logger.info(`reloaded (${counts.join(", ")})`);
+  }
+
+  async #loadViews(models: readonly ModelIR[]): Promise<void> {
+    const { root, pipeline, views, logger } = this.#options;
+    const parsed = parseViews(filesIn(root, "views", ".sql"));
+    const report = await views.apply(parsed.views, models, { pauseWriter: (table) => pipeline.pauseWriter(table) }, { failed: parsed.failed });
+    this.#report("views", [...parsed.errors, ...report.errors]);
+    for (const name of report.created) {
+      const reason = views.fallbackReason(name);
+      logger.info(`  view ${name} created (${views.kind(name)}${reason ? `: ${reason}` : ""})`);
+    }
+    for (const name of report.dropped) logger.info(`  view ${name} dropped`);
   }
 
   describe(): string {
     const models = this.#options.pipeline.models().map((m) => m.name);
     const fns = this.#options.functions.names();
-    return `${plural(models.length, "model")}${models.length ? ": " + models.join(", ") : ""}; ${plural(fns.length, "function")}${fns.length ? ": " + fns.join(", ") : ""}`;
+    const views = this.#options.views.names();
+    const part = (names: string[], word: string) => `${plural(names.length, word)}${names.length ? ": " + names.join(", ") : ""}`;
+    return [part(models, "model"), part(fns, "function"), part(views, "view")].join("; ");
   }
 }

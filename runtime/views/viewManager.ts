@@ -1,0 +1,271 @@
+/**
+ * Keeps the engine's views in step with `views/*.sql`. `apply` is a reconciliation, run
+ * at startup and on every change: unchanged views are left alone, changed ones rebuilt
+ * (and the views reading them recreated), removed ones dropped. It returns a report and
+ * never throws for a user's mistake: a view with an error is reported at its file and
+ * its last good version keeps serving; other views are unaffected.
+ *
+ * Kinds: a view with parameters is not an engine object (its SQL runs per request with
+ * bound values); a simple aggregation over a model table becomes an incremental view
+ * (incremental.ts); everything else is a plain `CREATE VIEW`.
+ */
+import { createHash } from "node:crypto";
+import type { ModelIR } from "../../conventions/datamodels/ir.ts";
+import { ConventionError } from "../../conventions/errors.ts";
+import { viewError } from "../../conventions/views/viewError.ts";
+import type { ViewIR } from "../../conventions/views/ir.ts";
+import { quoteIdent } from "../store/clickhouseSql.ts";
+import type { Store } from "../store/store.ts";
+import { buildIncremental, describe, dropIncrementalObjects, loadCatalog, materializedView, planIncremental, targetTable, type EngineCatalog, type ViewColumn } from "./incremental.ts";
+import { probeDedupMode, type DedupMode } from "./dedupProbe.ts";
+import { orderViews } from "./order.ts";
+import { dummyParams } from "./params.ts";
+import { referenceProblem, sourceAt, type Resolution } from "./referenceCheck.ts";
+import { DEFAULT_STATE_TABLE, ViewState, type ViewKind, type ViewRecord } from "./state.ts";
+import { runView, type ViewAnswer } from "./viewQuery.ts";
+
+export type { ViewAnswer } from "./viewQuery.ts";
+export type { ViewColumn } from "./incremental.ts";
+export type { ViewKind } from "./state.ts";
+
+export interface ViewHooks {
+  /**
+   * Pauses the table writer of `table` and resolves once its in-flight insert is done;
+   * the returned function resumes it. Called only while an incremental view's MV is
+   * created and its backfill reads the table, so that every row is counted by exactly one
+   * of the two (see buildIncremental). Writes to model tables must all go through the
+   * writer for that to hold.
+   */
+  pauseWriter(table: string): Promise<() => Promise<void>>;
+}
+
+export interface ApplyReport {
+  readonly errors: ConventionError[];
+  /** Views created or rebuilt. */
+  readonly created: string[];
+  readonly dropped: string[];
+  readonly unchanged: string[];
+}
+
+interface Entry extends ViewRecord {
+  /** Why an aggregation stays a plain view, when it was considered for the rewrite. */
+  readonly reason?: string;
+}
+
+interface EngineTable {
+  readonly engine: string;
+  readonly uuid: string;
+}
+
+interface Pass {
+  readonly records: Map<string, ViewRecord>;
+  readonly declared: ReadonlySet<string>;
+  readonly models: ReadonlyMap<string, ModelIR>;
+  readonly engine: ReadonlyMap<string, EngineTable>;
+  readonly catalog: EngineCatalog;
+  readonly hooks: ViewHooks;
+}
+
+export class ViewManager {
+  readonly #store: Store;
+  readonly #state: ViewState;
+  readonly #entries = new Map<string, Entry>();
+  #applying: Promise<unknown> = Promise.resolve();
+  #dedupMode: Promise<DedupMode> | undefined;
+
+  /** `stateTable` lets several managers share one engine (tests); a project has one. */
+  constructor(store: Store, options: { stateTable?: string } = {}) {
+    this.#store = store;
+    this.#state = new ViewState(store, options.stateTable ?? DEFAULT_STATE_TABLE);
+  }
+
+  /**
+   * Reconciles the engine with `views`. `failed` names view files that exist but did not
+   * parse (ParsedViews.failed): their last good version is kept rather than dropped.
+   */
+  apply(views: readonly ViewIR[], models: readonly ModelIR[], hooks: ViewHooks, options: { failed?: readonly string[] } = {}): Promise<ApplyReport> {
+    // One reconciliation at a time: two would race on the same engine objects.
+    const run = this.#applying.then(() => this.#apply(views, models, hooks, new Set(options.failed ?? [])));
+    this.#applying = run.catch(() => {});
+    return run;
+  }
+
+  query(name: string, raw: Readonly<Record<string, string>>): Promise<ViewAnswer> {
+    const entry = this.#entries.get(name);
+    if (entry === undefined) {
+      const known = this.names();
+      const list = known.length === 0 ? "there are no views yet; add views/<name>.sql" : `known views: ${known.join(", ")}`;
+      return Promise.resolve({ status: 404, error: `no view named \`${name}\`; ${list}` });
+    }
+    return runView(this.#store, entry, raw);
+  }
+
+  /** Result columns as the engine describes them. */
+  columns(name: string): readonly ViewColumn[] | undefined {
+    return this.#entries.get(name)?.columns;
+  }
+
+  names(): string[] {
+    return [...this.#entries.keys()].sort();
+  }
+
+  kind(name: string): ViewKind | undefined {
+    return this.#entries.get(name)?.kind;
+  }
+
+  /** Why an aggregation view is not incremental, if it was a candidate. */
+  fallbackReason(name: string): string | undefined {
+    return this.#entries.get(name)?.reason;
+  }
+
+  async #apply(views: readonly ViewIR[], models: readonly ModelIR[], hooks: ViewHooks, failed: ReadonlySet<string>): Promise<ApplyReport> {
+    const report: ApplyReport = { errors: [], created: [], dropped: [], unchanged: [] };
+    const records = await this.#state.load();
+    for (const record of records.values()) if (!this.#entries.has(record.name)) this.#entries.set(record.name, record);
+    const declared = new Set(views.map((v) => v.name));
+
+    for (const record of [...records.values()]) {
+      if (declared.has(record.name) || failed.has(record.name)) continue;
+      try {
+        await this.#dropObjects(record.kind, record.name);
+        await this.#state.remove(record.name);
+      } catch (error) {
+        const at = { file: record.file, line: 1, column: 1 };
+        report.errors.push(viewError(at, `could not drop the removed view \`${record.name}\`: ${engineMessage(error)}`, undefined, error));
+        continue;
+      }
+      records.delete(record.name);
+      this.#entries.delete(record.name);
+      report.dropped.push(record.name);
+    }
+
+    const modelTables = new Map(models.map((m) => [m.table, m]));
+    // The dedup probe creates tables, so it runs once per manager (again only after a
+    // failure), and only when a view is about to become incremental.
+    const dedupMode = (): Promise<DedupMode> =>
+      (this.#dedupMode ??= probeDedupMode(this.#store).catch((error: unknown) => {
+        this.#dedupMode = undefined;
+        throw error;
+      }));
+    const catalog = await loadCatalog(this.#store, dedupMode);
+    const pass: Pass = { records, declared, models: modelTables, engine: await this.#engineTables(), catalog, hooks };
+    const candidates = views.filter((v) => {
+      if (!modelTables.has(v.name)) return true;
+      report.errors.push(viewError(v.source, `view \`${v.name}\` has the name of the table of model \`${modelTables.get(v.name)!.name}\``, "Rename the view file."));
+      return false;
+    });
+    const { order, cycles } = orderViews(candidates);
+    for (const cycle of cycles) {
+      const path = [...cycle, cycle[0]!].map((v) => v.file).join(" -> ");
+      for (const v of cycle) {
+        report.errors.push(viewError(v.source, `view \`${v.name}\` is part of a cycle: ${path}`, "A view cannot read itself, directly or through other views."));
+      }
+    }
+    for (const view of order) {
+      try {
+        const outcome = await this.#applyOne(view, pass);
+        report[outcome].push(view.name);
+      } catch (error) {
+        report.errors.push(error instanceof ConventionError ? error : viewError(view.source, `could not create view \`${view.name}\`: ${engineMessage(error)}`, undefined, error));
+      }
+    }
+    return report;
+  }
+
+  async #applyOne(view: ViewIR, pass: Pass): Promise<"created" | "unchanged"> {
+    const problem = referenceProblem(view, (name) => this.#resolve(name, pass));
+    if (problem !== undefined) throw viewError(sourceAt(view, problem.offset), problem.detail, problem.hint);
+    const previous = pass.records.get(view.name);
+    const existing = pass.engine.get(view.name);
+    if (previous === undefined && existing !== undefined && existing.engine !== "View") {
+      throw viewError(view.source, `a ${existing.engine} table named \`${view.name}\` already exists and Igloo does not manage it`, "Rename the view file or drop that table.");
+    }
+
+    let columns: ViewColumn[];
+    try {
+      columns = await describe(this.#store, view.sql, dummyParams(view.params));
+    } catch (error) {
+      throw viewError(view.source, `the engine rejects this query: ${engineMessage(error)}`, undefined, error);
+    }
+
+    let kind: ViewKind = view.params.length > 0 ? "parameterized" : "plain";
+    let reason: string | undefined;
+    const plan = kind === "parameterized" ? undefined : await planIncremental(this.#store, view, columns, pass.models, pass.catalog).catch(
+      (error: unknown) => ({ reason: `planning the incremental view failed: ${engineMessage(error)}` }),
+    );
+    if (plan !== undefined && "reason" in plan) reason = plan.reason;
+    const incremental = plan !== undefined && !("reason" in plan) ? plan : undefined;
+    if (incremental !== undefined) kind = "incremental";
+
+    // Views read by this one are part of its definition: when one is rebuilt, so is this.
+    const deps = view.references.map((r) => `${r}=${pass.records.get(r)?.hash ?? pass.engine.get(r)?.uuid ?? ""}`);
+    const definition = { kind, sql: view.sql, params: view.params, columns, deps, plan: incremental ?? null, source: incremental ? pass.engine.get(incremental.table)?.uuid : null };
+    const hash = createHash("sha256").update(JSON.stringify(definition)).digest("hex");
+    const record: ViewRecord = { name: view.name, kind, hash, file: view.file, sql: view.sql, params: view.params, columns };
+
+    if (previous !== undefined && previous.hash === hash && this.#objectsExist(previous, pass.engine)) {
+      this.#entries.set(view.name, { ...previous, ...(reason === undefined ? {} : { reason }) });
+      return "unchanged";
+    }
+
+    if (kind === "parameterized") {
+      if (previous !== undefined) await this.#dropObjects(previous.kind, view.name);
+    } else {
+      // The plain view first: correct at once, and it stays if the rewrite fails.
+      try {
+        await this.#store.exec(`CREATE OR REPLACE VIEW ${quoteIdent(view.name)} AS\n${view.sql}\n`);
+      } catch (error) {
+        throw viewError(view.source, `the engine cannot create this view: ${engineMessage(error)}`, undefined, error);
+      }
+      if (previous?.kind === "incremental") await dropIncrementalObjects(this.#store, view.name);
+      if (incremental !== undefined) {
+        try {
+          await buildIncremental(this.#store, view, incremental, columns, pass.hooks.pauseWriter);
+        } catch (error) {
+          // It stays plain until its definition changes; retrying on every save would
+          // pause the writer each time for the same failure.
+          kind = "plain";
+          reason = `building the incremental view failed: ${engineMessage(error)}`;
+        }
+      }
+    }
+    const saved: ViewRecord = { ...record, kind };
+    await this.#state.save(saved);
+    pass.records.set(view.name, saved);
+    this.#entries.set(view.name, { ...saved, ...(reason === undefined ? {} : { reason }) });
+    return "created";
+  }
+
+  /** What a name read by a view is, for reference checks. */
+  #resolve(name: string, pass: Pass): Resolution {
+    if (pass.models.has(name)) return "table";
+    const entry = this.#entries.get(name);
+    if (entry !== undefined) return entry.kind === "parameterized" ? "parameterized" : "view";
+    if (pass.declared.has(name)) return "broken";
+    return pass.engine.has(name) ? "table" : "unknown";
+  }
+
+  #objectsExist(record: ViewRecord, engine: ReadonlyMap<string, EngineTable>): boolean {
+    if (record.kind === "parameterized") return true;
+    if (!engine.has(record.name)) return false;
+    return record.kind === "plain" || (engine.has(targetTable(record.name)) && engine.has(materializedView(record.name)));
+  }
+
+  async #dropObjects(kind: ViewKind, name: string): Promise<void> {
+    if (kind === "parameterized") return;
+    await this.#store.exec(`DROP VIEW IF EXISTS ${quoteIdent(name)} SYNC`);
+    if (kind === "incremental") await dropIncrementalObjects(this.#store, name);
+  }
+
+  async #engineTables(): Promise<Map<string, EngineTable>> {
+    const { rows } = await this.#store.query<{ name: string; engine: string; uuid: string }>(
+      "SELECT name, engine, toString(uuid) AS uuid FROM system.tables WHERE database = currentDatabase()",
+    );
+    return new Map(rows.map((r) => [r.name, { engine: r.engine, uuid: r.uuid }]));
+  }
+}
+
+/** The engine's own words, without the store's "query failed:" preamble. */
+function engineMessage(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).replace(/^(query|statement) failed: /, "").trim();
+}
