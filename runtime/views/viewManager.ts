@@ -105,6 +105,11 @@ export class ViewManager {
     return this.#entries.get(name)?.columns;
   }
 
+  /** Declared `{name:Type}` parameters, in order. */
+  params(name: string): readonly { readonly name: string; readonly type: string }[] | undefined {
+    return this.#entries.get(name)?.params;
+  }
+
   names(): string[] {
     return [...this.#entries.keys()].sort();
   }

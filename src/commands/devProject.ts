@@ -12,7 +12,7 @@ import type { ViewManager } from "../../runtime/views/viewManager.ts";
 import type { FunctionHost } from "../../runtime/functions/functionHost.ts";
 import type { Logger } from "../../runtime/logger.ts";
 import type { ApplyReport, Pipeline } from "../../runtime/pipeline.ts";
-import { writeProjectLib } from "../generate/projectLib.ts";
+import { writeProjectLib, writeViewTypes } from "../generate/projectLib.ts";
 
 export type Folder = "datamodels" | "functions" | "views";
 
@@ -107,6 +107,10 @@ export class DevProject {
       logger.info(`  view ${name} created (${views.kind(name)}${reason ? `: ${reason}` : ""})`);
     }
     for (const name of report.dropped) logger.info(`  view ${name} dropped`);
+    writeViewTypes(
+      root,
+      views.names().map((name) => ({ name, columns: views.columns(name) ?? [], params: views.params(name) ?? [] })),
+    );
   }
 
   describe(): string {

@@ -6,11 +6,12 @@
  * The library is copied as TypeScript source, keeping the repository's relative layout,
  * so what users import is exactly the code that validates their records at ingest.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ModelIR } from "../../conventions/datamodels/ir.ts";
 import { assetPath } from "../assets.ts";
 import { modelsModule } from "./modelTypes.ts";
+import { viewsModule, type ViewDescription } from "./viewTypes.ts";
 
 /** Source folders of the library; their files import nothing outside these. */
 export const LIB_SOURCES = ["packages/igloo", "conventions/datamodels"] as const;
@@ -27,6 +28,7 @@ import type { ModelShapes } from "./models.ts";
 
 export * from "./packages/igloo/index.ts";
 export type * from "./models.ts";
+export type * from "./views.ts";
 export const defineFunction = defineFunctionFor<ModelShapes>();
 `;
 
@@ -43,5 +45,13 @@ export function writeProjectLib(root: string, models: readonly ModelIR[]): strin
   }
   writeFileSync(join(lib, "index.ts"), LIB_INDEX);
   writeFileSync(join(lib, "models.ts"), modelsModule(models, "./packages/igloo/index.ts"));
+  if (!existsSync(join(lib, "views.ts"))) writeViewTypes(root, []);
   return lib;
+}
+
+/** `<project>/.igloo/lib/views.ts`: row and parameter types of the project's views. */
+export function writeViewTypes(root: string, views: readonly ViewDescription[]): void {
+  const lib = join(root, ".igloo", "lib");
+  mkdirSync(lib, { recursive: true });
+  writeFileSync(join(lib, "views.ts"), viewsModule(views));
 }
