@@ -5,10 +5,12 @@
  * never sees a half-applied state.
  */
 import type { ModelIR } from "../conventions/datamodels/ir.ts";
+import { IglooError } from "../conventions/errors.ts";
 import { compileValidator } from "../conventions/datamodels/validator.ts";
 import { DEAD_LETTER_MODEL, DEAD_LETTER_TOPIC } from "./deadLetters.ts";
 import type { IngestTarget } from "./ingest/ingest.ts";
 import type { Logger } from "./logger.ts";
+import type { IglooMetrics } from "./metrics.ts";
 import { planModels, type Change } from "./plan/plan.ts";
 import { quoteIdent } from "./store/clickhouseSql.ts";
 import type { ColumnInfo, Store } from "./store/store.ts";
@@ -21,7 +23,15 @@ export interface PipelineOptions {
   readonly logger: Logger;
   /** Apply changes that drop or rewrite data without holding them. */
   readonly allowDestructive?: boolean;
+  /**
+   * `false` in production: the schema is `igloo migrate`'s job, and a process that finds
+   * the live tables different from its models refuses to run rather than alter them.
+   */
+  readonly migrate?: boolean;
+  /** Run the table writers here (dev, and production workers); ingest-only processes do not. */
+  readonly writers?: boolean;
   readonly writer?: Pick<TableWriterOptions, "maxBatchRecords" | "maxWaitMs">;
+  readonly metrics?: Pick<IglooMetrics, "writerBatchRows" | "writerBatchSeconds" | "writerRows">;
 }
 
 export interface ApplyReport {
@@ -93,8 +103,15 @@ export class Pipeline {
       topic,
       table: model.table,
       source: model.name,
+      idColumns: model.id.map((name) => model.fields.find((f) => f.name === name)?.column ?? name),
       ...this.#options.writer,
       onError: (error) => logger.error(`table writer for ${model.table}: ${error instanceof Error ? error.message : String(error)}; retrying`),
+      onBatch: ({ rows, ms }) => {
+        const metrics = this.#options.metrics;
+        metrics?.writerBatchRows.observe({ table: model.table }, rows);
+        metrics?.writerBatchSeconds.observe({ table: model.table }, ms / 1000);
+        metrics?.writerRows.inc({ table: model.table }, rows);
+      },
     });
   }
 
@@ -103,6 +120,11 @@ export class Pipeline {
     const allowDestructive = options.allowDestructive ?? this.#options.allowDestructive ?? false;
     const all = [DEAD_LETTER_MODEL, ...models];
     const plan = planModels(all, await this.#liveColumns(all.map((m) => m.table)), store.capabilities);
+    if (this.#options.migrate === false && plan.changes.length > 0) {
+      throw new IglooError("E_SCHEMA_DRIFT", `the live tables differ from this build: ${plan.changes.map((c) => c.summary).join("; ")}.`, {
+        hint: "Run `igloo plan` to review and `igloo migrate` to apply, then start again.",
+      });
+    }
     const applied: Change[] = [];
     const held: Change[] = [];
     for (const change of plan.changes) {
@@ -114,7 +136,8 @@ export class Pipeline {
       applied.push(change);
     }
 
-    if (!this.#deadLetterWriter) {
+    const writers = this.#options.writers !== false;
+    if (writers && !this.#deadLetterWriter) {
       await stream.ensureTopic(DEAD_LETTER_TOPIC);
       this.#deadLetterWriter = this.#writer(DEAD_LETTER_MODEL, DEAD_LETTER_TOPIC);
       await this.#deadLetterWriter.start();
@@ -136,7 +159,7 @@ export class Pipeline {
       const keep = current !== undefined && current.model.table === model.table;
       if (current && !keep) await current.writer.stop();
       const writer = keep ? current.writer : this.#writer(model, topic);
-      if (!keep) await writer.start();
+      if (!keep && writers) await writer.start();
       next.set(model.name, { model, target, writer, signature });
     }
     for (const [name, running] of this.#running) {

@@ -9,6 +9,10 @@ import { startDev, type DevServer } from "./commands/dev.ts";
 import { initMessage, initProject } from "./commands/init.ts";
 import { formatTable, runQuery } from "./commands/query.ts";
 import { VERSION } from "./version.ts";
+import { buildProject } from "./commands/build.ts";
+import { runPlan } from "./commands/migrate.ts";
+import { startProduction, type ProductionServer } from "./commands/start.ts";
+import { generateKey, isRole } from "../runtime/server/auth.ts";
 
 const DEFAULT_PORT = 4000;
 const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -101,6 +105,80 @@ const query = defineCommand({
   }),
 });
 
+const build = defineCommand({
+  meta: { name: "build", description: "Write a deployable directory: the binary, compiled conventions and a manifest" },
+  args: { out: { type: "string", description: "Output directory (default <project>/.igloo/build)" } },
+  run: guarded(async ({ args }) => {
+    const { dir, manifest } = await buildProject(process.cwd(), args.out);
+    console.log(`built ${dir}: ${manifest.models.length} models, ${manifest.functions.length} functions, ${manifest.views.length} views`);
+  }),
+});
+
+const start = defineCommand({
+  meta: { name: "start", description: "Run a build directory in production (Kafka + ClickHouse)" },
+  args: {
+    role: { type: "string", description: "ingest | worker | all (default all)" },
+    port: { type: "string", description: "Port (default IGLOO_PORT or 4000)" },
+  },
+  run: guarded(async ({ args }) => {
+    const role = args.role ?? "all";
+    if (role !== "ingest" && role !== "worker" && role !== "all") throw new IglooError("E_CONFIG", `--role must be ingest, worker or all, got \`${role}\`.`);
+    const logger = consoleLogger({ json: true });
+    let server: Promise<ProductionServer> | undefined;
+    const onSignal = (signal: string) => {
+      logger.info(`${signal}: stopping`);
+      (server ?? Promise.reject(new Error("not started")))
+        .then((s) => s.stop())
+        .then(
+          () => process.exit(0),
+          (error: unknown) => {
+            logger.error(`stop failed: ${error instanceof Error ? error.message : String(error)}`);
+            process.exit(1);
+          },
+        );
+    };
+    process.on("SIGINT", () => onSignal("SIGINT"));
+    process.on("SIGTERM", () => onSignal("SIGTERM"));
+    server = startProduction({ dir: process.cwd(), role, logger, ...(args.port ? { port: intSetting("--port", args.port, undefined, DEFAULT_PORT) } : {}) });
+    await server;
+  }),
+});
+
+const plan = defineCommand({
+  meta: { name: "plan", description: "Show the changes between the project (or build) and the live database" },
+  args: { json: { type: "boolean", description: "Print the plan as JSON" } },
+  run: guarded(async ({ args }) => {
+    const result = await runPlan(process.cwd(), { apply: false, allowDestructive: false });
+    const { text, ...plan } = result;
+    console.log(args.json ? JSON.stringify(plan, null, 2) : text);
+    if (plan.drift.length > 0) process.exit(2);
+  }),
+});
+
+const migrate = defineCommand({
+  meta: { name: "migrate", description: "Apply the plan to the live database and record it" },
+  args: { "allow-destructive": { type: "boolean", description: "Apply changes that drop or rewrite data" } },
+  run: guarded(async ({ args }) => {
+    const { text } = await runPlan(process.cwd(), { apply: true, allowDestructive: args["allow-destructive"] === true });
+    console.log(`${text}\nmigrated.`);
+  }),
+});
+
+const keys = defineCommand({
+  meta: { name: "keys", description: "API keys for production" },
+  subCommands: {
+    create: defineCommand({
+      meta: { name: "create", description: "Print a new key and the entry to add to IGLOO_KEYS" },
+      args: { role: { type: "string", required: true, description: "ingest | query | admin" } },
+      run: guarded(({ args }) => {
+        if (!isRole(args.role)) throw new IglooError("E_CONFIG", `--role must be ingest, query or admin, got \`${args.role}\`.`);
+        const { key, entry } = generateKey(args.role);
+        console.log(`key: ${key}\nentry: ${entry}`);
+      }),
+    }),
+  },
+});
+
 const test = defineCommand({
   meta: { name: "test", description: "Run the project's tests with the Bun inside this binary (bun test)" },
   run: guarded(async ({ rawArgs }: { rawArgs: string[] }) => {
@@ -116,7 +194,7 @@ const test = defineCommand({
 
 const main = defineCommand({
   meta: { name: "igloo", version: VERSION, description: "Data pipelines the way web frameworks do web apps" },
-  subCommands: { init, dev, query, test },
+  subCommands: { init, dev, query, test, build, start, plan, migrate, keys },
 });
 
 process.on("unhandledRejection", fail);

@@ -8,7 +8,7 @@ import type { IngestTarget } from "../ingest/ingest.ts";
 import type { Logger } from "../logger.ts";
 import type { Stream } from "../stream/stream.ts";
 import { inlineExecutor, workerExecutor } from "./executor.ts";
-import { FunctionRunner } from "./functionRunner.ts";
+import { FunctionRunner, functionGroup, type RunnerOptions } from "./functionRunner.ts";
 
 interface Running {
   readonly signature: string;
@@ -28,10 +28,18 @@ export class FunctionHost {
   readonly #targets: (model: string) => IngestTarget | undefined;
   #running = new Map<string, Running>();
 
-  constructor(stream: Stream, logger: Logger, targets: (model: string) => IngestTarget | undefined) {
+  readonly #metrics: RunnerOptions["metrics"];
+
+  constructor(stream: Stream, logger: Logger, targets: (model: string) => IngestTarget | undefined, metrics?: RunnerOptions["metrics"]) {
     this.#stream = stream;
     this.#logger = logger;
     this.#targets = targets;
+    this.#metrics = metrics;
+  }
+
+  /** Consumer groups and the topics they read, for lag metrics. */
+  groups(): { topic: string; group: string }[] {
+    return [...this.#running.values()].map((r) => ({ topic: r.fn.ir.from, group: functionGroup(r.fn.ir.name) }));
   }
 
   names(): string[] {
@@ -48,6 +56,7 @@ export class FunctionHost {
       to: ir.to,
       targets: this.#targets,
       executor,
+      ...(this.#metrics ? { metrics: this.#metrics } : {}),
       onError: (error) => this.#logger.error(`function ${ir.name}: ${error instanceof Error ? error.message : String(error)}; retrying`),
     });
     await runner.start();

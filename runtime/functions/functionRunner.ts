@@ -11,6 +11,7 @@
 import { deadLetter, DEAD_LETTER_TOPIC, type DeadLetter } from "../deadLetters.ts";
 import type { IngestTarget } from "../ingest/ingest.ts";
 import type { ProducerRecord, RecordBatch, Stream, Subscription } from "../stream/stream.ts";
+import type { IglooMetrics } from "../metrics.ts";
 import type { Executor, Outcome } from "./executor.ts";
 
 export interface RunnerOptions {
@@ -28,6 +29,7 @@ export interface RunnerOptions {
   readonly maxBatchRecords?: number;
   readonly maxWaitMs?: number;
   readonly onError?: (error: unknown) => void;
+  readonly metrics?: Pick<IglooMetrics, "functionRecords" | "functionErrors">;
 }
 
 export function functionGroup(name: string): string {
@@ -112,6 +114,8 @@ export class FunctionRunner {
       }
       outputs.push(...valid);
     });
+    this.#options.metrics?.functionRecords.inc({ function: this.#options.name }, inputs.length);
+    this.#options.metrics?.functionErrors.inc({ function: this.#options.name }, letters.length);
     if (outputs.length > 0) await this.#stream.append(to.topic, outputs);
     if (letters.length > 0) await this.#stream.append(DEAD_LETTER_TOPIC, letters.map((l) => ({ value: JSON.stringify(l) })));
   }

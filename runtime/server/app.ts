@@ -12,12 +12,24 @@ import type { Pipeline } from "../pipeline.ts";
 import { StoreError, type Store } from "../store/store.ts";
 import { StreamUnavailableError, type Stream } from "../stream/stream.ts";
 import type { ViewManager } from "../views/viewManager.ts";
+import { METRICS_CONTENT_TYPE, type IglooMetrics } from "../metrics.ts";
+import type { KeyRing, Role } from "./auth.ts";
 
 export interface AppOptions {
   readonly pipeline: Pipeline;
   readonly stream: Stream;
   readonly store: Store;
   readonly views?: Pick<ViewManager, "query">;
+  /** Production: every request but health checks needs a key of the right role. Dev: none. */
+  readonly keys?: KeyRing;
+  /** `GET /ready`: true once the process does its job, false while it starts or stops. */
+  readonly ready?: () => boolean;
+  /** False for worker processes: only health, readiness and metrics are served. */
+  readonly api?: boolean;
+  /** `GET /metrics`: Prometheus text. */
+  readonly metrics?: () => Promise<string>;
+  /** Counts of ingested records and requests, for `/metrics`. */
+  readonly observe?: Pick<IglooMetrics, "ingestRecords" | "ingestRequests">;
   readonly logger: Logger;
   /** Largest accepted request body. */
   readonly maxBodyBytes: number;
@@ -67,6 +79,8 @@ async function handleIngest(options: AppOptions, modelName: string, request: Req
     const format = bodyFormat(request.headers.get("content-type"));
     const text = await readBody(request, options.maxBodyBytes);
     const verdict = await ingest(options.stream, target, parseBody(text, format));
+    options.observe?.ingestRecords.inc({ model: modelName, result: "accepted" }, verdict.accepted);
+    options.observe?.ingestRecords.inc({ model: modelName, result: "rejected" }, verdict.rejected);
     return json(200, verdict);
   } catch (error) {
     if (error instanceof BodyError) return errorResponse(error.status, error.message);
@@ -99,6 +113,14 @@ async function handleQuery(options: AppOptions, request: Request): Promise<Respo
   }
 }
 
+/** The answer to refuse a request with, or undefined when its key grants `role`. */
+function refuse(options: AppOptions, request: Request, role: Role): Response | undefined {
+  if (options.api === false) return errorResponse(404, "this process runs the worker role: send API requests to an ingest process");
+  if (!options.keys) return undefined;
+  const verdict = options.keys.authorize(request.headers.get("authorization"), role);
+  return verdict.ok ? undefined : errorResponse(verdict.status, verdict.message);
+}
+
 export function createApp(options: AppOptions) {
   return new Elysia()
     .onError(({ code, error }) => {
@@ -108,9 +130,23 @@ export function createApp(options: AppOptions) {
       return errorResponse(500, "internal error; the request may be retried");
     })
     .get("/health", () => json(200, { status: "ok" }))
-    .post("/ingest/:model", ({ params, request }) => handleIngest(options, params.model, request), { parse: "none" })
-    .post("/query", ({ request }) => handleQuery(options, request), { parse: "none" })
+    .get("/ready", () => (options.ready?.() ?? true ? json(200, { status: "ready" }) : errorResponse(503, "not ready yet")))
+    .get("/metrics", async () =>
+      options.metrics ? new Response(await options.metrics(), { headers: { "content-type": METRICS_CONTENT_TYPE } }) : errorResponse(404, "no metrics here"),
+    )
+    .post(
+      "/ingest/:model",
+      async ({ params, request }) => {
+        const response = refuse(options, request, "ingest") ?? (await handleIngest(options, params.model, request));
+        options.observe?.ingestRequests.inc({ model: params.model, status: String(response.status) });
+        return response;
+      },
+      { parse: "none" },
+    )
+    .post("/query", ({ request }) => refuse(options, request, "admin") ?? handleQuery(options, request), { parse: "none" })
     .get("/views/:name", async ({ params, request }) => {
+      const refused = refuse(options, request, "query");
+      if (refused) return refused;
       if (!options.views) return errorResponse(404, "this server has no views");
       const raw = Object.fromEntries(new URL(request.url).searchParams);
       const answer = await options.views.query(params.name, raw);

@@ -105,6 +105,17 @@ export class ViewManager {
     return this.#entries.get(name)?.columns;
   }
 
+  /**
+   * Serves the views as last applied (by `igloo migrate`), creating nothing: what a
+   * production process does at start, since several of them start at once and only one
+   * migration may build (and backfill) a view. Returns the SQL of each view by name.
+   */
+  async attach(): Promise<Map<string, string>> {
+    const records = await this.#state.load();
+    for (const record of records.values()) this.#entries.set(record.name, record);
+    return new Map([...records.values()].map((r) => [r.name, r.sql]));
+  }
+
   /** Declared `{name:Type}` parameters, in order. */
   params(name: string): readonly { readonly name: string; readonly type: string }[] | undefined {
     return this.#entries.get(name)?.params;

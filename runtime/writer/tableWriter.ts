@@ -10,6 +10,7 @@
  * mode, with the stream's commit metadata standing in for its KeeperMap state).
  */
 import { deadLetter, DEAD_LETTER_TOPIC } from "../deadLetters.ts";
+import { quoteIdent } from "../store/clickhouseSql.ts";
 import type { Store } from "../store/store.ts";
 import { joinValues } from "../stream/joinValues.ts";
 import type { RecordBatch, Stream, StreamRecord, Subscription } from "../stream/stream.ts";
@@ -20,6 +21,12 @@ export interface TableWriterOptions {
   /** Shown as `source` on dead letters for rows the table refuses. */
   readonly source: string;
   readonly group?: string;
+  /**
+   * The table's identity columns. On an engine without insert deduplication tokens, a
+   * replayed batch is inserted only for the ids the table does not hold yet, so the
+   * writer stays exactly-once there too; without ids it is at-least-once on such engines.
+   */
+  readonly idColumns?: readonly string[];
   readonly maxBatchRecords?: number;
   readonly maxWaitMs?: number;
   readonly onError?: (error: unknown) => void;
@@ -67,7 +74,11 @@ export class TableWriter {
     const token = batch.replayedIntent ?? `${this.group}:${batch.topic}:${batch.partition}:${batch.firstOffset}-${batch.nextOffset}`;
     if (batch.replayedIntent === undefined) await batch.saveIntent(token);
     try {
-      await this.#store.insertJsonEachRow(this.#options.table, joinValues(batch.records), { dedupToken: token });
+      if (batch.replayedIntent !== undefined && !this.#store.capabilities.supportsInsertDeduplicationToken && this.#options.idColumns?.length) {
+        await this.#insertMissing(joinValues(batch.records), token);
+      } else {
+        await this.#store.insertJsonEachRow(this.#options.table, joinValues(batch.records), { dedupToken: token });
+      }
     } catch (error) {
       if (!isDataError(error)) throw error;
       await this.#writeOneByOne(batch, token);
@@ -79,6 +90,26 @@ export class TableWriter {
       rows: batch.records.length,
       ms: performance.now() - started,
     });
+  }
+
+  /**
+   * A replay on an engine that cannot drop a repeated insert: stage the batch in a table
+   * of its own, then copy over only the rows whose ids the table lacks. No record value
+   * is ever spliced into SQL, and a crash here just replays this again.
+   */
+  async #insertMissing(body: Uint8Array, token: string): Promise<void> {
+    const table = quoteIdent(this.#options.table);
+    const stagingName = `igloo_replay_${Bun.hash(token).toString(16)}`;
+    const staging = quoteIdent(stagingName);
+    const ids = this.#options.idColumns!.map(quoteIdent).join(", ");
+    await this.#store.exec(`DROP TABLE IF EXISTS ${staging}`);
+    await this.#store.exec(`CREATE TABLE ${staging} AS ${table} ENGINE = Memory`);
+    try {
+      await this.#store.insertJsonEachRow(stagingName, body);
+      await this.#store.exec(`INSERT INTO ${table} SELECT * FROM ${staging} WHERE (${ids}) NOT IN (SELECT ${ids} FROM ${table})`);
+    } finally {
+      await this.#store.exec(`DROP TABLE IF EXISTS ${staging}`);
+    }
   }
 
   /**

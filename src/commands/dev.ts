@@ -11,6 +11,7 @@ import { Pipeline } from "../../runtime/pipeline.ts";
 import { createApp, type IglooApp } from "../../runtime/server/app.ts";
 import { ViewManager } from "../../runtime/views/viewManager.ts";
 import { openEmbeddedEngines } from "../engines.ts";
+import { createObservability } from "../observability.ts";
 import { DevProject, type Folder } from "./devProject.ts";
 
 /**
@@ -42,8 +43,10 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
     throw new IglooError("E_NOT_A_PROJECT", `${root} has no datamodels/ folder.`, { hint: "Run `igloo dev` in a project, or create one with `igloo init <dir>`." });
   }
   const { stream, store } = await openEmbeddedEngines(root);
-  const pipeline = new Pipeline({ stream, store, logger, allowDestructive: options.allowDestructive });
-  const functions = new FunctionHost(stream, logger, (model) => pipeline.target(model));
+  const observability = createObservability(stream);
+  const pipeline = new Pipeline({ stream, store, logger, allowDestructive: options.allowDestructive, metrics: observability.handles });
+  const functions = new FunctionHost(stream, logger, (model) => pipeline.target(model), observability.handles);
+  observability.watch(pipeline, functions);
   const views = new ViewManager(store);
   const project = new DevProject({ root, pipeline, functions, views, logger });
   let server: IglooApp | undefined;
@@ -56,7 +59,16 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
   };
   try {
     await project.load(new Set(FOLDERS), true);
-    server = createApp({ pipeline, stream, store, views, logger, maxBodyBytes: options.maxBodyBytes }).listen({
+    server = createApp({
+      pipeline,
+      stream,
+      store,
+      views,
+      logger,
+      maxBodyBytes: options.maxBodyBytes,
+      metrics: () => observability.render(),
+      observe: observability.handles,
+    }).listen({
       port: options.port,
       hostname: options.host,
       maxRequestBodySize: options.maxBodyBytes + BODY_SLACK,

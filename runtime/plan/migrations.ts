@@ -1,0 +1,115 @@
+/**
+ * Production schema changes: a plan against the live database, refused when the database
+ * drifted (changed outside Igloo since the last migration), applied only with consent for
+ * anything that drops or rewrites data, and recorded in `igloo_migrations`.
+ *
+ * Drift is found by comparing the live columns of Igloo's tables with the snapshot the
+ * last migration recorded. Views are part of the plan: created, rebuilt (and backfilled)
+ * or dropped as their SQL says.
+ */
+import type { ModelIR } from "../../conventions/datamodels/ir.ts";
+import type { ViewIR } from "../../conventions/views/ir.ts";
+import { DEAD_LETTER_MODEL } from "../deadLetters.ts";
+import type { ColumnInfo, Store } from "../store/store.ts";
+import { planModels, type Change } from "./plan.ts";
+
+export const MIGRATIONS_TABLE = "igloo_migrations";
+
+export type ViewChange = { readonly kind: "create_view" | "rebuild_view" | "drop_view"; readonly view: string; readonly summary: string };
+
+export interface Drift {
+  readonly table: string;
+  readonly detail: string;
+}
+
+export interface MigrationPlan {
+  readonly changes: readonly Change[];
+  readonly views: readonly ViewChange[];
+  readonly drift: readonly Drift[];
+  readonly destructive: boolean;
+}
+
+type Snapshot = Record<string, { name: string; type: string }[]>;
+
+async function liveSchema(store: Store, tables: readonly string[]): Promise<Map<string, ColumnInfo[]>> {
+  const live = new Map<string, ColumnInfo[]>();
+  for (const table of tables) {
+    const columns = await store.describeTable(table);
+    if (columns) live.set(table, columns);
+  }
+  return live;
+}
+
+function snapshotOf(live: ReadonlyMap<string, readonly ColumnInfo[]>): Snapshot {
+  return Object.fromEntries([...live].map(([table, columns]) => [table, columns.map((c) => ({ name: c.name, type: c.type }))]));
+}
+
+async function ensureTable(store: Store): Promise<void> {
+  await store.exec(`CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE} (id UInt64, applied_at String, plan String, snapshot String) ENGINE = MergeTree ORDER BY id`);
+}
+
+async function lastSnapshot(store: Store): Promise<Snapshot | undefined> {
+  await ensureTable(store);
+  const { rows } = await store.query<{ snapshot: string }>(`SELECT snapshot FROM ${MIGRATIONS_TABLE} ORDER BY id DESC LIMIT 1`);
+  return rows[0] ? (JSON.parse(rows[0].snapshot) as Snapshot) : undefined;
+}
+
+function findDrift(recorded: Snapshot | undefined, live: Snapshot): Drift[] {
+  if (!recorded) return [];
+  const drift: Drift[] = [];
+  for (const [table, columns] of Object.entries(recorded)) {
+    const now = live[table];
+    if (!now) {
+      drift.push({ table, detail: "the table was dropped" });
+      continue;
+    }
+    const was = new Map(columns.map((c) => [c.name, c.type]));
+    const is = new Map(now.map((c) => [c.name, c.type]));
+    for (const [name, type] of was) {
+      if (!is.has(name)) drift.push({ table, detail: `column ${name} was dropped` });
+      else if (is.get(name) !== type) drift.push({ table, detail: `column ${name} changed from ${type} to ${is.get(name)}` });
+    }
+    for (const name of is.keys()) if (!was.has(name)) drift.push({ table, detail: `column ${name} was added` });
+  }
+  return drift;
+}
+
+export async function planMigration(store: Store, models: readonly ModelIR[], views: readonly ViewIR[], liveViews: ReadonlyMap<string, string>): Promise<MigrationPlan> {
+  const all = [DEAD_LETTER_MODEL, ...models];
+  const live = await liveSchema(store, all.map((m) => m.table));
+  const drift = findDrift(await lastSnapshot(store), snapshotOf(live));
+  const { changes } = planModels(all, live, store.capabilities);
+  const viewChanges: ViewChange[] = [];
+  for (const view of views) {
+    const current = liveViews.get(view.name);
+    if (current === undefined) viewChanges.push({ kind: "create_view", view: view.name, summary: `create view ${view.name} (backfilled from existing rows)` });
+    else if (current !== view.sql) viewChanges.push({ kind: "rebuild_view", view: view.name, summary: `rebuild view ${view.name} (its SQL changed; rebuilt and backfilled)` });
+  }
+  for (const name of liveViews.keys()) {
+    if (!views.some((v) => v.name === name)) viewChanges.push({ kind: "drop_view", view: name, summary: `drop view ${name}` });
+  }
+  return { changes, views: viewChanges, drift, destructive: changes.some((c) => c.destructive) };
+}
+
+export function formatPlan(plan: MigrationPlan): string {
+  const lines: string[] = [];
+  if (plan.drift.length > 0) {
+    lines.push("DRIFT: the database changed outside Igloo since the last migration:");
+    for (const d of plan.drift) lines.push(`  ${d.table}: ${d.detail}`);
+  }
+  if (plan.changes.length === 0 && plan.views.length === 0) lines.push("No changes: the database matches the project.");
+  for (const c of plan.changes) lines.push(`  ${c.destructive ? "!" : "+"} ${c.summary}`);
+  for (const v of plan.views) lines.push(`  ${v.kind === "drop_view" ? "-" : "+"} ${v.summary}`);
+  if (plan.destructive) lines.push("Changes marked ! drop or rewrite data: `igloo migrate --allow-destructive` applies them.");
+  return lines.join("\n");
+}
+
+/** Applies the table changes and records the resulting schema; views are applied by the caller. */
+export async function applyMigration(store: Store, plan: MigrationPlan, models: readonly ModelIR[]): Promise<void> {
+  for (const change of plan.changes) await store.exec(change.sql);
+  const all = [DEAD_LETTER_MODEL, ...models];
+  const snapshot = snapshotOf(await liveSchema(store, all.map((m) => m.table)));
+  const record = JSON.stringify({ changes: plan.changes.map((c) => c.summary), views: plan.views.map((v) => v.summary) });
+  const row = { id: Date.now(), applied_at: new Date().toISOString(), plan: record, snapshot: JSON.stringify(snapshot) };
+  await store.insertJsonEachRow(MIGRATIONS_TABLE, new TextEncoder().encode(JSON.stringify(row)));
+}

@@ -1,0 +1,99 @@
+/**
+ * `igloo start`: a build directory in production on Kafka (or Redpanda) and a ClickHouse
+ * server. Roles split the work so each scales on its own:
+ *   ingest  the HTTP API; stateless, run as many as you like behind a load balancer
+ *   worker  table writers and functions; workers share topics through consumer groups,
+ *           so adding one spreads the partitions and a dead one's partitions move over
+ *   all     both in one process
+ * A production process changes no schema: it checks the live tables against its build
+ * and refuses to run when they differ (run `igloo migrate`). It requires API keys.
+ */
+import { IglooError } from "../../conventions/errors.ts";
+import { FunctionHost } from "../../runtime/functions/functionHost.ts";
+import type { Logger } from "../../runtime/logger.ts";
+import { Pipeline } from "../../runtime/pipeline.ts";
+import { createApp, type IglooApp } from "../../runtime/server/app.ts";
+import { KeyRing, parseKeyEntries } from "../../runtime/server/auth.ts";
+import { ViewManager } from "../../runtime/views/viewManager.ts";
+import { loadConfig } from "../config.ts";
+import { openProductionEngines } from "../engines.ts";
+import { createObservability } from "../observability.ts";
+import { loadBuiltFunctions, readManifest } from "../manifest.ts";
+
+export type Role = "ingest" | "worker" | "all";
+
+export interface StartOptions {
+  readonly dir: string;
+  readonly role: Role;
+  readonly port?: number;
+  readonly logger: Logger;
+}
+
+export interface ProductionServer {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+export async function startProduction(options: StartOptions): Promise<ProductionServer> {
+  const { dir, role, logger } = options;
+  const manifest = readManifest(dir);
+  const config = loadConfig(dir);
+  const entries = parseKeyEntries(config.keys);
+  if (entries.length === 0) throw new IglooError("E_NO_KEYS", "production mode requires API keys.", { hint: "Create them with `igloo keys create --role ingest|query|admin` and set IGLOO_KEYS." });
+  const keys = new KeyRing(entries);
+
+  const { stream, store } = await openProductionEngines(config);
+  const serveApi = role !== "worker";
+  const work = role !== "ingest";
+  const observability = createObservability(stream);
+  const pipeline = new Pipeline({ stream, store, logger, migrate: false, writers: work, metrics: observability.handles });
+  const functions = new FunctionHost(stream, logger, (model) => pipeline.target(model), observability.handles);
+  observability.watch(pipeline, functions);
+  const views = new ViewManager(store);
+  let ready = false;
+  let server: IglooApp | undefined;
+  const closeAll = async () => {
+    await functions.close();
+    await pipeline.close();
+    await stream.close();
+    await store.close();
+  };
+  try {
+    await pipeline.apply(manifest.models);
+    const live = await views.attach();
+    const missing = manifest.views.filter((v) => live.get(v.name) !== v.sql).map((v) => v.name);
+    if (missing.length > 0) {
+      throw new IglooError("E_SCHEMA_DRIFT", `views not migrated to this build: ${missing.join(", ")}.`, { hint: "Run `igloo migrate` in the build directory, then start again." });
+    }
+    if (work) await functions.apply(await loadBuiltFunctions(dir, manifest));
+    server = createApp({
+      pipeline,
+      stream,
+      store,
+      logger,
+      keys,
+      ready: () => ready,
+      metrics: () => observability.render(),
+      observe: observability.handles,
+      maxBodyBytes: config.maxBodyBytes,
+      api: serveApi,
+      views,
+    }).listen({ port: options.port ?? config.port, hostname: config.host, maxRequestBodySize: config.maxBodyBytes + 1024 * 1024 });
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+  ready = true;
+  const url = `http://${config.host}:${server.server?.port ?? config.port}`;
+  logger.info(`igloo start ready at ${url}`, { role, models: manifest.models.map((m) => m.name), functions: work ? functions.names() : [], build: manifest.builtAt });
+  let stopped: Promise<void> | undefined;
+  return {
+    url,
+    stop: () =>
+      (stopped ??= (async () => {
+        ready = false;
+        await server?.stop();
+        await closeAll();
+      })()),
+  };
+}
