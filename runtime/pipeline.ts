@@ -15,7 +15,7 @@ import { planModels, type Change } from "./plan/plan.ts";
 import { quoteIdent } from "./store/clickhouseSql.ts";
 import type { ColumnInfo, Store } from "./store/store.ts";
 import type { Stream } from "./stream/stream.ts";
-import { TableWriter, WRITER_GROUP, type TableWriterOptions } from "./writer/tableWriter.ts";
+import { TableWriter, writerGroup, type TableWriterOptions } from "./writer/tableWriter.ts";
 
 export interface PipelineOptions {
   readonly stream: Stream;
@@ -77,7 +77,7 @@ export class Pipeline {
     for (;;) {
       let behind = false;
       for (const { topic, ends } of goals) {
-        const committed = await stream.committed(topic, WRITER_GROUP);
+        const committed = await stream.committed(topic, writerGroup(topic));
         for (const [partition, end] of ends) {
           if ((committed.get(partition)?.offset ?? 0) < end) behind = true;
         }
@@ -104,6 +104,7 @@ export class Pipeline {
       table: model.table,
       source: model.name,
       idColumns: model.id.map((name) => model.fields.find((f) => f.name === name)?.column ?? name),
+      ...(stream.external && model !== DEAD_LETTER_MODEL ? { validate: compileValidator(model) } : {}),
       ...this.#options.writer,
       onError: (error) => logger.error(`table writer for ${model.table}: ${error instanceof Error ? error.message : String(error)}; retrying`),
       onBatch: ({ rows, ms }) => {

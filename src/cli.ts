@@ -25,10 +25,14 @@ function intSetting(name: string, flag: string | undefined, env: string | undefi
   return value;
 }
 
-/** Prints a user-facing error as one clear line (no stack) and exits non-zero. */
+/**
+ * Prints an error as one clear line and exits non-zero. Igloo's own errors say what to do;
+ * anything else shows its message too, and its stack with IGLOO_DEBUG=1.
+ */
 function fail(error: unknown): never {
   if (error instanceof IglooError) console.error(`error: ${error.message}`);
-  else console.error(error);
+  else if (process.env.IGLOO_DEBUG) console.error(error);
+  else console.error(`error: ${error instanceof Error ? error.message : String(error)} (IGLOO_DEBUG=1 shows where)`);
   process.exit(1);
 }
 

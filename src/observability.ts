@@ -7,7 +7,7 @@ import type { FunctionHost } from "../runtime/functions/functionHost.ts";
 import { iglooMetrics, Metrics, type IglooMetrics } from "../runtime/metrics.ts";
 import type { Pipeline } from "../runtime/pipeline.ts";
 import type { Stream } from "../runtime/stream/stream.ts";
-import { WRITER_GROUP } from "../runtime/writer/tableWriter.ts";
+import { writerGroup } from "../runtime/writer/tableWriter.ts";
 
 export interface Observability {
   readonly handles: IglooMetrics;
@@ -24,7 +24,7 @@ export function createObservability(stream: Stream): Observability {
     render: () => registry.render(),
     watch(pipeline, functions) {
       registry.onCollect(async () => {
-        const groups = [...pipeline.models().map((m) => ({ topic: m.name, group: WRITER_GROUP })), ...functions.groups()];
+        const groups = [...pipeline.models().map((m) => ({ topic: m.name, group: writerGroup(m.name) })), ...functions.groups()];
         for (const { topic, group } of groups) {
           const [ends, committed] = await Promise.all([stream.endOffsets(topic), stream.committed(topic, group)]);
           let lag = 0;

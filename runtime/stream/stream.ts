@@ -75,12 +75,18 @@ export interface CommittedOffset {
 }
 
 export interface Stream {
+  /**
+   * Whether programs other than Igloo may write to the topics (any Kafka client can). Then
+   * consumers check each record against its model instead of trusting that ingest did.
+   */
+  readonly external: boolean;
   /** Creates the topic if it does not exist; a no-op when it does. */
   ensureTopic(topic: string, options?: TopicOptions): Promise<void>;
   /**
    * Appends records; resolves once they are durable (survive a crash of this process and,
    * where the engine allows, of the machine). Rejects with `StreamUnavailableError` when
-   * the stream cannot take writes; then none of the records were stored.
+   * the stream cannot take writes. The embedded log then stored none of the records; with
+   * Kafka a timed-out append may still have been stored, so a retry is at-least-once.
    */
   append(topic: string, records: readonly ProducerRecord[]): Promise<void>;
   subscribe(options: SubscribeOptions): Promise<Subscription>;

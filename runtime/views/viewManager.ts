@@ -274,9 +274,15 @@ export class ViewManager {
   }
 
   async #engineTables(): Promise<Map<string, EngineTable>> {
-    const { rows } = await this.#store.query<{ name: string; engine: string; uuid: string }>(
-      "SELECT name, engine, toString(uuid) AS uuid FROM system.tables WHERE database = currentDatabase()",
-    );
+    let rows: { name: string; engine: string; uuid: string }[];
+    try {
+      ({ rows } = await this.#store.query<{ name: string; engine: string; uuid: string }>(
+        "SELECT name, engine, toString(uuid) AS uuid FROM system.tables WHERE database = currentDatabase()",
+      ));
+    } catch {
+      // Servers before table UUIDs: a table is then known by its name alone.
+      ({ rows } = await this.#store.query<{ name: string; engine: string; uuid: string }>("SELECT name, engine, '' AS uuid FROM system.tables WHERE database = currentDatabase()"));
+    }
     return new Map(rows.map((r) => [r.name, { engine: r.engine, uuid: r.uuid }]));
   }
 }

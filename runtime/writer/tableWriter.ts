@@ -12,6 +12,7 @@
 import { deadLetter, DEAD_LETTER_TOPIC } from "../deadLetters.ts";
 import { quoteIdent } from "../store/clickhouseSql.ts";
 import type { Store } from "../store/store.ts";
+import type { Validate } from "../ingest/ingest.ts";
 import { joinValues } from "../stream/joinValues.ts";
 import type { RecordBatch, Stream, StreamRecord, Subscription } from "../stream/stream.ts";
 
@@ -27,6 +28,12 @@ export interface TableWriterOptions {
    * writer stays exactly-once there too; without ids it is at-least-once on such engines.
    */
   readonly idColumns?: readonly string[];
+  /**
+   * Set when records may come from outside Igloo (a Kafka topic any client can write):
+   * each record is checked against its model, and an invalid one goes to the dead
+   * letters instead of failing or corrupting the insert.
+   */
+  readonly validate?: Validate;
   readonly maxBatchRecords?: number;
   readonly maxWaitMs?: number;
   readonly onError?: (error: unknown) => void;
@@ -34,7 +41,16 @@ export interface TableWriterOptions {
   readonly onBatch?: (info: { topic: string; partition: number; nextOffset: number; rows: number; ms: number }) => void;
 }
 
-export const WRITER_GROUP = "igloo-table-writer";
+/**
+ * One consumer group per topic: Kafka clients (kafkajs among them) assign a group's
+ * partitions as if every member read every topic, so members that read different topics
+ * under one group id starve each other.
+ */
+export function writerGroup(topic: string): string {
+  return `igloo-writer-${topic}`;
+}
+
+const decoder = new TextDecoder();
 
 /** An error from the engine about the data, as opposed to the engine being unreachable. */
 function isDataError(error: unknown): boolean {
@@ -54,7 +70,7 @@ export class TableWriter {
   }
 
   get group(): string {
-    return this.#options.group ?? WRITER_GROUP;
+    return this.#options.group ?? writerGroup(this.#options.topic);
   }
 
   async start(): Promise<void> {
@@ -69,15 +85,37 @@ export class TableWriter {
     });
   }
 
+  /** The insert body: the values as they are, or, for outside records, checked and normalised. */
+  async #body(batch: RecordBatch): Promise<Uint8Array> {
+    const validate = this.#options.validate;
+    if (!validate) return joinValues(batch.records);
+    const lines: string[] = [];
+    const letters: string[] = [];
+    for (const record of batch.records) {
+      const text = decoder.decode(record.value);
+      let checked: ReturnType<Validate>;
+      try {
+        checked = validate(JSON.parse(text));
+      } catch (error) {
+        checked = { ok: false, error: `not valid JSON (${error instanceof Error ? error.message : String(error)})` };
+      }
+      if (checked.ok) lines.push(JSON.stringify(checked.record));
+      else letters.push(JSON.stringify(deadLetter({ source: this.#options.source, stage: "writer", record: text, error: checked.error })));
+    }
+    if (letters.length > 0 && this.#options.topic !== DEAD_LETTER_TOPIC) await this.#stream.append(DEAD_LETTER_TOPIC, letters.map((value) => ({ value })));
+    return new TextEncoder().encode(lines.join("\n"));
+  }
+
   async #write(batch: RecordBatch): Promise<void> {
     const started = performance.now();
     const token = batch.replayedIntent ?? `${this.group}:${batch.topic}:${batch.partition}:${batch.firstOffset}-${batch.nextOffset}`;
     if (batch.replayedIntent === undefined) await batch.saveIntent(token);
     try {
+      const body = await this.#body(batch);
       if (batch.replayedIntent !== undefined && !this.#store.capabilities.supportsInsertDeduplicationToken && this.#options.idColumns?.length) {
-        await this.#insertMissing(joinValues(batch.records), token);
+        await this.#insertMissing(body, token);
       } else {
-        await this.#store.insertJsonEachRow(this.#options.table, joinValues(batch.records), { dedupToken: token });
+        await this.#store.insertJsonEachRow(this.#options.table, body, { dedupToken: token });
       }
     } catch (error) {
       if (!isDataError(error)) throw error;
@@ -128,7 +166,6 @@ export class TableWriter {
       }
     }
     if (refused.length === 0 || this.#options.topic === DEAD_LETTER_TOPIC) return;
-    const decoder = new TextDecoder();
     await this.#stream.append(
       DEAD_LETTER_TOPIC,
       refused.map(({ record, error }) => ({

@@ -60,13 +60,28 @@ export interface DevProcess {
   kill9(): Promise<void>;
 }
 
-export async function startDev(dir: string, options: { port?: number; args?: string[]; timeoutMs?: number } = {}): Promise<DevProcess> {
+export interface StartOptions {
+  port?: number;
+  args?: string[];
+  timeoutMs?: number;
+  env?: Record<string, string>;
+  /** The igloo binary to run (a build directory has its own copy). */
+  binary?: string;
+}
+
+export function startDev(dir: string, options: StartOptions = {}): Promise<DevProcess> {
+  return startIgloo(dir, "dev", options);
+}
+
+/** Runs `igloo <command> --port N ...` in `dir` and waits for its ready line. */
+export async function startIgloo(dir: string, command: "dev" | "start", options: StartOptions = {}): Promise<DevProcess> {
   const port = options.port ?? freePort();
-  const proc = Bun.spawn([requireBinary(), "dev", "--port", String(port), ...(options.args ?? [])], {
+  const proc = Bun.spawn([options.binary ?? requireBinary(), command, "--port", String(port), ...(options.args ?? [])], {
     cwd: dir,
     stdout: "pipe",
     stderr: "pipe",
     stdin: "pipe",
+    env: { ...process.env, ...options.env },
   });
   let text = "";
   const pump = async (stream: ReadableStream<Uint8Array>) => {
@@ -79,7 +94,7 @@ export async function startDev(dir: string, options: { port?: number; args?: str
   while (!/ready at http/.test(text)) {
     if (proc.exitCode !== null || Date.now() > deadline) {
       proc.kill(9);
-      throw new Error(`igloo dev did not become ready (exit ${proc.exitCode}):\n${text}`);
+      throw new Error(`igloo ${command} did not become ready (exit ${proc.exitCode}):\n${text}`);
     }
     await Bun.sleep(10);
   }

@@ -43,6 +43,8 @@ const NAME = /^[A-Za-z0-9_.-]+$/;
  * One partition (0) per topic.
  */
 export class EmbeddedLog implements Stream {
+  /** Only this process writes to it, and only through ingest or functions, which validate. */
+  readonly external = false;
   private readonly topics = new Map<string, TopicLog>();
   private readonly creating = new Map<string, Promise<TopicLog>>();
   private readonly subscriptions = new Map<string, TopicSubscription>();

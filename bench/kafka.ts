@@ -1,0 +1,90 @@
+/**
+ * Throughput of KafkaStream (kafkajs) against a local single-node broker (not a test).
+ *
+ *   bun bench/kafka.ts [seconds-per-scenario]
+ *
+ * Starts its own broker with scripts/kafka/kafka.sh (Java 17+ and Maven needed), appends
+ * from concurrent callers, each awaiting its append before the next as the ingest server
+ * does, then consumes everything back through one subscription. Broker and benchmark
+ * share this machine's cores, so the numbers are a floor for a real cluster.
+ */
+import { KafkaStream } from "../runtime/stream/kafka/kafkaStream.ts";
+import type { ProducerRecord } from "../runtime/stream/stream.ts";
+import { startKafka } from "../test/helpers/kafka.ts";
+
+const seconds = Number(process.argv[2] ?? 3);
+
+function makeRecord(id: number): ProducerRecord {
+  // ~150 bytes of JSON, like a small event; the same shape as bench/embeddedLog.ts.
+  const value = JSON.stringify({
+    id,
+    ts: "2025-01-01T00:00:00.000Z",
+    user: `user-${id % 1000}`,
+    event: "page_view",
+    path: "/products/some-product-slug",
+    props: { a: 1, b: "xyzxyzxyz" },
+  });
+  return { key: `user-${id % 1000}`, value: new TextEncoder().encode(value) };
+}
+
+async function appendScenario(stream: KafkaStream, topic: string, callers: number, batchSize: number) {
+  await stream.ensureTopic(topic);
+  const batch = Array.from({ length: batchSize }, (_, i) => makeRecord(i));
+  let records = 0;
+  let appends = 0;
+  const start = performance.now();
+  const deadline = start + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: callers }, async () => {
+      while (performance.now() < deadline) {
+        await stream.append(topic, batch);
+        records += batch.length;
+        appends++;
+      }
+    }),
+  );
+  const elapsed = (performance.now() - start) / 1000;
+  return { recordsPerSecond: Math.round(records / elapsed), appendsPerSecond: Math.round(appends / elapsed), msPerAppend: (elapsed * 1000 * callers) / appends };
+}
+
+async function consumeAll(stream: KafkaStream, topic: string) {
+  const ends = await stream.endOffsets(topic);
+  const total = [...ends.values()].reduce((a, b) => a + b, 0);
+  let records = 0;
+  const start = performance.now();
+  const { promise, resolve } = Promise.withResolvers<void>();
+  const subscription = await stream.subscribe({
+    topic,
+    group: `bench-${Date.now()}`,
+    maxBatchRecords: 10_000,
+    maxWaitMs: 10,
+    handle: async (batch) => {
+      records += batch.records.length;
+      if (records >= total) resolve();
+    },
+  });
+  await promise;
+  const elapsed = (performance.now() - start) / 1000;
+  await subscription.close();
+  return { records, recordsPerSecond: Math.round(records / elapsed) };
+}
+
+const broker = await startKafka();
+const stream = await KafkaStream.connect({ brokers: broker.brokers, partitions: 3 });
+try {
+  const format = (n: number) => n.toLocaleString("en-US");
+  const one = await appendScenario(stream, `bench-one-${Date.now()}`, 1, 100);
+  console.log(`batches of 100 x ~150 B, 1 caller: ${format(one.recordsPerSecond)} records/s (${one.msPerAppend.toFixed(1)} ms per append)`);
+  const manyTopic = `bench-many-${Date.now()}`;
+  const many = await appendScenario(stream, manyTopic, 50, 100);
+  console.log(
+    `batches of 100 x ~150 B, 50 callers: ${format(many.recordsPerSecond)} records/s (${format(many.appendsPerSecond)} appends/s, ${many.msPerAppend.toFixed(1)} ms each)`,
+  );
+  const single = await appendScenario(stream, `bench-single-${Date.now()}`, 64, 1);
+  console.log(`single-record appends, 64 callers: ${format(single.appendsPerSecond)} appends/s`);
+  const consumed = await consumeAll(stream, manyTopic);
+  console.log(`consume ${format(consumed.records)} records (3 partitions): ${format(consumed.recordsPerSecond)} records/s`);
+} finally {
+  await stream.close();
+  await broker.stop();
+}

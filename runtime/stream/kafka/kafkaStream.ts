@@ -1,0 +1,241 @@
+import type { ConnectionOptions } from "node:tls";
+import { Kafka, logLevel } from "kafkajs";
+import type { Admin, LogEntry, Message, SASLOptions } from "kafkajs";
+import { IglooError } from "../../../conventions/errors.ts";
+import type { Logger } from "../../logger.ts";
+import { StreamUnavailableError } from "../stream.ts";
+import type { CommittedOffset, ProducerRecord, Stream, SubscribeOptions, Subscription, TopicOptions } from "../stream.ts";
+import { messageOf, streamError } from "./errors.ts";
+import { readCommitted } from "./intents.ts";
+import { AppendProducer } from "./producer.ts";
+import { KafkaSubscription } from "./subscription.ts";
+
+export interface KafkaStreamOptions {
+  /** Bootstrap brokers, as "host:port". */
+  readonly brokers: readonly string[];
+  readonly clientId?: string;
+  /** Partitions of a topic `ensureTopic` creates without being told. Default 3. */
+  readonly partitions?: number;
+  /** Replicas of each topic `ensureTopic` creates. Default 1, for a single broker; production clusters want 3. */
+  readonly replicationFactor?: number;
+  readonly ssl?: boolean | ConnectionOptions;
+  readonly sasl?: SASLOptions;
+  /** An append not acknowledged by then rejects with StreamUnavailableError. Default 5000. */
+  readonly appendTimeoutMs?: number;
+  /** A group member not heard from this long loses its partitions. Default 30000 (brokers accept 6000 to 300000). */
+  readonly sessionTimeoutMs?: number;
+  /** Receives kafkajs's own warnings and errors, most of which it retries. Default: not logged. */
+  readonly logger?: Logger;
+}
+
+/** Legal Kafka topic names, which are also legal for the embedded log. */
+const TOPIC_NAME = /^[A-Za-z0-9_.-]{1,249}$/;
+const NEWLINE = 0x0a;
+/** How long `ensureTopic` waits for another caller's new topic to get its partition leaders. */
+const LEADER_WAIT_MS = 10_000;
+
+/**
+ * The `Stream` seam on Apache Kafka (or anything speaking its protocol: only plain
+ * produce, fetch, consumer-group and offset-commit APIs are used, which Redpanda
+ * implements too), through kafkajs.
+ *
+ * - append: an idempotent producer, acks from all in-sync replicas, see producer.ts.
+ * - subscribe: one kafkajs consumer per subscription, batching per partition, see
+ *   subscription.ts and partitionConsumer.ts.
+ * - intents: stored in the group's committed offset metadata, see intents.ts.
+ */
+export class KafkaStream implements Stream {
+  /** Any Kafka client can produce into a model's topic. */
+  readonly external = true;
+  readonly #kafka: Kafka;
+  readonly #admin: Admin;
+  readonly #producer: AppendProducer;
+  readonly #options: KafkaStreamOptions;
+  readonly #subscriptions = new Set<KafkaSubscription>();
+  #closing: Promise<void> | undefined;
+
+  private constructor(kafka: Kafka, admin: Admin, producer: AppendProducer, options: KafkaStreamOptions) {
+    this.#kafka = kafka;
+    this.#admin = admin;
+    this.#producer = producer;
+    this.#options = options;
+  }
+
+  /** Connects an admin client and the producer; rejects with StreamUnavailableError when the brokers cannot be reached. */
+  static async connect(options: KafkaStreamOptions): Promise<KafkaStream> {
+    if (options.brokers.length === 0) throw new RangeError("KafkaStream needs at least one broker address");
+    positiveInteger("partitions", options.partitions);
+    positiveInteger("replicationFactor", options.replicationFactor);
+    positiveInteger("appendTimeoutMs", options.appendTimeoutMs);
+    positiveInteger("sessionTimeoutMs", options.sessionTimeoutMs);
+    const kafka = new Kafka({
+      clientId: options.clientId ?? "igloo",
+      brokers: [...options.brokers],
+      ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
+      ...(options.sasl === undefined ? {} : { sasl: options.sasl }),
+      // Explicit, because kafkajs picks other defaults when NODE_ENV is "test".
+      retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 8 },
+      logLevel: options.logger ? logLevel.WARN : logLevel.NOTHING,
+      logCreator: () => (entry) => forwardLog(options.logger, entry),
+    });
+    const admin = kafka.admin();
+    const producer = new AppendProducer(kafka, options.appendTimeoutMs ?? 5000);
+    try {
+      await admin.connect();
+      await producer.connect();
+    } catch (error) {
+      await Promise.allSettled([admin.disconnect(), producer.close()]);
+      throw new StreamUnavailableError(`Could not connect to Kafka at ${options.brokers.join(", ")}: ${messageOf(error)}`, { cause: error });
+    }
+    return new KafkaStream(kafka, admin, producer, options);
+  }
+
+  async ensureTopic(topic: string, options: TopicOptions = {}): Promise<void> {
+    checkTopic(topic);
+    const numPartitions = options.partitions ?? this.#options.partitions ?? 3;
+    positiveInteger("partitions", numPartitions);
+    this.#checkOpen();
+    try {
+      const created = await this.#admin.createTopics({
+        topics: [{ topic, numPartitions, replicationFactor: this.#options.replicationFactor ?? 1 }],
+        waitForLeaders: true,
+      });
+      // Created by someone else, maybe a moment ago: its leaders may not be elected yet.
+      if (!created) await this.#waitForLeaders(topic);
+    } catch (error) {
+      throw streamError(`create topic "${topic}"`, topic, error);
+    }
+  }
+
+  append(topic: string, records: readonly ProducerRecord[]): Promise<void> {
+    let messages: Message[];
+    try {
+      checkTopic(topic);
+      this.#checkOpen();
+      messages = records.map(toMessage);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (messages.length === 0) return Promise.resolve();
+    return this.#producer.send(topic, messages);
+  }
+
+  async subscribe(options: SubscribeOptions): Promise<Subscription> {
+    checkTopic(options.topic);
+    if (typeof options.group !== "string" || options.group === "") throw new RangeError("group must be a non-empty string");
+    if (!Number.isSafeInteger(options.maxBatchRecords) || options.maxBatchRecords < 1) {
+      throw new RangeError(`maxBatchRecords must be a positive integer, got ${options.maxBatchRecords}`);
+    }
+    if (!(options.maxWaitMs >= 0)) throw new RangeError(`maxWaitMs must be >= 0, got ${options.maxWaitMs}`);
+    if (options.retryDelayMs !== undefined && !(options.retryDelayMs >= 0)) {
+      throw new RangeError(`retryDelayMs must be >= 0, got ${options.retryDelayMs}`);
+    }
+    this.#checkOpen();
+    const subscription = await KafkaSubscription.start(
+      {
+        kafka: this.#kafka,
+        admin: this.#admin,
+        sessionTimeoutMs: this.#options.sessionTimeoutMs ?? 30_000,
+        warn: (message) => (this.#options.logger ? this.#options.logger.warn(message) : console.error(`igloo stream: ${message}`)),
+      },
+      options,
+    );
+    this.#subscriptions.add(subscription);
+    return {
+      close: async () => {
+        await subscription.close();
+        this.#subscriptions.delete(subscription);
+      },
+    };
+  }
+
+  async committed(topic: string, group: string): Promise<ReadonlyMap<number, CommittedOffset>> {
+    checkTopic(topic);
+    try {
+      const [positions, offsets] = await Promise.all([readCommitted(this.#admin, topic, group), this.#admin.fetchTopicOffsets(topic)]);
+      const committed = new Map<number, CommittedOffset>();
+      for (const { partition, low } of offsets.sort((a, b) => a.partition - b.partition)) {
+        const position = positions.get(partition);
+        // Without a commit (or below what retention kept) the group starts at the earliest record.
+        const start = Number(low);
+        committed.set(partition, { offset: Math.max(position?.offset ?? start, start), intent: position?.intent?.intent });
+      }
+      return committed;
+    } catch (error) {
+      throw streamError(`read the offsets group "${group}" committed for topic "${topic}"`, topic, error);
+    }
+  }
+
+  async endOffsets(topic: string): Promise<ReadonlyMap<number, number>> {
+    checkTopic(topic);
+    try {
+      const offsets = await this.#admin.fetchTopicOffsets(topic);
+      return new Map(offsets.sort((a, b) => a.partition - b.partition).map(({ partition, high }) => [partition, Number(high)]));
+    } catch (error) {
+      throw streamError(`read the end offsets of topic "${topic}"`, topic, error);
+    }
+  }
+
+  /** Closes subscriptions (after their batches in hand), waits for appends in flight, disconnects. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await Promise.all([...this.#subscriptions].map((subscription) => subscription.close()));
+      await this.#producer.close();
+      await this.#admin.disconnect().catch(() => {});
+    })();
+    return this.#closing;
+  }
+
+  #checkOpen(): void {
+    if (this.#closing) throw new StreamUnavailableError("The stream is closed.");
+  }
+
+  async #waitForLeaders(topic: string): Promise<void> {
+    const deadline = Date.now() + LEADER_WAIT_MS;
+    for (;;) {
+      const { topics } = await this.#admin.fetchTopicMetadata({ topics: [topic] });
+      const partitions = topics[0]?.partitions ?? [];
+      if (partitions.length > 0 && partitions.every((partition) => partition.leader >= 0)) return;
+      if (Date.now() > deadline) throw new StreamUnavailableError(`Topic "${topic}" has partitions without a leader after ${LEADER_WAIT_MS} ms.`);
+      await Bun.sleep(50);
+    }
+  }
+}
+
+function checkTopic(topic: string): void {
+  if (typeof topic !== "string" || !TOPIC_NAME.test(topic) || topic === "." || topic === "..") {
+    throw new IglooError(
+      "E_STREAM_NAME",
+      `Invalid topic name ${JSON.stringify(topic)}: use 1 to 249 letters, digits, "_", "." and "-" (not "." or "..").`,
+    );
+  }
+}
+
+/** Values are single JSON documents: the table writer joins them with newlines, as for the embedded log. */
+function toMessage(record: ProducerRecord): Message {
+  const { key, value } = record;
+  const hasNewline = typeof value === "string" ? value.includes("\n") : value.indexOf(NEWLINE) !== -1;
+  if (hasNewline) {
+    throw new TypeError(
+      "A stream record value contains a newline byte (0x0A). Values are single JSON documents; serialize them with JSON.stringify, which escapes newlines.",
+    );
+  }
+  return {
+    key: key ?? null,
+    value: typeof value === "string" ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength),
+  };
+}
+
+function positiveInteger(name: string, value: number | undefined): void {
+  if (value !== undefined && (!Number.isSafeInteger(value) || value <= 0)) {
+    throw new RangeError(`${name} must be a positive integer, got ${value}`);
+  }
+}
+
+/** kafkajs logs retried errors at ERROR level, so everything it says is a warning to us. */
+function forwardLog(logger: Logger | undefined, { namespace, log }: LogEntry): void {
+  const { message, timestamp: _timestamp, ...fields } = log;
+  // producer.ts explains why limited retries are safe here.
+  if (!logger || message.startsWith("Limiting retries for the idempotent producer")) return;
+  logger.warn(`kafka ${namespace}: ${message}`, fields);
+}
