@@ -95,7 +95,7 @@ describe("durability", () => {
       writeFileSync(file, good.replace("coupon    String?", "coupon    String?\n  channel   String?"));
       await eventually(async () => dev.output(), (out) => out.includes("add column Purchase.channel"), 10_000);
       const added = await postIngest(dev.url, "Purchase", { ...purchase("new-field"), channel: "web" });
-      expect(added.body).toEqual({ accepted: 1, rejected: 0, errors: [] });
+      expect(added.body).toMatchObject({ accepted: 1, rejected: 0, errors: [] });
       await eventually(() => query(dev.url, "SELECT channel FROM Purchase WHERE orderId = 'new-field'"), (rows) => rows.length === 1 && rows[0]!.channel === "web");
     } finally {
       await dev.stop();

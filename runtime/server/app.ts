@@ -14,12 +14,16 @@ import { StreamUnavailableError, type Stream } from "../stream/stream.ts";
 import type { ViewManager } from "../views/viewManager.ts";
 import { METRICS_CONTENT_TYPE, type IglooMetrics } from "../metrics.ts";
 import type { KeyRing, Role } from "./auth.ts";
+import { tokenAfterAppend, TokenError, waitForTokens } from "./freshness.ts";
+import type { ViewSubscriptions } from "./subscriptions.ts";
 
 export interface AppOptions {
   readonly pipeline: Pipeline;
   readonly stream: Stream;
   readonly store: Store;
   readonly views?: Pick<ViewManager, "query">;
+  /** Live pushes for `GET /views/<name>/events`. */
+  readonly subscriptions?: ViewSubscriptions;
   /** Production: every request but health checks needs a key of the right role. Dev: none. */
   readonly keys?: KeyRing;
   /** `GET /ready`: true once the process does its job, false while it starts or stops. */
@@ -81,7 +85,7 @@ async function handleIngest(options: AppOptions, modelName: string, request: Req
     const verdict = await ingest(options.stream, target, parseBody(text, format));
     options.observe?.ingestRecords.inc({ model: modelName, result: "accepted" }, verdict.accepted);
     options.observe?.ingestRecords.inc({ model: modelName, result: "rejected" }, verdict.rejected);
-    return json(200, verdict);
+    return json(200, { ...verdict, token: await tokenAfterAppend(options.stream, target.topic) });
   } catch (error) {
     if (error instanceof BodyError) return errorResponse(error.status, error.message);
     if (error instanceof StreamUnavailableError) {
@@ -92,7 +96,29 @@ async function handleIngest(options: AppOptions, modelName: string, request: Req
   }
 }
 
+const DEFAULT_WAIT_MS = 5000;
+
+/**
+ * Honours `x-igloo-after: <token>[,<token>...]` (and `x-igloo-wait-ms`): answers only once
+ * those ingested records are queryable. Returns an error answer when they are not in time.
+ */
+async function awaitFreshness(options: AppOptions, request: Request): Promise<Response | undefined> {
+  const after = request.headers.get("x-igloo-after");
+  if (!after) return undefined;
+  const wait = Number(request.headers.get("x-igloo-wait-ms") ?? DEFAULT_WAIT_MS);
+  if (!Number.isFinite(wait) || wait < 0) return errorResponse(400, "x-igloo-wait-ms must be a number of milliseconds");
+  try {
+    if (await waitForTokens(options.stream, after, wait)) return undefined;
+  } catch (error) {
+    if (error instanceof TokenError) return errorResponse(400, `x-igloo-after: ${error.message}`);
+    throw error;
+  }
+  return errorResponse(504, `the records of x-igloo-after were not queryable within ${wait} ms; the table writers are behind (see /metrics igloo_consumer_lag). Retry, or raise x-igloo-wait-ms.`);
+}
+
 async function handleQuery(options: AppOptions, request: Request): Promise<Response> {
+  const stale = await awaitFreshness(options, request);
+  if (stale) return stale;
   let body: unknown;
   try {
     body = JSON.parse(await request.text());
@@ -121,6 +147,47 @@ function refuse(options: AppOptions, request: Request, role: Role): Response | u
   return verdict.ok ? undefined : errorResponse(verdict.status, verdict.message);
 }
 
+const encoder = new TextEncoder();
+// Under Bun.serve's 10 s idle timeout, so a quiet subscription is not cut.
+const KEEPALIVE_MS = 5_000;
+
+/** Server-sent events: the view's rows now, then whenever they change. */
+async function handleEvents(options: AppOptions, name: string, request: Request): Promise<Response> {
+  const subscriptions = options.subscriptions;
+  if (!options.views || !subscriptions) return errorResponse(404, "this server has no views");
+  const params = Object.fromEntries(new URL(request.url).searchParams);
+  const first = await options.views.query(name, params);
+  if (first.status !== 200) return errorResponse(first.status, first.error);
+  let stop = () => {};
+  const body = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      const send = (text: string) => {
+        try {
+          controller.enqueue(encoder.encode(text));
+        } catch {
+          stop();
+        }
+      };
+      const keepalive = setInterval(() => send(": keepalive\n\n"), KEEPALIVE_MS);
+      const unsubscribe = await subscriptions.subscribe(
+        name,
+        params,
+        (rows) => send(`event: rows\ndata: ${JSON.stringify({ data: rows })}\n\n`),
+        (message) => send(`event: error\ndata: ${JSON.stringify({ error: message })}\n\n`),
+      );
+      stop = () => {
+        clearInterval(keepalive);
+        unsubscribe();
+      };
+      request.signal.addEventListener("abort", () => stop());
+    },
+    cancel() {
+      stop();
+    },
+  });
+  return new Response(body, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" } });
+}
+
 export function createApp(options: AppOptions) {
   return new Elysia()
     .onError(({ code, error }) => {
@@ -144,10 +211,13 @@ export function createApp(options: AppOptions) {
       { parse: "none" },
     )
     .post("/query", ({ request }) => refuse(options, request, "admin") ?? handleQuery(options, request), { parse: "none" })
+    .get("/views/:name/events", ({ params, request }) => refuse(options, request, "query") ?? handleEvents(options, params.name, request))
     .get("/views/:name", async ({ params, request }) => {
       const refused = refuse(options, request, "query");
       if (refused) return refused;
       if (!options.views) return errorResponse(404, "this server has no views");
+      const stale = await awaitFreshness(options, request);
+      if (stale) return stale;
       const raw = Object.fromEntries(new URL(request.url).searchParams);
       const answer = await options.views.query(params.name, raw);
       return answer.status === 200 ? json(200, { data: answer.rows }) : errorResponse(answer.status, answer.error);

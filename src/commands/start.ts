@@ -12,6 +12,7 @@ import { IglooError } from "../../conventions/errors.ts";
 import { FunctionHost } from "../../runtime/functions/functionHost.ts";
 import type { Logger } from "../../runtime/logger.ts";
 import { Pipeline } from "../../runtime/pipeline.ts";
+import { ViewSubscriptions } from "../../runtime/server/subscriptions.ts";
 import { createApp, type IglooApp } from "../../runtime/server/app.ts";
 import { KeyRing, parseKeyEntries } from "../../runtime/server/auth.ts";
 import { ViewManager } from "../../runtime/views/viewManager.ts";
@@ -74,6 +75,7 @@ export async function startProduction(options: StartOptions): Promise<Production
       keys,
       ready: () => ready,
       metrics: () => observability.render(),
+      subscriptions: new ViewSubscriptions({ stream, topics: () => pipeline.models().map((m) => m.name), query: (name, params) => views.query(name, params) }),
       observe: observability.handles,
       maxBodyBytes: config.maxBodyBytes,
       api: serveApi,
