@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { dirname } from "node:path";
+import SwaggerParser from "@apidevtools/swagger-parser";
 import { initProject, postIngest, removeDir, startDev, type DevProcess } from "./helpers/igloo.ts";
 
 const purchase = (id: string, items: string[]) => ({ orderId: id, ts: "2026-01-01T00:00:00Z", userId: "u", amount: 1, items });
@@ -64,5 +65,24 @@ describe("read-your-writes and subscriptions", () => {
     while (Number(pushed.data.find((r) => r.sku === "live-sku")?.items ?? 0) < before + 2) pushed = await nextEvent();
     expect(performance.now() - sent).toBeLessThan(5000);
     controller.abort();
+  });
+
+  test("/openapi.json is a valid OpenAPI 3.1 document generated from the models and views", async () => {
+    const document = (await (await fetch(`${dev.url}/openapi.json`)).json()) as Record<string, any>;
+    // The validator dereferences in place: validate a copy, inspect the original.
+    await SwaggerParser.validate(structuredClone(document) as never);
+    expect(document.openapi).toBe("3.1.0");
+    expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(["/ingest/PageView", "/ingest/Purchase", "/views/sales_by_sku", "/views/user_purchases"]));
+    const input = document.components.schemas.PurchaseInput;
+    expect(input.required).toEqual(["orderId", "ts", "userId", "amount"]);
+    expect(input.additionalProperties).toBe(false);
+    expect(document.components.schemas.PageViewInput.properties.device).toEqual({ type: "string", enum: ["desktop", "mobile", "tablet"] });
+    const params = document.paths["/views/user_purchases"].get.parameters.map((p: { name: string }) => p.name);
+    expect(params).toEqual(["userId", "since"]);
+    expect(document.components.schemas.sales_by_skuRow.properties.items).toEqual({ type: "string" });
+  });
+
+  test("an invalid document would be caught by the validator", async () => {
+    await expect(SwaggerParser.validate({ openapi: "3.1.0", info: { title: "x" }, paths: { "/a": { get: { responses: "nope" } } } } as never)).rejects.toThrow();
   });
 });

@@ -22,6 +22,8 @@ export interface AppOptions {
   readonly stream: Stream;
   readonly store: Store;
   readonly views?: Pick<ViewManager, "query">;
+  /** `GET /openapi.json`. */
+  readonly openapi?: () => unknown;
   /** Live pushes for `GET /views/<name>/events`. */
   readonly subscriptions?: ViewSubscriptions;
   /** Production: every request but health checks needs a key of the right role. Dev: none. */
@@ -197,6 +199,7 @@ export function createApp(options: AppOptions) {
       return errorResponse(500, "internal error; the request may be retried");
     })
     .get("/health", () => json(200, { status: "ok" }))
+    .get("/openapi.json", () => (options.openapi ? json(200, options.openapi()) : errorResponse(404, "no OpenAPI document here")))
     .get("/ready", () => (options.ready?.() ?? true ? json(200, { status: "ready" }) : errorResponse(503, "not ready yet")))
     .get("/metrics", async () =>
       options.metrics ? new Response(await options.metrics(), { headers: { "content-type": METRICS_CONTENT_TYPE } }) : errorResponse(404, "no metrics here"),

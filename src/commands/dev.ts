@@ -8,6 +8,9 @@ import { IglooError } from "../../conventions/errors.ts";
 import { FunctionHost } from "../../runtime/functions/functionHost.ts";
 import type { Logger } from "../../runtime/logger.ts";
 import { Pipeline } from "../../runtime/pipeline.ts";
+import { describeViews } from "../generate/viewTypes.ts";
+import { openApiDocument } from "../generate/openapi.ts";
+import { VERSION } from "../version.ts";
 import { ViewSubscriptions } from "../../runtime/server/subscriptions.ts";
 import { createApp, type IglooApp } from "../../runtime/server/app.ts";
 import { ViewManager } from "../../runtime/views/viewManager.ts";
@@ -68,6 +71,7 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
       logger,
       maxBodyBytes: options.maxBodyBytes,
       metrics: () => observability.render(),
+      openapi: () => openApiDocument({ models: pipeline.models(), views: describeViews(views), version: VERSION }),
       subscriptions: new ViewSubscriptions({ stream, topics: () => pipeline.models().map((m) => m.name), query: (name, params) => views.query(name, params) }),
       observe: observability.handles,
     }).listen({

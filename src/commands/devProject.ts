@@ -13,6 +13,7 @@ import type { FunctionHost } from "../../runtime/functions/functionHost.ts";
 import type { Logger } from "../../runtime/logger.ts";
 import type { ApplyReport, Pipeline } from "../../runtime/pipeline.ts";
 import { writeProjectLib, writeViewTypes } from "../generate/projectLib.ts";
+import { describeViews } from "../generate/viewTypes.ts";
 
 export type Folder = "datamodels" | "functions" | "views";
 
@@ -107,10 +108,7 @@ export class DevProject {
       logger.info(`  view ${name} created (${views.kind(name)}${reason ? `: ${reason}` : ""})`);
     }
     for (const name of report.dropped) logger.info(`  view ${name} dropped`);
-    writeViewTypes(
-      root,
-      views.names().map((name) => ({ name, columns: views.columns(name) ?? [], params: views.params(name) ?? [] })),
-    );
+    writeViewTypes(root, describeViews(views));
   }
 
   describe(): string {
