@@ -22,6 +22,7 @@ export interface ProductionConfig {
   readonly port: number;
   readonly host: string;
   readonly maxBodyBytes: number;
+  readonly corsOrigins: readonly string[];
 }
 
 export const CONFIG_FILE = "igloo.config.json";
@@ -46,6 +47,7 @@ export const SETTINGS: readonly Setting[] = [
   { env: "IGLOO_PORT", key: "port", fallback: 4000, kind: "int", doc: "HTTP port" },
   { env: "IGLOO_HOST", key: "host", fallback: "0.0.0.0", kind: "string", doc: "interface to listen on" },
   { env: "IGLOO_MAX_BODY_BYTES", key: "maxBodyBytes", fallback: 16 * 1024 * 1024, kind: "int", doc: "largest ingest body" },
+  { env: "IGLOO_CORS_ORIGINS", key: "corsOrigins", fallback: undefined, kind: "list", doc: "origins browser pages may call the API from, comma-separated, or *" },
 ];
 
 function lookup(file: Record<string, unknown>, key: string): unknown {
@@ -78,7 +80,10 @@ function value(setting: Setting, file: Record<string, unknown>, env: Record<stri
   }
 }
 
-export function loadConfig(dir: string, env: Record<string, string | undefined> = process.env, required: readonly string[] = SETTINGS.map((s) => s.env)): ProductionConfig {
+/** Settings that must be given; the others have defaults or are optional. */
+const REQUIRED = ["IGLOO_KAFKA_BROKERS", "IGLOO_CLICKHOUSE_URL", "IGLOO_KEYS"];
+
+export function loadConfig(dir: string, env: Record<string, string | undefined> = process.env, required: readonly string[] = REQUIRED): ProductionConfig {
   const path = join(dir, CONFIG_FILE);
   let file: Record<string, unknown> = {};
   if (existsSync(path)) {
@@ -106,5 +111,6 @@ export function loadConfig(dir: string, env: Record<string, string | undefined> 
     port: get("IGLOO_PORT") as number,
     host: get("IGLOO_HOST") as string,
     maxBodyBytes: get("IGLOO_MAX_BODY_BYTES") as number,
+    corsOrigins: (get("IGLOO_CORS_ORIGINS") as string[] | undefined) ?? [],
   };
 }

@@ -22,6 +22,11 @@ export interface AppOptions {
   readonly stream: Stream;
   readonly store: Store;
   readonly views?: Pick<ViewManager, "query">;
+  /**
+   * Origins a browser page may call this API from: `*` in dev, none unless configured in
+   * production (IGLOO_CORS_ORIGINS).
+   */
+  readonly corsOrigins?: readonly string[];
   /** `GET /openapi.json`. */
   readonly openapi?: () => unknown;
   /** Live pushes for `GET /views/<name>/events`. */
@@ -190,8 +195,33 @@ async function handleEvents(options: AppOptions, name: string, request: Request)
   return new Response(body, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" } });
 }
 
+function corsHeaders(options: AppOptions, request: Request): Record<string, string> | undefined {
+  const allowed = options.corsOrigins ?? [];
+  const origin = request.headers.get("origin");
+  if (!origin || allowed.length === 0) return undefined;
+  if (!allowed.includes("*") && !allowed.includes(origin)) return undefined;
+  return {
+    "access-control-allow-origin": allowed.includes("*") ? "*" : origin,
+    "access-control-allow-methods": "GET, POST, OPTIONS",
+    "access-control-allow-headers": "authorization, content-type, x-igloo-after, x-igloo-wait-ms",
+    "access-control-expose-headers": "retry-after",
+    "access-control-max-age": "600",
+    vary: "origin",
+  };
+}
+
 export function createApp(options: AppOptions) {
   return new Elysia()
+    .onRequest(({ request }) => {
+      // Preflight requests of browser clients: answered before routing.
+      if (request.method !== "OPTIONS") return undefined;
+      const headers = corsHeaders(options, request);
+      return headers ? new Response(null, { status: 204, headers }) : undefined;
+    })
+    .onAfterHandle(({ request, response }) => {
+      const headers = corsHeaders(options, request);
+      if (headers && response instanceof Response) for (const [name, value] of Object.entries(headers)) response.headers.set(name, value);
+    })
     .onError(({ code, error }) => {
       if (code === "NOT_FOUND") return errorResponse(404, "no such endpoint; see GET /health, POST /ingest/<Model>, GET /views/<name>, POST /query");
       if (code === "PARSE") return errorResponse(400, "the request body could not be parsed");

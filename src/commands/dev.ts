@@ -70,6 +70,7 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
       views,
       logger,
       maxBodyBytes: options.maxBodyBytes,
+      corsOrigins: ["*"],
       metrics: () => observability.render(),
       openapi: () => openApiDocument({ models: pipeline.models(), views: describeViews(views), version: VERSION }),
       subscriptions: new ViewSubscriptions({ stream, topics: () => pipeline.models().map((m) => m.name), query: (name, params) => views.query(name, params) }),

@@ -82,6 +82,7 @@ export async function startProduction(options: StartOptions): Promise<Production
       subscriptions: new ViewSubscriptions({ stream, topics: () => pipeline.models().map((m) => m.name), query: (name, params) => views.query(name, params) }),
       observe: observability.handles,
       maxBodyBytes: config.maxBodyBytes,
+      corsOrigins: config.corsOrigins,
       api: serveApi,
       views,
     }).listen({ port: options.port ?? config.port, hostname: config.host, maxRequestBodySize: config.maxBodyBytes + 1024 * 1024 });
