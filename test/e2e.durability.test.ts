@@ -93,7 +93,9 @@ describe("durability", () => {
       expect(body.accepted).toBe(1);
 
       writeFileSync(file, good.replace("coupon    String?", "coupon    String?\n  channel   String?"));
-      await eventually(async () => dev.output(), (out) => out.includes("add column Purchase.channel"), 10_000);
+      await eventually(async () => dev.output(), (out) => out.includes("add column Purchase.channel"), 30_000).catch((error: unknown) => {
+        throw new Error(`${error}\n--- igloo dev output ---\n${dev.output()}`);
+      });
       const added = await postIngest(dev.url, "Purchase", { ...purchase("new-field"), channel: "web" });
       expect(added.body).toMatchObject({ accepted: 1, rejected: 0, errors: [] });
       await eventually(() => query(dev.url, "SELECT channel FROM Purchase WHERE orderId = 'new-field'"), (rows) => rows.length === 1 && rows[0]!.channel === "web");
