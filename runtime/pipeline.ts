@@ -71,7 +71,8 @@ export class Pipeline {
    */
   async drain(timeoutMs: number): Promise<boolean> {
     const { stream } = this.#options;
-    const topics = [DEAD_LETTER_TOPIC, ...[...this.#running.values()].map((r) => r.target.topic)];
+    const written = [...this.#running.values()].filter((r) => !r.model.streamOnly);
+    const topics = [DEAD_LETTER_TOPIC, ...written.map((r) => r.target.topic)];
     const goals = await Promise.all(topics.map(async (topic) => ({ topic, ends: await stream.endOffsets(topic) })));
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -119,7 +120,7 @@ export class Pipeline {
   async apply(models: readonly ModelIR[], options: { allowDestructive?: boolean } = {}): Promise<ApplyReport> {
     const { stream, store } = this.#options;
     const allowDestructive = options.allowDestructive ?? this.#options.allowDestructive ?? false;
-    const all = [DEAD_LETTER_MODEL, ...models];
+    const all = [DEAD_LETTER_MODEL, ...models.filter((m) => !m.streamOnly)];
     const plan = planModels(all, await this.#liveColumns(all.map((m) => m.table)), store.capabilities);
     if (this.#options.migrate === false && plan.changes.length > 0) {
       throw new IglooError("E_SCHEMA_DRIFT", `the live tables differ from this build: ${plan.changes.map((c) => c.summary).join("; ")}.`, {
@@ -157,10 +158,10 @@ export class Pipeline {
       const target: IngestTarget = { model, topic, validate: compileValidator(model) };
       // The writer only moves bytes into a table, so a changed model keeps its writer
       // unless the model now maps to another table.
-      const keep = current !== undefined && current.model.table === model.table;
+      const keep = current !== undefined && current.model.table === model.table && current.model.streamOnly === model.streamOnly;
       if (current && !keep) await current.writer.stop();
       const writer = keep ? current.writer : this.#writer(model, topic);
-      if (!keep && writers) await writer.start();
+      if (!keep && writers && !model.streamOnly) await writer.start();
       next.set(model.name, { model, target, writer, signature });
     }
     for (const [name, running] of this.#running) {

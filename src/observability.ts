@@ -24,7 +24,7 @@ export function createObservability(stream: Stream): Observability {
     render: () => registry.render(),
     watch(pipeline, functions) {
       registry.onCollect(async () => {
-        const groups = [...pipeline.models().map((m) => ({ topic: m.name, group: writerGroup(m.name) })), ...functions.groups()];
+        const groups = [...pipeline.models().filter((m) => !m.streamOnly).map((m) => ({ topic: m.name, group: writerGroup(m.name) })), ...functions.groups()];
         for (const { topic, group } of groups) {
           const [ends, committed] = await Promise.all([stream.endOffsets(topic), stream.committed(topic, group)]);
           let lag = 0;

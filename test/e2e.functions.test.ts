@@ -35,6 +35,17 @@ model Audit {
   orderId String
   mode    String
 }
+
+model Raw {
+  id String
+  n  Int
+  @@streamOnly
+}
+
+model Cooked {
+  id      String
+  doubled Int
+}
 `;
 
 // Fan-out (one Line per line), drop (lines = 0), a throw (mode "explode"), and an invalid
@@ -89,6 +100,7 @@ describe("functions", () => {
     writeFileSync(join(dir, "functions", "split.ts"), SPLIT);
     writeFileSync(join(dir, "functions", "ship.ts"), SHIP);
     writeFileSync(join(dir, "functions", "audit.ts"), AUDIT);
+    writeFileSync(join(dir, "functions", "cook.ts"), 'import { defineFunction } from "igloo";\nexport default defineFunction({ from: "Raw", to: "Cooked", run: (r) => ({ id: r.id, doubled: r.n * 2 }) });\n');
     dev = await startDev(dir);
   });
   afterAll(async () => {
@@ -125,6 +137,14 @@ describe("functions", () => {
     const bad = letters.filter((l) => l.error.includes("invalid Line"));
     expect(bad.length).toBe(invalid.length);
     expect(bad[0]!.error).toContain("`n`");
+  });
+
+  test("a @@streamOnly model has an endpoint and a topic but no table; its function's output is stored", async () => {
+    const { body } = await postIngest(dev.url, "Raw", Array.from({ length: 10 }, (_, i) => ({ id: `r-${i}`, n: i })));
+    expect(body.accepted).toBe(10);
+    const rows = await eventually(() => query<{ doubled: number }>(dev.url, "SELECT doubled FROM Cooked ORDER BY doubled"), (r) => r.length === 10);
+    expect(rows.map((r) => r.doubled)).toEqual([0, 2, 4, 6, 8, 10, 12, 14, 16, 18]);
+    expect(await query(dev.url, "SELECT name FROM system.tables WHERE database = currentDatabase() AND name = 'Raw'")).toEqual([]);
   });
 
   test("parallel workers keep each key's records in order", async () => {

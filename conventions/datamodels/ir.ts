@@ -79,6 +79,12 @@ export interface ModelIR {
    * field if there is one). Records of one key keep their order through functions.
    */
   readonly key?: string;
+  /**
+   * `@@streamOnly`: the model has an ingest endpoint and a topic, but no table. For records
+   * that only feed functions (raw input a function cleans into another model), so each
+   * event is stored once, in the function's target table.
+   */
+  readonly streamOnly?: boolean;
   readonly doc?: string;
   readonly source: SourceRef;
 }

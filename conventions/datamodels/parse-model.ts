@@ -1,6 +1,6 @@
 /**
  * One Prisma `model` to a ModelIR: its fields, then the model attributes that shape the
- * table (`@@id`, `@@map`, `@@orderBy`, `@@partitionBy`, `@@engine`, `@@key`).
+ * table (`@@id`, `@@map`, `@@orderBy`, `@@partitionBy`, `@@engine`, `@@key`, `@@streamOnly`).
  */
 import type { BlockAttribute, Model } from "@mrleebo/prisma-ast";
 import type { FieldIR, ModelIR, SourceRef, TableEngine } from "./ir.ts";
@@ -92,6 +92,7 @@ function applyModelAttributes(
   let ids = declared.filter((field) => field.id);
   let orderBy: string[] | undefined;
   let partitionBy: string | undefined;
+  let streamOnly = false;
   let engine: TableEngine = { kind: "MergeTree" };
   let key: string | undefined;
   const seen = new Set<string>();
@@ -216,6 +217,10 @@ function applyModelAttributes(
         }
         break;
       }
+      case "streamOnly":
+        if (args.length > 0) reporter.error(at, `${what}: \`@@streamOnly\` takes no arguments`);
+        else streamOnly = true;
+        break;
       case "unique":
       case "index":
       case "fulltext":
@@ -232,7 +237,7 @@ function applyModelAttributes(
         reporter.error(
           at,
           `${what}: unknown attribute \`@@${name}\``,
-          "Model attributes are @@id, @@map, @@orderBy, @@partitionBy, @@engine and @@key.",
+          "Model attributes are @@id, @@map, @@orderBy, @@partitionBy, @@engine, @@key and @@streamOnly.",
         );
     }
   }
@@ -264,6 +269,7 @@ function applyModelAttributes(
     ...(partitionBy === undefined ? {} : { partitionBy }),
     engine,
     ...(streamKey === undefined ? {} : { key: streamKey }),
+    ...(streamOnly ? { streamOnly } : {}),
   };
 }
 

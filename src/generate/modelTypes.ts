@@ -47,7 +47,8 @@ function docComment(doc: string | undefined, indent: string): string {
   return doc ? `${indent}/** ${doc.replace(/\*\//g, "* /")} */\n` : "";
 }
 
-function modelTypes(model: ModelIR): string {
+/** `<Model>` (a row) and `<Model>Input` (what ingest accepts), as TypeScript source. */
+export function modelTypes(model: ModelIR): string {
   const row = model.fields.map((f) => `${docComment(f.doc, "  ")}  ${f.name}: ${fieldType(f, rowScalar(f.type))};`);
   const input = model.fields.map((f) => {
     const omittable = f.optional || f.list || f.default !== undefined;

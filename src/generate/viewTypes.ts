@@ -5,6 +5,7 @@
  * them quoted), timestamps are ISO-8601 strings.
  */
 import type { ViewColumn, ViewManager } from "../../runtime/views/viewManager.ts";
+import { parseParamType, type ParamType } from "../../conventions/views/paramTypes.ts";
 
 export interface ViewDescription {
   readonly name: string;
@@ -71,7 +72,8 @@ export function tsTypeOf(type: string): string {
   }
 }
 
-function pascal(name: string): string {
+/** `top_pages` -> `TopPages`, the prefix of a view's generated type names. */
+export function pascal(name: string): string {
   return name.replace(/(^|_)([a-z0-9])/g, (_m, _u: string, c: string) => c.toUpperCase());
 }
 
@@ -90,4 +92,36 @@ export function viewsModule(views: readonly ViewDescription[]): string {
 /** What a view manager knows of each view, as the generators need it. */
 export function describeViews(views: Pick<ViewManager, "names" | "columns" | "params">): ViewDescription[] {
   return views.names().map((name) => ({ name, columns: views.columns(name) ?? [], params: views.params(name) ?? [] }));
+}
+
+function paramType(type: ParamType): string {
+  switch (type.kind) {
+    case "int":
+      return type.bits <= 32 ? "number" : "number | string | bigint";
+    case "float":
+      return "number";
+    case "decimal":
+      return "number | string";
+    case "bool":
+      return "boolean";
+    case "array": {
+      const element = paramType(type.of);
+      return element.includes(" ") ? `readonly (${element})[]` : `readonly ${element}[]`;
+    }
+    case "nullable":
+      return `${paramType(type.of)} | null`;
+    default:
+      // Strings, UUIDs, dates and timestamps (ISO-8601 text).
+      return "string";
+  }
+}
+
+/**
+ * The TypeScript type a client passes for a view parameter of this type, as
+ * runtime/views/params.ts checks it: wide integers and decimals also as strings (and
+ * bigints), so no digit is lost on the way in either.
+ */
+export function tsParamType(type: string): string {
+  const parsed = parseParamType(type);
+  return "problem" in parsed ? "string | number | boolean" : paramType(parsed);
 }
