@@ -17,7 +17,7 @@ import { subscribe, type IglooSubscribeOptions, type IglooSubscription, type Sub
 
 export type { IglooIngestOptions, IglooIngestVerdict } from "./batcher.js";
 export { IglooError, type IglooErrorCode } from "./errors.js";
-export type { BackoffOptions, Fetch } from "./http.js";
+export type { BackoffOptions as IglooBackoffOptions, Fetch as IglooFetch } from "./http.js";
 export type { IglooSubscribeOptions, IglooSubscription } from "./subscription.js";
 
 export interface IglooClientOptions {
