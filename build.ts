@@ -6,6 +6,7 @@
 import { copyFileSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { BunPlugin } from "bun";
+import { CLIENT_SOURCES } from "./src/generate/client.ts";
 import { LIB_SOURCES } from "./src/generate/projectLib.ts";
 
 const root = import.meta.dir;
@@ -40,7 +41,7 @@ const result = await Bun.build({
   entrypoints: [join(root, "src/cli.ts")],
   // Built under another name: an entry point named `igloo` would collide with the
   // `packages/igloo` asset inside the binary's virtual file system.
-  compile: { outfile: join(dist, "igloo-cli"), assets: ["template", ...LIB_SOURCES], autoloadBunfig: false, autoloadDotenv: false },
+  compile: { outfile: join(dist, "igloo-cli"), assets: ["template", ...LIB_SOURCES, ...CLIENT_SOURCES], autoloadBunfig: false, autoloadDotenv: false },
   plugins: [chdbBesideExecutable],
   minify: { syntax: true, whitespace: true, identifiers: false },
   sourcemap: "none",

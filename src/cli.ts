@@ -10,6 +10,8 @@ import { initMessage, initProject } from "./commands/init.ts";
 import { formatTable, runQuery } from "./commands/query.ts";
 import { VERSION } from "./version.ts";
 import { buildProject } from "./commands/build.ts";
+import { DEFAULT_CLIENT_OUT, writeClient } from "./commands/generate.ts";
+import { readViewDescriptions } from "./generate/projectLib.ts";
 import { runPlan } from "./commands/migrate.ts";
 import { startProduction, type ProductionServer } from "./commands/start.ts";
 import { generateKey, isRole } from "../runtime/server/auth.ts";
@@ -183,6 +185,18 @@ const keys = defineCommand({
   },
 });
 
+const generate = defineCommand({
+  meta: { name: "generate", description: "Write the project's typed client (also done by igloo dev on every change)" },
+  args: { out: { type: "string", description: "Output directory (default .igloo/client)" } },
+  run: guarded(({ args }) => {
+    const root = process.cwd();
+    const views = readViewDescriptions(root);
+    if (!views) console.error("warning: no view descriptions yet (run `igloo dev` once): the client has no views.");
+    const { dir, written } = writeClient(root, args.out ?? DEFAULT_CLIENT_OUT, views ?? []);
+    console.log(`wrote ${dir}${written.length ? ` (${written.join(", ")})` : " (up to date)"}`);
+  }),
+});
+
 const test = defineCommand({
   meta: { name: "test", description: "Run the project's tests with the Bun inside this binary (bun test)" },
   run: guarded(async ({ rawArgs }: { rawArgs: string[] }) => {
@@ -198,7 +212,7 @@ const test = defineCommand({
 
 const main = defineCommand({
   meta: { name: "igloo", version: VERSION, description: "Data pipelines the way web frameworks do web apps" },
-  subCommands: { init, dev, query, test, build, start, plan, migrate, keys },
+  subCommands: { init, dev, query, test, build, start, plan, migrate, keys, generate },
 });
 
 process.on("unhandledRejection", fail);

@@ -54,4 +54,13 @@ export function writeViewTypes(root: string, views: readonly ViewDescription[]):
   const lib = join(root, ".igloo", "lib");
   mkdirSync(lib, { recursive: true });
   writeFileSync(join(lib, "views.ts"), viewsModule(views));
+  writeFileSync(join(lib, VIEWS_JSON), JSON.stringify(views, null, 2));
+}
+
+const VIEWS_JSON = "views.json";
+
+/** The view descriptions `igloo dev` last wrote, for `igloo generate` run on its own. */
+export function readViewDescriptions(root: string): ViewDescription[] | undefined {
+  const path = join(root, ".igloo", "lib", VIEWS_JSON);
+  return existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as ViewDescription[]) : undefined;
 }
