@@ -181,6 +181,14 @@ async function handleEvents(options: AppOptions, name: string, request: Request)
         params,
         (rows) => send(`event: rows\ndata: ${JSON.stringify({ data: rows })}\n\n`),
         (message) => send(`event: error\ndata: ${JSON.stringify({ error: message })}\n\n`),
+        () => {
+          stop();
+          try {
+            controller.close();
+          } catch {
+            // already closed by the client
+          }
+        },
       );
       stop = () => {
         clearInterval(keepalive);

@@ -15,6 +15,8 @@ interface Subscriber {
   readonly params: Readonly<Record<string, string>>;
   readonly push: (rows: Record<string, unknown>[]) => void;
   readonly fail: (message: string) => void;
+  /** Ends the subscriber's connection (the server is stopping). */
+  readonly end: () => void;
   last: string;
 }
 
@@ -37,12 +39,21 @@ export class ViewSubscriptions {
   }
 
   /** Pushes the current rows at once, then on every change; returns the unsubscribe function. */
-  async subscribe(name: string, params: Readonly<Record<string, string>>, push: Subscriber["push"], fail: Subscriber["fail"]): Promise<() => void> {
-    const subscriber: Subscriber = { name, params, push, fail, last: "" };
+  async subscribe(name: string, params: Readonly<Record<string, string>>, push: Subscriber["push"], fail: Subscriber["fail"], end: Subscriber["end"]): Promise<() => void> {
+    const subscriber: Subscriber = { name, params, push, fail, end, last: "" };
     await this.#refresh(subscriber);
     this.#subscribers.add(subscriber);
     this.#loop ??= this.#run();
     return () => this.#subscribers.delete(subscriber);
+  }
+
+  /**
+   * Ends every open subscription: a stopping server cannot finish while a client holds an
+   * event stream open, and clients reconnect to the next server anyway.
+   */
+  closeAll(): void {
+    for (const subscriber of this.#subscribers) subscriber.end();
+    this.#subscribers.clear();
   }
 
   async #refresh(subscriber: Subscriber): Promise<void> {

@@ -52,6 +52,7 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
   const functions = new FunctionHost(stream, logger, (model) => pipeline.target(model), observability.handles);
   observability.watch(pipeline, functions);
   const views = new ViewManager(store);
+  const subscriptions = new ViewSubscriptions({ stream, topics: () => pipeline.models().map((m) => m.name), query: (name, params) => views.query(name, params) });
   const project = new DevProject({ root, pipeline, functions, views, logger });
   let server: IglooApp | undefined;
   const watchers: FSWatcher[] = [];
@@ -73,7 +74,7 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
       corsOrigins: ["*"],
       metrics: () => observability.render(),
       openapi: () => openApiDocument({ models: pipeline.models(), views: describeViews(views), version: VERSION }),
-      subscriptions: new ViewSubscriptions({ stream, topics: () => pipeline.models().map((m) => m.name), query: (name, params) => views.query(name, params) }),
+      subscriptions,
       observe: observability.handles,
     }).listen({
       port: options.port,
@@ -140,6 +141,7 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
       for (const w of watchers) w.close();
       process.stdin.off("data", onInput);
       process.stdin.pause();
+      subscriptions.closeAll();
       await server?.stop();
       await reloading;
       await functions.close();

@@ -14,7 +14,8 @@ import type { Logger } from "../../runtime/logger.ts";
 import type { ApplyReport, Pipeline } from "../../runtime/pipeline.ts";
 import { writeProjectLib, writeViewTypes } from "../generate/projectLib.ts";
 import { describeViews } from "../generate/viewTypes.ts";
-import { DEFAULT_CLIENT_OUT, writeClient } from "./generate.ts";
+import { join } from "node:path";
+import { DEFAULT_CLIENT_OUT, writeClientFiles } from "./generate.ts";
 
 export type Folder = "datamodels" | "functions" | "views";
 
@@ -95,7 +96,7 @@ export class DevProject {
       for (const name of report.stopped) logger.info(`  stopped function ${name}`);
     }
     if (changed.has("datamodels") || changed.has("views")) await this.#loadViews(models);
-    writeClient(root, DEFAULT_CLIENT_OUT, describeViews(this.#options.views));
+    writeClientFiles(join(root, DEFAULT_CLIENT_OUT), { models, views: describeViews(this.#options.views) });
     const counts = [plural(models.length, "model"), plural(functions.names().length, "function"), plural(this.#options.views.names().length, "view")];
     if (!first) logger.info(`reloaded (${counts.join(", ")})`);
   }

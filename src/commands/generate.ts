@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "
 import { dirname, join, resolve } from "node:path";
 import { IglooError } from "../../conventions/errors.ts";
 import { isProject, loadProject } from "../../conventions/project.ts";
-import { clientModule, type ClientViewInput } from "../generate/client.ts";
+import { clientModule, type ClientInput, type ClientViewInput } from "../generate/client.ts";
 
 /** Where the client goes without `--out`, relative to the project. */
 export const DEFAULT_CLIENT_OUT = join(".igloo", "client");
@@ -29,10 +29,18 @@ export function writeClient(root: string, out: string, views: readonly ClientVie
   if (!isProject(root)) throw new IglooError("E_NOT_A_PROJECT", `${root} has no datamodels/ folder.`, { hint: "Run `igloo generate` in a project." });
   const project = loadProject(root);
   if (project.errors.length > 0) throw project.errors[0]!;
-  const files = clientModule({ models: project.models.models, views });
   const dir = resolve(root, out);
+  return { dir, written: writeClientFiles(dir, { models: project.models.models, views }) };
+}
+
+/**
+ * Writes the client for models already loaded, into the absolute folder `dir`: what
+ * `igloo dev` calls with the models it serves, so a model file saved with a mistake
+ * leaves the client of the last good version in place. Returns the paths that changed.
+ */
+export function writeClientFiles(dir: string, input: ClientInput): string[] {
   const written: string[] = [];
-  for (const [name, text] of Object.entries(files)) {
+  for (const [name, text] of Object.entries(clientModule(input))) {
     const path = join(dir, name);
     if (existsSync(path) && readFileSync(path, "utf8") === text) continue;
     mkdirSync(dirname(path), { recursive: true });
@@ -41,5 +49,5 @@ export function writeClient(root: string, out: string, views: readonly ClientVie
     renameSync(temporary, path);
     written.push(name);
   }
-  return { dir, written };
+  return written;
 }

@@ -54,6 +54,7 @@ export async function startProduction(options: StartOptions): Promise<Production
   const functions = new FunctionHost(stream, logger, (model) => pipeline.target(model), observability.handles);
   observability.watch(pipeline, functions);
   const views = new ViewManager(store);
+  const subscriptions = new ViewSubscriptions({ stream, topics: () => pipeline.models().map((m) => m.name), query: (name, params) => views.query(name, params) });
   let ready = false;
   let server: IglooApp | undefined;
   const closeAll = async () => {
@@ -79,7 +80,7 @@ export async function startProduction(options: StartOptions): Promise<Production
       ready: () => ready,
       metrics: () => observability.render(),
       openapi: () => openApiDocument({ models: pipeline.models(), views: describeViews(views), version: VERSION }),
-      subscriptions: new ViewSubscriptions({ stream, topics: () => pipeline.models().map((m) => m.name), query: (name, params) => views.query(name, params) }),
+      subscriptions,
       observe: observability.handles,
       maxBodyBytes: config.maxBodyBytes,
       corsOrigins: config.corsOrigins,
@@ -99,6 +100,7 @@ export async function startProduction(options: StartOptions): Promise<Production
     stop: () =>
       (stopped ??= (async () => {
         ready = false;
+        subscriptions.closeAll();
         await server?.stop();
         await closeAll();
       })()),

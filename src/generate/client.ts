@@ -61,9 +61,10 @@ function viewTypes(view: ClientViewInput): string {
     const optional = p.type.startsWith("Nullable(");
     return `  /** ${p.type.replace(/\*\//g, "* /")} */\n  ${JSON.stringify(p.name)}${optional ? "?" : ""}: ${tsParamType(p.type)};`;
   });
+  const body = (members: string[]) => (members.length === 0 ? "{}" : `{\n${members.join("\n")}\n}`);
   return [
-    `${doc(`A row of views/${view.name}.sql, as the engine describes its result.`)}\nexport interface ${type}Row {\n${columns.join("\n")}\n}`,
-    `${doc(`The parameters of views/${view.name}.sql.`)}\nexport interface ${type}Params {\n${params.join("\n")}\n}`,
+    `${doc(`A row of views/${view.name}.sql, as the engine describes its result.`)}\nexport interface ${type}Row ${body(columns)}`,
+    `${doc(`The parameters of views/${view.name}.sql.`)}\nexport interface ${type}Params ${body(params)}`,
   ].join("\n\n");
 }
 
