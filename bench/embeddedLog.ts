@@ -11,26 +11,14 @@ import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EmbeddedLog } from "../runtime/stream/embedded/embeddedLog.ts";
-import type { ProducerRecord } from "../runtime/stream/stream.ts";
+import { benchRecord } from "./lib/records.ts";
 
 const seconds = Number(process.argv[2] ?? 3);
 
-function makeRecord(id: number): ProducerRecord {
-  // ~150 bytes of JSON, like a small event.
-  const value = JSON.stringify({
-    id,
-    ts: "2025-01-01T00:00:00.000Z",
-    user: `user-${id % 1000}`,
-    event: "page_view",
-    path: "/products/some-product-slug",
-    props: { a: 1, b: "xyzxyzxyz" },
-  });
-  return { key: `user-${id % 1000}`, value: new TextEncoder().encode(value) };
-}
 
 async function appendScenario(log: EmbeddedLog, topic: string, callers: number, batchSize: number): Promise<{ records: number; appends: number; elapsed: number }> {
   await log.ensureTopic(topic);
-  const batch = Array.from({ length: batchSize }, (_, i) => makeRecord(i));
+  const batch = Array.from({ length: batchSize }, (_, i) => benchRecord(i));
   let records = 0;
   let appends = 0;
   const start = performance.now();

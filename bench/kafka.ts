@@ -9,27 +9,15 @@
  * share this machine's cores, so the numbers are a floor for a real cluster.
  */
 import { KafkaStream } from "../runtime/stream/kafka/kafkaStream.ts";
-import type { ProducerRecord } from "../runtime/stream/stream.ts";
+import { benchRecord } from "./lib/records.ts";
 import { startKafka } from "../test/helpers/kafka.ts";
 
 const seconds = Number(process.argv[2] ?? 3);
 
-function makeRecord(id: number): ProducerRecord {
-  // ~150 bytes of JSON, like a small event; the same shape as bench/embeddedLog.ts.
-  const value = JSON.stringify({
-    id,
-    ts: "2025-01-01T00:00:00.000Z",
-    user: `user-${id % 1000}`,
-    event: "page_view",
-    path: "/products/some-product-slug",
-    props: { a: 1, b: "xyzxyzxyz" },
-  });
-  return { key: `user-${id % 1000}`, value: new TextEncoder().encode(value) };
-}
 
 async function appendScenario(stream: KafkaStream, topic: string, callers: number, batchSize: number) {
   await stream.ensureTopic(topic);
-  const batch = Array.from({ length: batchSize }, (_, i) => makeRecord(i));
+  const batch = Array.from({ length: batchSize }, (_, i) => benchRecord(i));
   let records = 0;
   let appends = 0;
   const start = performance.now();
