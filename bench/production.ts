@@ -14,7 +14,7 @@ import { readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { ClickHouseStore } from "../runtime/store/clickhouse/clickhouseStore.ts";
 import { KafkaStream } from "../runtime/stream/kafka/kafkaStream.ts";
-import { IGLOO, initProject, removeDir, startIgloo, type DevProcess } from "../scripts/lib/igloo.ts";
+import { IGLOO, createKey, initProject, removeDir, startIgloo, type DevProcess } from "../scripts/lib/igloo.ts";
 import { sharedClickHouse } from "../test/helpers/clickhouseServer.ts";
 import { sharedKafka } from "../test/helpers/kafka.ts";
 
@@ -72,9 +72,7 @@ async function endToEnd(build: string, env: Record<string, string>, key: string,
 }
 
 const [kafka, clickhouse] = await Promise.all([sharedKafka(), sharedClickHouse()]);
-const keyOut = Bun.spawnSync([IGLOO, "keys", "create", "--role", "admin"], { stdout: "pipe" }).stdout.toString();
-const key = /^key: (\S+)$/m.exec(keyOut)![1]!;
-const entry = /^entry: (\S+)$/m.exec(keyOut)![1]!;
+const { key, entry } = createKey("admin");
 const project = initProject("bench-prod");
 for (const folder of ["datamodels", "functions", "views"]) for (const file of readdirSync(join(project, folder))) rmSync(join(project, folder, file));
 writeFileSync(join(project, "datamodels", "BenchEvent.prisma"), MODEL);

@@ -11,9 +11,9 @@ import { DEAD_LETTER_MODEL, DEAD_LETTER_TOPIC } from "./deadLetters.ts";
 import type { IngestTarget } from "./ingest/ingest.ts";
 import type { Logger } from "./logger.ts";
 import type { IglooMetrics } from "./metrics.ts";
-import { planModels, type Change } from "./plan/plan.ts";
+import { liveColumns, planModels, type Change } from "./plan/plan.ts";
 import { quoteIdent } from "./store/clickhouseSql.ts";
-import type { ColumnInfo, Store } from "./store/store.ts";
+import type { Store } from "./store/store.ts";
 import type { Stream } from "./stream/stream.ts";
 import { TableWriter, writerGroup, type TableWriterOptions } from "./writer/tableWriter.ts";
 
@@ -89,15 +89,6 @@ export class Pipeline {
     }
   }
 
-  async #liveColumns(tables: readonly string[]): Promise<Map<string, ColumnInfo[]>> {
-    const live = new Map<string, ColumnInfo[]>();
-    for (const table of tables) {
-      const columns = await this.#options.store.describeTable(table);
-      if (columns) live.set(table, columns);
-    }
-    return live;
-  }
-
   #writer(model: ModelIR, topic: string): TableWriter {
     const { stream, store, logger } = this.#options;
     return new TableWriter(stream, store, {
@@ -121,7 +112,7 @@ export class Pipeline {
     const { stream, store } = this.#options;
     const allowDestructive = options.allowDestructive ?? this.#options.allowDestructive ?? false;
     const all = [DEAD_LETTER_MODEL, ...models.filter((m) => !m.streamOnly)];
-    const plan = planModels(all, await this.#liveColumns(all.map((m) => m.table)), store.capabilities);
+    const plan = planModels(all, await liveColumns(store, all.map((m) => m.table)), store.capabilities);
     if (this.#options.migrate === false && plan.changes.length > 0) {
       throw new IglooError("E_SCHEMA_DRIFT", `the live tables differ from this build: ${plan.changes.map((c) => c.summary).join("; ")}.`, {
         hint: "Run `igloo plan` to review and `igloo migrate` to apply, then start again.",

@@ -11,7 +11,7 @@ import { readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { ClickHouseStore } from "../runtime/store/clickhouse/clickhouseStore.ts";
 import { sharedClickHouse } from "./helpers/clickhouseServer.ts";
-import { IGLOO, eventually, freePort, initProject, removeDir, startIgloo, type DevProcess } from "./helpers/igloo.ts";
+import { IGLOO, createKey, eventually, freePort, initProject, removeDir, startIgloo, type DevProcess } from "./helpers/igloo.ts";
 import { sharedKafka } from "./helpers/kafka.ts";
 
 const MODELS = `
@@ -46,18 +46,13 @@ function run(args: string[], cwd: string, env: Record<string, string>) {
   return { code: result.exitCode, out: result.stdout.toString(), err: result.stderr.toString() };
 }
 
-function key(role: string): { key: string; entry: string } {
-  const out = Bun.spawnSync([IGLOO, "keys", "create", "--role", role], { stdout: "pipe" }).stdout.toString();
-  return { key: /^key: (\S+)$/m.exec(out)![1]!, entry: /^entry: (\S+)$/m.exec(out)![1]! };
-}
-
 describe("production: Kafka + ClickHouse server, scaled out", () => {
   let project: string;
   let build: string;
   let env: Record<string, string>;
   let store: ClickHouseStore;
   let clickhouse: Awaited<ReturnType<typeof sharedClickHouse>>;
-  const keys = { ingest: key("ingest"), query: key("query"), admin: key("admin") };
+  const keys = { ingest: createKey("ingest"), query: createKey("query"), admin: createKey("admin") };
   const processes: DevProcess[] = [];
 
   beforeAll(async () => {

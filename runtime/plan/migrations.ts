@@ -11,7 +11,7 @@ import type { ModelIR } from "../../conventions/datamodels/ir.ts";
 import type { ViewIR } from "../../conventions/views/ir.ts";
 import { DEAD_LETTER_MODEL } from "../deadLetters.ts";
 import type { ColumnInfo, Store } from "../store/store.ts";
-import { planModels, type Change } from "./plan.ts";
+import { liveColumns, planModels, type Change } from "./plan.ts";
 
 export const MIGRATIONS_TABLE = "igloo_migrations";
 
@@ -30,15 +30,6 @@ export interface MigrationPlan {
 }
 
 type Snapshot = Record<string, { name: string; type: string }[]>;
-
-async function liveSchema(store: Store, tables: readonly string[]): Promise<Map<string, ColumnInfo[]>> {
-  const live = new Map<string, ColumnInfo[]>();
-  for (const table of tables) {
-    const columns = await store.describeTable(table);
-    if (columns) live.set(table, columns);
-  }
-  return live;
-}
 
 function snapshotOf(live: ReadonlyMap<string, readonly ColumnInfo[]>): Snapshot {
   return Object.fromEntries([...live].map(([table, columns]) => [table, columns.map((c) => ({ name: c.name, type: c.type }))]));
@@ -76,7 +67,7 @@ function findDrift(recorded: Snapshot | undefined, live: Snapshot): Drift[] {
 
 export async function planMigration(store: Store, models: readonly ModelIR[], views: readonly ViewIR[], liveViews: ReadonlyMap<string, string>): Promise<MigrationPlan> {
   const all = [DEAD_LETTER_MODEL, ...models.filter((m) => !m.streamOnly)];
-  const live = await liveSchema(store, all.map((m) => m.table));
+  const live = await liveColumns(store, all.map((m) => m.table));
   const drift = findDrift(await lastSnapshot(store), snapshotOf(live));
   const { changes } = planModels(all, live, store.capabilities);
   const viewChanges: ViewChange[] = [];
@@ -108,7 +99,7 @@ export function formatPlan(plan: MigrationPlan): string {
 export async function applyMigration(store: Store, plan: MigrationPlan, models: readonly ModelIR[]): Promise<void> {
   for (const change of plan.changes) await store.exec(change.sql);
   const all = [DEAD_LETTER_MODEL, ...models.filter((m) => !m.streamOnly)];
-  const snapshot = snapshotOf(await liveSchema(store, all.map((m) => m.table)));
+  const snapshot = snapshotOf(await liveColumns(store, all.map((m) => m.table)));
   const record = JSON.stringify({ changes: plan.changes.map((c) => c.summary), views: plan.views.map((v) => v.summary) });
   const row = { id: Date.now(), applied_at: new Date().toISOString(), plan: record, snapshot: JSON.stringify(snapshot) };
   await store.insertJsonEachRow(MIGRATIONS_TABLE, new TextEncoder().encode(JSON.stringify(row)));

@@ -5,7 +5,7 @@
  */
 import type { ModelIR } from "../../conventions/datamodels/ir.ts";
 import { columnDefinition, columnType, createTableSql, quoteIdent } from "../store/clickhouseSql.ts";
-import type { ColumnInfo, StoreCapabilities } from "../store/store.ts";
+import type { ColumnInfo, Store, StoreCapabilities } from "../store/store.ts";
 
 export type Change =
   | { readonly kind: "create_table"; readonly table: string; readonly sql: string; readonly destructive: false; readonly summary: string }
@@ -24,6 +24,16 @@ export type Change =
 
 export interface Plan {
   readonly changes: readonly Change[];
+}
+
+/** The live columns of those of `tables` that exist. */
+export async function liveColumns(store: Store, tables: readonly string[]): Promise<Map<string, ColumnInfo[]>> {
+  const live = new Map<string, ColumnInfo[]>();
+  for (const table of tables) {
+    const columns = await store.describeTable(table);
+    if (columns) live.set(table, columns);
+  }
+  return live;
 }
 
 /** ClickHouse prints types with its own spacing; compare them without it. */

@@ -158,3 +158,12 @@ export async function countRows(url: string, table: string, where = "1"): Promis
   const rows = await query<{ c: string }>(url, `SELECT count() AS c FROM \`${table}\` WHERE ${where}`);
   return Number(rows[0]!.c);
 }
+
+/** `igloo keys create --role <role>`: the key and its IGLOO_KEYS entry. */
+export function createKey(role: "ingest" | "query" | "admin"): { key: string; entry: string } {
+  const out = Bun.spawnSync([requireBinary(), "keys", "create", "--role", role], { stdout: "pipe" }).stdout.toString();
+  const key = /^key: (\S+)$/m.exec(out)?.[1];
+  const entry = /^entry: (\S+)$/m.exec(out)?.[1];
+  if (!key || !entry) throw new Error(`igloo keys create printed no key: ${out}`);
+  return { key, entry };
+}
