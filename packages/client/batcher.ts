@@ -98,7 +98,10 @@ export class ModelBatcher {
   #urgentUpTo = 0;
   #running = false;
   #wake: (() => void) | undefined;
-  readonly #open = new Set<Promise<void>>();
+  /** Calls without an answer yet, in call order (a Set keeps insertion order). */
+  readonly #open = new Set<Call>();
+  /** `flush()` callers, each waiting for every call up to `upTo` to be answered. */
+  #flushes: { upTo: number; resolve: () => void }[] = [];
 
   constructor(model: string, context: BatcherContext) {
     this.#model = model;
@@ -126,12 +129,11 @@ export class ModelBatcher {
     const refused = this.#context.buffer.admit(this.#model, texts.length);
     if (refused) return Promise.reject(refused);
     return new Promise<IglooIngestVerdict>((resolve, reject) => {
-      let done = () => {};
-      const open = new Promise<void>((r) => (done = r));
-      this.#open.add(open);
+      // No second promise per call for flush() to wait on: a call is an entry in #open,
+      // and flushes are woken when the oldest open call passes their mark.
       const finish = () => {
-        this.#open.delete(open);
-        done();
+        this.#open.delete(call);
+        if (this.#flushes.length > 0) this.#wakeFlushes();
       };
       const call: Call = {
         id: ++this.#lastCallId,
@@ -142,6 +144,7 @@ export class ModelBatcher {
         resolve: (verdict) => (finish(), resolve(verdict)),
         reject: (error) => (finish(), reject(error)),
       };
+      this.#open.add(call);
       const at = Date.now();
       for (const [index, text] of texts.entries()) {
         const bytes = utf8Length(text);
@@ -157,7 +160,21 @@ export class ModelBatcher {
   flush(): Promise<void> {
     this.#urgentUpTo = this.#lastCallId;
     this.#nudge();
-    return Promise.all([...this.#open]).then(() => undefined);
+    const upTo = this.#lastCallId;
+    return new Promise<void>((resolve) => {
+      this.#flushes.push({ upTo, resolve });
+      this.#wakeFlushes();
+    });
+  }
+
+  #wakeFlushes(): void {
+    const oldest = this.#open.values().next().value?.id ?? Number.POSITIVE_INFINITY;
+    const waiting: { upTo: number; resolve: () => void }[] = [];
+    for (const flush of this.#flushes) {
+      if (oldest > flush.upTo) flush.resolve();
+      else waiting.push(flush);
+    }
+    this.#flushes = waiting;
   }
 
   #full(): boolean {
