@@ -9,8 +9,6 @@ import { parseModels } from "./datamodels/parse.ts";
 import type { ModelSet } from "./datamodels/ir.ts";
 import type { ConventionError } from "./errors.ts";
 
-export const CONVENTION_FOLDERS = ["datamodels", "functions", "views"] as const;
-
 export interface Project {
   readonly root: string;
   readonly models: ModelSet;
