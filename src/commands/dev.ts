@@ -62,37 +62,16 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
     await stream.close();
     await store.close();
   };
-  try {
-    await project.load(new Set(FOLDERS), true);
-    server = createApp({
-      pipeline,
-      stream,
-      store,
-      views,
-      logger,
-      maxBodyBytes: options.maxBodyBytes,
-      corsOrigins: ["*"],
-      metrics: () => observability.render(),
-      openapi: () => openApiDocument({ models: pipeline.models(), views: describeViews(views), version: VERSION }),
-      subscriptions,
-      observe: observability.handles,
-    }).listen({
-      port: options.port,
-      hostname: options.host,
-      maxRequestBodySize: options.maxBodyBytes + BODY_SLACK,
-    });
-  } catch (error) {
-    await closeAll();
-    throw error;
-  }
-  const url = `http://${options.host}:${server.server?.port ?? options.port}`;
-  logger.info(`igloo dev ready at ${url} (${project.describe()})`);
-
   // Reloads run one at a time; saves during a reload are gathered into the next one.
   const changed = new Set<Folder>();
   let reloading: Promise<void> | undefined;
+  // Watching starts before the first load: a save made during start-up, or right after
+  // the ready line, is not missed (the watcher's registration is not instant). Saves seen
+  // before the server is up wait, and are applied as soon as it is.
+  let serving = false;
   const schedule = (folder: Folder): void => {
     changed.add(folder);
+    if (!serving) return;
     reloading ??= (async () => {
       while (changed.size > 0) {
         await Bun.sleep(20); // editors write a file in several steps
@@ -127,6 +106,37 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
       }
     }),
   );
+
+  try {
+    await project.load(new Set(FOLDERS), true);
+    server = createApp({
+      pipeline,
+      stream,
+      store,
+      views,
+      logger,
+      maxBodyBytes: options.maxBodyBytes,
+      corsOrigins: ["*"],
+      metrics: () => observability.render(),
+      openapi: () => openApiDocument({ models: pipeline.models(), views: describeViews(views), version: VERSION }),
+      subscriptions,
+      observe: observability.handles,
+    }).listen({
+      port: options.port,
+      hostname: options.host,
+      maxRequestBodySize: options.maxBodyBytes + BODY_SLACK,
+    });
+  } catch (error) {
+    for (const w of watchers) w.close();
+    await closeAll();
+    throw error;
+  }
+  const url = `http://${options.host}:${server.server?.port ?? options.port}`;
+  logger.info(`igloo dev ready at ${url} (${project.describe()})`);
+  serving = true;
+  const pending = [...changed];
+  changed.clear();
+  for (const folder of pending) schedule(folder);
 
   // A person at the terminal confirms held destructive schema changes with "y".
   const onInput = (data: Buffer) => {
