@@ -11,29 +11,9 @@ import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EmbeddedLog } from "../runtime/stream/embedded/embeddedLog.ts";
-import { benchRecord } from "./lib/records.ts";
+import { appendScenario } from "./lib/streamScenarios.ts";
 
 const seconds = Number(process.argv[2] ?? 3);
-
-
-async function appendScenario(log: EmbeddedLog, topic: string, callers: number, batchSize: number): Promise<{ records: number; appends: number; elapsed: number }> {
-  await log.ensureTopic(topic);
-  const batch = Array.from({ length: batchSize }, (_, i) => benchRecord(i));
-  let records = 0;
-  let appends = 0;
-  const start = performance.now();
-  const deadline = start + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: callers }, async () => {
-      while (performance.now() < deadline) {
-        await log.append(topic, batch);
-        records += batch.length;
-        appends++;
-      }
-    }),
-  );
-  return { records, appends, elapsed: (performance.now() - start) / 1000 };
-}
 
 async function consumeAll(log: EmbeddedLog, topic: string): Promise<{ records: number; elapsed: number }> {
   const end = (await log.endOffsets(topic)).get(0) ?? 0;
@@ -58,12 +38,12 @@ async function consumeAll(log: EmbeddedLog, topic: string): Promise<{ records: n
 const dir = await mkdtemp(join(tmpdir(), "igloo-bench-log-"));
 try {
   let log = await EmbeddedLog.open({ dir });
-  const batched = await appendScenario(log, "batched", 50, 100);
+  const batched = await appendScenario(log, "batched", 50, 100, seconds);
   console.log(
-    `batches of 100 x ~150 B, 50 callers: ${Math.round(batched.records / batched.elapsed).toLocaleString()} records/s (${Math.round(batched.appends / batched.elapsed).toLocaleString()} appends/s)`,
+    `batches of 100 x ~150 B, 50 callers: ${batched.recordsPerSecond.toLocaleString()} records/s (${batched.appendsPerSecond.toLocaleString()} appends/s)`,
   );
-  const single = await appendScenario(log, "single", 64, 1);
-  console.log(`single-record appends, 64 callers: ${Math.round(single.appends / single.elapsed).toLocaleString()} appends/s`);
+  const single = await appendScenario(log, "single", 64, 1, seconds);
+  console.log(`single-record appends, 64 callers: ${single.appendsPerSecond.toLocaleString()} appends/s`);
   const consumed = await consumeAll(log, "batched");
   console.log(`consume ${consumed.records.toLocaleString()} records: ${Math.round(consumed.records / consumed.elapsed).toLocaleString()} records/s`);
   await log.close();

@@ -9,31 +9,10 @@
  * share this machine's cores, so the numbers are a floor for a real cluster.
  */
 import { KafkaStream } from "../runtime/stream/kafka/kafkaStream.ts";
-import { benchRecord } from "./lib/records.ts";
+import { appendScenario } from "./lib/streamScenarios.ts";
 import { startKafka } from "../test/helpers/kafka.ts";
 
 const seconds = Number(process.argv[2] ?? 3);
-
-
-async function appendScenario(stream: KafkaStream, topic: string, callers: number, batchSize: number) {
-  await stream.ensureTopic(topic);
-  const batch = Array.from({ length: batchSize }, (_, i) => benchRecord(i));
-  let records = 0;
-  let appends = 0;
-  const start = performance.now();
-  const deadline = start + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: callers }, async () => {
-      while (performance.now() < deadline) {
-        await stream.append(topic, batch);
-        records += batch.length;
-        appends++;
-      }
-    }),
-  );
-  const elapsed = (performance.now() - start) / 1000;
-  return { recordsPerSecond: Math.round(records / elapsed), appendsPerSecond: Math.round(appends / elapsed), msPerAppend: (elapsed * 1000 * callers) / appends };
-}
 
 async function consumeAll(stream: KafkaStream, topic: string) {
   const ends = await stream.endOffsets(topic);
@@ -61,14 +40,14 @@ const broker = await startKafka();
 const stream = await KafkaStream.connect({ brokers: broker.brokers, partitions: 3 });
 try {
   const format = (n: number) => n.toLocaleString("en-US");
-  const one = await appendScenario(stream, `bench-one-${Date.now()}`, 1, 100);
+  const one = await appendScenario(stream, `bench-one-${Date.now()}`, 1, 100, seconds);
   console.log(`batches of 100 x ~150 B, 1 caller: ${format(one.recordsPerSecond)} records/s (${one.msPerAppend.toFixed(1)} ms per append)`);
   const manyTopic = `bench-many-${Date.now()}`;
-  const many = await appendScenario(stream, manyTopic, 50, 100);
+  const many = await appendScenario(stream, manyTopic, 50, 100, seconds);
   console.log(
     `batches of 100 x ~150 B, 50 callers: ${format(many.recordsPerSecond)} records/s (${format(many.appendsPerSecond)} appends/s, ${many.msPerAppend.toFixed(1)} ms each)`,
   );
-  const single = await appendScenario(stream, `bench-single-${Date.now()}`, 64, 1);
+  const single = await appendScenario(stream, `bench-single-${Date.now()}`, 64, 1, seconds);
   console.log(`single-record appends, 64 callers: ${format(single.appendsPerSecond)} appends/s`);
   const consumed = await consumeAll(stream, manyTopic);
   console.log(`consume ${format(consumed.records)} records (3 partitions): ${format(consumed.recordsPerSecond)} records/s`);
