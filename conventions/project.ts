@@ -6,8 +6,10 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseModels } from "./datamodels/parse.ts";
-import type { ModelSet } from "./datamodels/ir.ts";
+import type { ModelIR, ModelSet } from "./datamodels/ir.ts";
 import type { ConventionError } from "./errors.ts";
+import type { ViewIR } from "./views/ir.ts";
+import { parseViews } from "./views/parse.ts";
 
 export interface Project {
   readonly root: string;
@@ -31,4 +33,16 @@ export function isProject(root: string): boolean {
 export function loadProject(root: string): Project {
   const { models, errors } = parseModels(filesIn(root, "datamodels", ".prisma"));
   return { root, models, errors };
+}
+
+/**
+ * The models and views, or the first error: for commands that must not go on with part
+ * of a project (build, plan, migrate), unlike `igloo dev`, which serves what it can.
+ */
+export function loadProjectOrThrow(root: string): { models: readonly ModelIR[]; views: readonly ViewIR[] } {
+  const project = loadProject(root);
+  if (project.errors.length > 0) throw project.errors[0]!;
+  const views = parseViews(filesIn(root, "views", ".sql"));
+  if (views.errors.length > 0) throw views.errors[0]!;
+  return { models: project.models.models, views: views.views };
 }

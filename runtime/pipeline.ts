@@ -15,7 +15,8 @@ import { liveColumns, planModels, type Change } from "./plan/plan.ts";
 import { quoteIdent } from "./store/clickhouseSql.ts";
 import type { Store } from "./store/store.ts";
 import type { Stream } from "./stream/stream.ts";
-import { TableWriter, writerGroup, type TableWriterOptions } from "./writer/tableWriter.ts";
+import { waitForWriters } from "./writer/progress.ts";
+import { TableWriter, type TableWriterOptions } from "./writer/tableWriter.ts";
 
 export interface PipelineOptions {
   readonly stream: Stream;
@@ -74,19 +75,7 @@ export class Pipeline {
     const written = [...this.#running.values()].filter((r) => !r.model.streamOnly);
     const topics = [DEAD_LETTER_TOPIC, ...written.map((r) => r.target.topic)];
     const goals = await Promise.all(topics.map(async (topic) => ({ topic, ends: await stream.endOffsets(topic) })));
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      let behind = false;
-      for (const { topic, ends } of goals) {
-        const committed = await stream.committed(topic, writerGroup(topic));
-        for (const [partition, end] of ends) {
-          if ((committed.get(partition)?.offset ?? 0) < end) behind = true;
-        }
-      }
-      if (!behind) return true;
-      if (Date.now() > deadline) return false;
-      await Bun.sleep(25);
-    }
+    return await waitForWriters(stream, goals, timeoutMs, 25);
   }
 
   #writer(model: ModelIR, topic: string): TableWriter {

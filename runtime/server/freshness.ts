@@ -6,7 +6,7 @@
  * `{ t: topic, o: { partition: offset } }`.
  */
 import type { Stream } from "../stream/stream.ts";
-import { writerGroup } from "../writer/tableWriter.ts";
+import { waitForWriters } from "../writer/progress.ts";
 
 interface Mark {
   readonly t: string;
@@ -39,18 +39,6 @@ function parseTokens(header: string): Mark[] {
 
 /** Resolves true once every token's records are in their tables, false after `waitMs`. */
 export async function waitForTokens(stream: Stream, header: string, waitMs: number): Promise<boolean> {
-  const marks = parseTokens(header);
-  const deadline = Date.now() + waitMs;
-  for (;;) {
-    let behind = false;
-    for (const mark of marks) {
-      const committed = await stream.committed(mark.t, writerGroup(mark.t));
-      for (const [partition, offset] of Object.entries(mark.o)) {
-        if ((committed.get(Number(partition))?.offset ?? 0) < offset) behind = true;
-      }
-    }
-    if (!behind) return true;
-    if (Date.now() >= deadline) return false;
-    await Bun.sleep(10);
-  }
+  const goals = parseTokens(header).map((mark) => ({ topic: mark.t, ends: new Map(Object.entries(mark.o).map(([p, o]) => [Number(p), o])) }));
+  return await waitForWriters(stream, goals, waitMs, 10);
 }

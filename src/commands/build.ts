@@ -3,8 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node
 import { join, resolve } from "node:path";
 import { IglooError } from "../../conventions/errors.ts";
 import { loadFunctions } from "../../conventions/functions/load.ts";
-import { filesIn, isProject, loadProject } from "../../conventions/project.ts";
-import { parseViews } from "../../conventions/views/parse.ts";
+import { isProject, loadProjectOrThrow } from "../../conventions/project.ts";
 import { CONFIG_FILE } from "../config.ts";
 import { writeProjectLib } from "../generate/projectLib.ts";
 import { MANIFEST_FILE, type Manifest } from "../manifest.ts";
@@ -13,14 +12,10 @@ import { VERSION } from "../version.ts";
 export async function buildProject(root: string, out?: string): Promise<{ dir: string; manifest: Manifest }> {
   if (!isProject(root)) throw new IglooError("E_NOT_A_PROJECT", `${root} has no datamodels/ folder.`, { hint: "Run `igloo build` in a project." });
   if (!Bun.isStandaloneExecutable) throw new IglooError("E_BUILD_FROM_SOURCE", "igloo build copies the igloo binary, so run the compiled one (npm run build makes dist/igloo).");
-  const project = loadProject(root);
-  if (project.errors.length > 0) throw project.errors[0]!;
-  const models = project.models.models;
+  const { models, views } = loadProjectOrThrow(root);
   writeProjectLib(root, models);
   const functions = await loadFunctions(root, models);
   if (functions.errors.length > 0) throw functions.errors[0]!;
-  const views = parseViews(filesIn(root, "views", ".sql"));
-  if (views.errors.length > 0) throw views.errors[0]!;
 
   const dir = resolve(out ?? join(root, ".igloo", "build"));
   rmSync(dir, { recursive: true, force: true });
@@ -33,7 +28,7 @@ export async function buildProject(root: string, out?: string): Promise<{ dir: s
     builtAt: new Date().toISOString(),
     models,
     functions: functions.functions.map(({ ir: { code: _code, ...meta } }) => ({ ...meta, bundle: `functions/${meta.name}.js` })),
-    views: views.views,
+    views,
   };
   writeFileSync(join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2));
   return { dir, manifest };

@@ -5,17 +5,10 @@ import { watch, type FSWatcher } from "node:fs";
 import { join } from "node:path";
 import { isProject } from "../../conventions/project.ts";
 import { IglooError } from "../../conventions/errors.ts";
-import { FunctionHost } from "../../runtime/functions/functionHost.ts";
 import type { Logger } from "../../runtime/logger.ts";
-import { Pipeline } from "../../runtime/pipeline.ts";
-import { describeViews } from "../generate/viewTypes.ts";
-import { openApiDocument } from "../generate/openapi.ts";
-import { VERSION } from "../version.ts";
-import { ViewSubscriptions } from "../../runtime/server/subscriptions.ts";
 import { createApp, type IglooApp } from "../../runtime/server/app.ts";
-import { ViewManager } from "../../runtime/views/viewManager.ts";
+import { assembleRuntime } from "../projectRuntime.ts";
 import { openEmbeddedEngines } from "../engines.ts";
-import { createObservability } from "../observability.ts";
 import { DevProject, type Folder } from "./devProject.ts";
 
 /**
@@ -46,22 +39,11 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
   if (!isProject(root)) {
     throw new IglooError("E_NOT_A_PROJECT", `${root} has no datamodels/ folder.`, { hint: "Run `igloo dev` in a project, or create one with `igloo init <dir>`." });
   }
-  const { stream, store } = await openEmbeddedEngines(root);
-  const observability = createObservability(stream);
-  const pipeline = new Pipeline({ stream, store, logger, allowDestructive: options.allowDestructive, metrics: observability.handles });
-  const functions = new FunctionHost(stream, logger, (model) => pipeline.target(model), observability.handles);
-  observability.watch(pipeline, functions);
-  const views = new ViewManager(store);
-  const subscriptions = new ViewSubscriptions({ stream, topics: () => pipeline.models().map((m) => m.name), query: (name, params) => views.query(name, params) });
+  const runtime = assembleRuntime(await openEmbeddedEngines(root), logger, { allowDestructive: options.allowDestructive });
+  const { pipeline, functions, views, subscriptions } = runtime;
   const project = new DevProject({ root, pipeline, functions, views, logger });
   let server: IglooApp | undefined;
   const watchers: FSWatcher[] = [];
-  const closeAll = async () => {
-    await functions.close(); // first: they finish and commit the batch in hand
-    await pipeline.close();
-    await stream.close();
-    await store.close();
-  };
   // Reloads run one at a time; saves during a reload are gathered into the next one.
   const changed = new Set<Folder>();
   let reloading: Promise<void> | undefined;
@@ -109,26 +91,14 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
 
   try {
     await project.load(new Set(FOLDERS), true);
-    server = createApp({
-      pipeline,
-      stream,
-      store,
-      views,
-      logger,
-      maxBodyBytes: options.maxBodyBytes,
-      corsOrigins: ["*"],
-      metrics: () => observability.render(),
-      openapi: () => openApiDocument({ models: pipeline.models(), views: describeViews(views), version: VERSION }),
-      subscriptions,
-      observe: observability.handles,
-    }).listen({
+    server = createApp({ ...runtime.app, maxBodyBytes: options.maxBodyBytes, corsOrigins: ["*"] }).listen({
       port: options.port,
       hostname: options.host,
       maxRequestBodySize: options.maxBodyBytes + BODY_SLACK,
     });
   } catch (error) {
     for (const w of watchers) w.close();
-    await closeAll();
+    await runtime.close();
     throw error;
   }
   const url = `http://${options.host}:${server.server?.port ?? options.port}`;
@@ -156,7 +126,7 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
       await reloading;
       await functions.close();
       if (!(await pipeline.drain(10_000))) logger.warn("some records are not in their tables yet; they stay in the log and are written on the next start.");
-      await closeAll();
+      await runtime.close();
     })());
   return { url, stop };
 }

@@ -10,9 +10,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { ModelIR } from "../../conventions/datamodels/ir.ts";
 import { IglooError } from "../../conventions/errors.ts";
-import { filesIn, loadProject } from "../../conventions/project.ts";
+import { loadProjectOrThrow } from "../../conventions/project.ts";
 import type { ViewIR } from "../../conventions/views/ir.ts";
-import { parseViews } from "../../conventions/views/parse.ts";
 import { applyMigration, formatPlan, planMigration, type MigrationPlan } from "../../runtime/plan/migrations.ts";
 import { ViewManager } from "../../runtime/views/viewManager.ts";
 import { loadConfig } from "../config.ts";
@@ -20,12 +19,7 @@ import { openStore } from "../engines.ts";
 import { MANIFEST_FILE, readManifest } from "../manifest.ts";
 
 function deployable(dir: string): { models: readonly ModelIR[]; views: readonly ViewIR[] } {
-  if (existsSync(join(dir, MANIFEST_FILE))) return readManifest(dir);
-  const project = loadProject(dir);
-  if (project.errors.length > 0) throw project.errors[0]!;
-  const views = parseViews(filesIn(dir, "views", ".sql"));
-  if (views.errors.length > 0) throw views.errors[0]!;
-  return { models: project.models.models, views: views.views };
+  return existsSync(join(dir, MANIFEST_FILE)) ? readManifest(dir) : loadProjectOrThrow(dir);
 }
 
 export async function runPlan(dir: string, options: { apply: boolean; allowDestructive: boolean }): Promise<MigrationPlan & { text: string }> {

@@ -9,19 +9,12 @@
  * and refuses to run when they differ (run `igloo migrate`). It requires API keys.
  */
 import { IglooError } from "../../conventions/errors.ts";
-import { FunctionHost } from "../../runtime/functions/functionHost.ts";
 import type { Logger } from "../../runtime/logger.ts";
-import { Pipeline } from "../../runtime/pipeline.ts";
-import { describeViews } from "../generate/viewTypes.ts";
-import { openApiDocument } from "../generate/openapi.ts";
-import { VERSION } from "../version.ts";
-import { ViewSubscriptions } from "../../runtime/server/subscriptions.ts";
 import { createApp, type IglooApp } from "../../runtime/server/app.ts";
+import { assembleRuntime } from "../projectRuntime.ts";
 import { KeyRing, parseKeyEntries } from "../../runtime/server/auth.ts";
-import { ViewManager } from "../../runtime/views/viewManager.ts";
 import { loadConfig } from "../config.ts";
 import { openProductionEngines } from "../engines.ts";
-import { createObservability } from "../observability.ts";
 import { loadBuiltFunctions, readManifest } from "../manifest.ts";
 
 export type Role = "ingest" | "worker" | "all";
@@ -46,23 +39,12 @@ export async function startProduction(options: StartOptions): Promise<Production
   if (entries.length === 0) throw new IglooError("E_NO_KEYS", "production mode requires API keys.", { hint: "Create them with `igloo keys create --role ingest|query|admin` and set IGLOO_KEYS." });
   const keys = new KeyRing(entries);
 
-  const { stream, store } = await openProductionEngines(config);
   const serveApi = role !== "worker";
   const work = role !== "ingest";
-  const observability = createObservability(stream);
-  const pipeline = new Pipeline({ stream, store, logger, migrate: false, writers: work, metrics: observability.handles });
-  const functions = new FunctionHost(stream, logger, (model) => pipeline.target(model), observability.handles);
-  observability.watch(pipeline, functions);
-  const views = new ViewManager(store);
-  const subscriptions = new ViewSubscriptions({ stream, topics: () => pipeline.models().map((m) => m.name), query: (name, params) => views.query(name, params) });
+  const runtime = assembleRuntime(await openProductionEngines(config), logger, { migrate: false, writers: work });
+  const { pipeline, functions, views, subscriptions } = runtime;
   let ready = false;
   let server: IglooApp | undefined;
-  const closeAll = async () => {
-    await functions.close();
-    await pipeline.close();
-    await stream.close();
-    await store.close();
-  };
   try {
     await pipeline.apply(manifest.models);
     const live = await views.attach();
@@ -72,23 +54,15 @@ export async function startProduction(options: StartOptions): Promise<Production
     }
     if (work) await functions.apply(await loadBuiltFunctions(dir, manifest));
     server = createApp({
-      pipeline,
-      stream,
-      store,
-      logger,
+      ...runtime.app,
       keys,
       ready: () => ready,
-      metrics: () => observability.render(),
-      openapi: () => openApiDocument({ models: pipeline.models(), views: describeViews(views), version: VERSION }),
-      subscriptions,
-      observe: observability.handles,
       maxBodyBytes: config.maxBodyBytes,
       corsOrigins: config.corsOrigins,
       api: serveApi,
-      views,
     }).listen({ port: options.port ?? config.port, hostname: config.host, maxRequestBodySize: config.maxBodyBytes + 1024 * 1024 });
   } catch (error) {
-    await closeAll();
+    await runtime.close();
     throw error;
   }
   ready = true;
@@ -102,7 +76,7 @@ export async function startProduction(options: StartOptions): Promise<Production
         ready = false;
         subscriptions.closeAll();
         await server?.stop();
-        await closeAll();
+        await runtime.close();
       })()),
   };
 }

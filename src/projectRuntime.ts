@@ -1,0 +1,61 @@
+/**
+ * The parts a running project is made of, assembled the same way for `igloo dev` and
+ * `igloo start`: the pipeline (topics, tables, writers), the functions, the views, live
+ * subscriptions and metrics, plus what the HTTP app needs from them. The commands add
+ * only what differs: where the conventions come from, and how the app is exposed.
+ */
+import { FunctionHost } from "../runtime/functions/functionHost.ts";
+import type { Logger } from "../runtime/logger.ts";
+import { Pipeline, type PipelineOptions } from "../runtime/pipeline.ts";
+import type { AppOptions } from "../runtime/server/app.ts";
+import { ViewSubscriptions } from "../runtime/server/subscriptions.ts";
+import { ViewManager } from "../runtime/views/viewManager.ts";
+import type { Engines } from "./engines.ts";
+import { openApiDocument } from "./generate/openapi.ts";
+import { describeViews } from "./generate/viewTypes.ts";
+import { createObservability } from "./observability.ts";
+import { VERSION } from "./version.ts";
+
+export interface ProjectRuntime {
+  readonly pipeline: Pipeline;
+  readonly functions: FunctionHost;
+  readonly views: ViewManager;
+  readonly subscriptions: ViewSubscriptions;
+  /** The app options every role shares; commands add limits, keys and exposure. */
+  readonly app: Pick<AppOptions, "pipeline" | "stream" | "store" | "views" | "logger" | "metrics" | "openapi" | "subscriptions" | "observe">;
+  /** Functions first (they finish and commit the batch in hand), then writers, then engines. */
+  close(): Promise<void>;
+}
+
+export function assembleRuntime(engines: Engines, logger: Logger, pipelineOptions: Pick<PipelineOptions, "allowDestructive" | "migrate" | "writers">): ProjectRuntime {
+  const { stream, store } = engines;
+  const observability = createObservability(stream);
+  const pipeline = new Pipeline({ stream, store, logger, ...pipelineOptions, metrics: observability.handles });
+  const functions = new FunctionHost(stream, logger, (model) => pipeline.target(model), observability.handles);
+  observability.watch(pipeline, functions);
+  const views = new ViewManager(store);
+  const subscriptions = new ViewSubscriptions({ stream, topics: () => pipeline.models().map((m) => m.name), query: (name, params) => views.query(name, params) });
+  return {
+    pipeline,
+    functions,
+    views,
+    subscriptions,
+    app: {
+      pipeline,
+      stream,
+      store,
+      views,
+      logger,
+      metrics: () => observability.render(),
+      openapi: () => openApiDocument({ models: pipeline.models(), views: describeViews(views), version: VERSION }),
+      subscriptions,
+      observe: observability.handles,
+    },
+    async close() {
+      await functions.close();
+      await pipeline.close();
+      await stream.close();
+      await store.close();
+    },
+  };
+}
