@@ -78,14 +78,15 @@ export class Pipeline {
     return await waitForWriters(stream, goals, timeoutMs, 25);
   }
 
-  #writer(model: ModelIR, topic: string): TableWriter {
+  /** `validate` is the model's ingest check, given when the writer must check records itself. */
+  #writer(model: ModelIR, topic: string, validate?: IngestTarget["validate"]): TableWriter {
     const { stream, store, logger } = this.#options;
     return new TableWriter(stream, store, {
       topic,
       table: model.table,
       source: model.name,
       idColumns: model.id.map((name) => model.fields.find((f) => f.name === name)?.column ?? name),
-      ...(stream.external && model !== DEAD_LETTER_MODEL ? { validate: compileValidator(model) } : {}),
+      ...(stream.external && validate ? { validate } : {}),
       ...this.#options.writer,
       onError: (error) => logger.error(`table writer for ${model.table}: ${error instanceof Error ? error.message : String(error)}; retrying`),
       onBatch: ({ rows, ms }) => {
@@ -140,7 +141,7 @@ export class Pipeline {
       // unless the model now maps to another table.
       const keep = current !== undefined && current.model.table === model.table && current.model.streamOnly === model.streamOnly;
       if (current && !keep) await current.writer.stop();
-      const writer = keep ? current.writer : this.#writer(model, topic);
+      const writer = keep ? current.writer : this.#writer(model, topic, target.validate);
       if (!keep && writers && !model.streamOnly) await writer.start();
       next.set(model.name, { model, target, writer, signature });
     }
