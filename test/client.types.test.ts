@@ -74,10 +74,13 @@ const NODE = { ...STRICT, module: "NodeNext", moduleResolution: "NodeNext", lib:
 const HEAD = `import { createClient } from "./client/index.js";\nconst client = createClient({ url: "http://127.0.0.1:1" });\n`;
 const order = `id: "o1", amount: "19.90", qty: 3, total: 12345678901234567890n, status: "paid"`;
 
-const OK = `import { createClient, IglooError, type IglooIngestVerdict, type Order, type RevenueRow } from "./client/index.js";
+const OK = `import { createClient, IglooError, type IglooIngestVerdict, type IglooRejection, type Order, type RevenueRow } from "./client/index.js";
 
 export async function main(): Promise<void> {
-  const client = createClient({ url: "http://127.0.0.1:1", key: "k", ingest: { maxBatchRecords: 100, backoff: { maxMs: 2000 } } });
+  const onRejected = (rejection: IglooRejection) => console.log(rejection.model, rejection.message, rejection.record);
+  const client = createClient({ url: "http://127.0.0.1:1", key: "k", ingest: { maxBatchRecords: 100, backoff: { maxMs: 2000 }, onRejected, onError: (e: IglooError) => console.log(e.code) } });
+  const sent: void = client.ingest.Order.send({ ${order} });
+  client.ingest.Order.send([{ ${order} }]);
   const one: IglooIngestVerdict = await client.ingest.Order({ ${order}, ts: Date.now(), tags: ["a"] });
   const many = await client.ingest.Order([{ ${order} }, { ${order}, coupon: null, ts: "2026-01-01T00:00:00Z" }]);
   const rows: RevenueRow[] = await client.views.revenue({ since: "2026-01-01 00:00:00", statuses: ["paid"], minTotal: 18446744073709551615n }, { after: [one.token, many.token], waitMs: 1000 });
@@ -96,7 +99,7 @@ export async function main(): Promise<void> {
   subscription.close();
   const all: { id: string }[] = await client.views.all_orders();
   const stored: Order | undefined = undefined;
-  console.log(all, stored, many.errors[0]?.index);
+  console.log(all, stored, many.errors[0]?.index, sent);
   await client.flush();
   await client.close({ timeoutMs: 100 });
 }
@@ -111,6 +114,7 @@ const BAD: Record<string, { codes: string[]; text: string }> = {
   "bad-param-missing.ts": { codes: ["TS2554"], text: `void client.views.revenue(); // <- here\n` },
   "bad-column.ts": { codes: ["TS2339", "TS2551"], text: `void client.views.revenue({ since: "x", statuses: [] }).then((rows) => rows[0]?.revenu); // <- here\n` },
   "bad-precision.ts": { codes: ["TS2322"], text: `void client.views.revenue({ since: "x", statuses: [] }).then((rows) => { const n: number | undefined = rows[0]?.total; return n; }); // <- here\n` },
+  "bad-send-field.ts": { codes: ["TS2353", "TS2561"], text: `client.ingest.Order.send({ ${order}, amout: 1 }); // <- here\n` },
   "bad-model.ts": { codes: ["TS2339", "TS2551"], text: `void client.ingest.Orders({ ${order} }); // <- here\n` },
 };
 

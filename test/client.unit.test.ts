@@ -138,6 +138,95 @@ describe("batching", () => {
   });
 });
 
+describe("send(): no verdict to wait on", () => {
+  test("records go in the same batches as calls; rejections reach onRejected with the record; flush() waits for them", async () => {
+    const server = fake((_r, body) => verdict(body));
+    const rejections: { model: string; record: unknown; message: string }[] = [];
+    const c = client(server.url, { ingest: { onRejected: (r) => rejections.push(r) } });
+    c.ingest.Event.send({ id: "s0" });
+    c.ingest.Event.send([{ id: "s1", bad: true }, { id: "s2" }]);
+    const called = c.ingest.Event({ id: "c0" });
+    c.ingest.Other.send({ id: "o0", bad: true });
+    await c.flush();
+    expect(server.seen.map((s) => s.path).sort()).toEqual(["/ingest/Event", "/ingest/Other"]);
+    expect(ids(server.seen).sort()).toEqual(["c0", "o0", "s0", "s1", "s2"]);
+    expect((await called).accepted).toBe(1);
+    expect(rejections).toEqual([
+      { model: "Event", record: { id: "s1", bad: true }, message: "record s1 is bad" },
+      { model: "Other", record: { id: "o0", bad: true }, message: "record o0 is bad" },
+    ]);
+  });
+
+  test("what is known at once throws at once; a refused batch reaches onError once, naming how many records", async () => {
+    const server = fake(() => Response.json({ error: "no such model" }, { status: 404 }));
+    const errors: IglooError[] = [];
+    const c = client(server.url, { ingest: { maxBufferedRecords: 5, onError: (e) => errors.push(e), onRejected: () => {} } });
+    const cyclic: Record<string, unknown> = { id: "c" };
+    cyclic.self = cyclic;
+    expect(() => c.ingest.Event.send(cyclic as unknown as Rec)).toThrow(/record 0 cannot be written as JSON/);
+    expect(() => c.ingest.Event.send(Array.from({ length: 6 }, (_, i) => ({ id: `${i}` })))).toThrow(/split it/);
+    c.ingest.Event.send({ id: "a" });
+    c.ingest.Event.send([{ id: "b" }, { id: "c" }]);
+    await c.flush();
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.code).toBe("E_HTTP");
+    expect(errors[0]!.message).toContain("no such model");
+    expect(errors[0]!.message).toContain("3 records given to send()");
+    await c.close();
+    expect(() => c.ingest.Event.send({ id: "late" })).toThrow(/closed/);
+  });
+
+  test("a throwing handler is reported and sending goes on", async () => {
+    const server = fake((_r, body) => verdict(body));
+    const c = client(server.url, {
+      ingest: {
+        lingerMs: 0,
+        onRejected: () => {
+          throw new Error("handler bug");
+        },
+      },
+    });
+    const logged: string[] = [];
+    const original = console.error;
+    console.error = (message: string) => void logged.push(message);
+    try {
+      c.ingest.Event.send({ id: "x", bad: true });
+      await c.flush();
+      expect((await c.ingest.Event({ id: "y" })).accepted).toBe(1);
+    } finally {
+      console.error = original;
+    }
+    expect(logged.some((m) => m.includes("handler bug") && m.includes("sending goes on"))).toBe(true);
+  });
+});
+
+describe("the next batch, built while one is in flight", () => {
+  test("goes back, in order, when the one in flight is refused as too large (413)", async () => {
+    const server = fake((_r, body) => (body.length > 70 ? Response.json({ error: "too large" }, { status: 413 }) : verdict(body)));
+    const c = client(server.url, { ingest: { maxBatchRecords: 6, lingerMs: 0 } });
+    const records = Array.from({ length: 30 }, (_, i) => ({ id: `r${i}`, bad: i === 13 }));
+    const results = await Promise.all([c.ingest.Event(records.slice(0, 20)), ...records.slice(20).map((r) => c.ingest.Event(r))]);
+    expect(results[0]).toMatchObject({ accepted: 19, rejected: 1, errors: [{ index: 13, message: "record r13 is bad" }] });
+    const stored = server.seen.filter((s) => s.body.length <= 70);
+    expect(ids(stored)).toEqual(records.map((r) => r.id));
+  });
+
+  test("goes back when the one in flight fails: the rest of the failed call is dropped, later calls still go", async () => {
+    let requests = 0;
+    const server = fake((_r, body) => (++requests === 1 ? Response.json({ error: "refused" }, { status: 400 }) : verdict(body)));
+    const c = client(server.url, { ingest: { maxBatchRecords: 2, lingerMs: 1000 } });
+    // Sent together: [a1, b1]; built meanwhile: [b2, b3]. The first is refused, so a and b fail.
+    const failed = [c.ingest.Event({ id: "a1" }), c.ingest.Event([{ id: "b1" }, { id: "b2" }, { id: "b3" }])];
+    const later = c.ingest.Event([{ id: "c1" }, { id: "c2" }]);
+    for (const call of failed) expect(((await call.catch((e: unknown) => e)) as IglooError).status).toBe(400);
+    expect((await later).accepted).toBe(2);
+    expect(server.seen.map((s) => (JSON.parse(s.body) as Rec[]).map((r) => r.id))).toEqual([
+      ["a1", "b1"],
+      ["c1", "c2"],
+    ]);
+  });
+});
+
 describe("retries", () => {
   test("a 503 is retried after its Retry-After, and the records are stored exactly once", async () => {
     let refusals = 1;
@@ -229,7 +318,8 @@ describe("the buffer bound", () => {
   test("while the server is down, a call past maxBufferedRecords fails at once saying so", async () => {
     const server = fake(() => Response.json({ error: "down" }, { status: 503, headers: { "retry-after": "0" } }));
     const c = client(server.url, { ingest: { maxBufferedRecords: 10, lingerMs: 0, backoff: { minMs: 5, maxMs: 20 } } });
-    const waiting = c.ingest.Event(Array.from({ length: 8 }, (_, i) => ({ id: `w${i}` })));
+    // Handlers attached now: these calls fail while close() is awaited below.
+    const waiting = c.ingest.Event(Array.from({ length: 8 }, (_, i) => ({ id: `w${i}` }))).catch((e: unknown) => e);
     while (server.seen.length < 2) await Bun.sleep(5);
     const started = performance.now();
     const error = (await c.ingest.Other([{ id: "x" }, { id: "y" }, { id: "z" }]).catch((e: unknown) => e)) as IglooError;
@@ -239,10 +329,10 @@ describe("the buffer bound", () => {
     expect(error.message).toContain("503");
     expect(error.message).toContain("8 records wait");
     // What fits still goes in; closing with a timeout gives up on it.
-    const fits = c.ingest.Other([{ id: "x" }, { id: "y" }]);
+    const fits = c.ingest.Other([{ id: "x" }, { id: "y" }]).catch((e: unknown) => e);
     await c.close({ timeoutMs: 50 });
-    expect(((await waiting.catch((e: unknown) => e)) as IglooError).code).toBe("E_CLOSED");
-    expect(((await fits.catch((e: unknown) => e)) as IglooError).code).toBe("E_CLOSED");
+    expect(((await waiting) as IglooError).code).toBe("E_CLOSED");
+    expect(((await fits) as IglooError).code).toBe("E_CLOSED");
     expect(((await c.ingest.Event({ id: "late" }).catch((e: unknown) => e)) as IglooError).code).toBe("E_CLOSED");
   });
 

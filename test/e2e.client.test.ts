@@ -93,6 +93,23 @@ describe("the generated client against igloo dev", () => {
     expect(typeof two.token).toBe("string");
   });
 
+  test("send(), one event at a time, stores each once in a few batches; a rejected record reaches onRejected", async () => {
+    const rejections: { record: unknown; message: string }[] = [];
+    const client = connect({ ingest: { backoff: { maxMs: 500 }, onRejected: (r) => rejections.push(r) } });
+    requests = 0;
+    for (let i = 0; i < 2000; i++) client.ingest.Purchase.send(purchase(`s-${run}-${i}`, undefined, i === 777 ? { amount: "ten" } : {}));
+    await client.flush();
+    expect(requests).toBeLessThanOrEqual(5);
+    expect(rejections).toHaveLength(1);
+    expect(rejections[0]!.record).toMatchObject({ orderId: `s-${run}-777`, amount: "ten" });
+    expect(rejections[0]!.message).toContain("amount");
+    const counted = await eventually(
+      () => query<{ rows: string; ids: string }>(dev.url, `SELECT count() AS rows, uniqExact(orderId) AS ids FROM Purchase WHERE orderId LIKE 's-${run}-%'`),
+      (r) => Number(r[0]!.rows) >= 1999,
+    );
+    expect(counted[0]).toEqual({ rows: "1999", ids: "1999" });
+  });
+
   test("read-your-writes: given the ingest token, the view answers with the records at once, equal to /query", async () => {
     const client = connect();
     const userId = `ryw-${run}`;

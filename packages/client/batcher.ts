@@ -36,28 +36,77 @@ export interface IglooIngestOptions {
   readonly maxBufferedRecords?: number;
   /** Waits between attempts while the server is unavailable; retries never stop on their own. */
   readonly backoff?: BackoffOptions;
+  /** For records given to `send()`: one the server rejected, and why. Default: `console.warn`. */
+  readonly onRejected?: (rejection: IglooRejection) => void;
+  /**
+   * For records given to `send()`: a batch that will not be stored (a refused request,
+   * an answer cut off, the client closed). Called once per batch. Default: `console.error`.
+   */
+  readonly onError?: (error: IglooError) => void;
+}
+
+/** A record given to `send()` that the server rejected. */
+export interface IglooRejection {
+  readonly model: string;
+  /** The record as sent (wide integers as digit strings). */
+  readonly record: unknown;
+  readonly message: string;
 }
 
 /** Statuses after which nothing was stored and the same request may succeed later. */
 const RETRYABLE = new Set([502, 503, 504]);
 
+/**
+ * One ingest call, queued as it came: the queue holds calls, not records, so a call costs
+ * one object however it is batched. A call's records go out in order, possibly over
+ * several batches (`next` is the first one not yet taken).
+ */
 interface Call {
-  readonly id: number;
+  /** The JSON of a single-record call. */
+  readonly one: string;
+  /** The JSON of each record of an array call. */
+  readonly many: readonly string[] | undefined;
   readonly size: number;
-  readonly verdict: IglooIngestVerdict;
+  next: number;
   unanswered: number;
+  accepted: number;
+  rejected: number;
+  errors: { index: number; message: string }[] | undefined;
+  token: string;
   settled: boolean;
-  readonly resolve: (verdict: IglooIngestVerdict) => void;
-  readonly reject: (error: IglooError) => void;
+  /** Unset for `send()` calls, whose outcomes go to the onRejected and onError handlers. */
+  resolve: ((verdict: IglooIngestVerdict) => void) | undefined;
+  reject: ((error: IglooError) => void) | undefined;
 }
 
-interface Entry {
-  readonly call: Call;
-  /** Index in the call's records. */
-  readonly index: number;
-  readonly text: string;
-  readonly bytes: number;
-  readonly at: number;
+/**
+ * What the queue holds: a call, or, for the commonest case of all, `send()` of one
+ * record, nothing but that record's JSON: no object, no promise, no verdict to keep.
+ */
+type Item = Call | string;
+
+/** One request: its body, and which records of which items it carries, in order. */
+interface Batch {
+  readonly body: string;
+  readonly items: Item[];
+  /**
+   * For each call among the items (a string item is one record): its index in `items`,
+   * the index (in that call) of its first record here, and how many follow.
+   */
+  readonly calls: number[];
+  readonly from: number[];
+  readonly counts: number[];
+  readonly records: number;
+  /** UTF-8 bytes of the records' JSON, without brackets and commas. */
+  readonly recordBytes: number;
+  /** What taking it removed from the queue's size estimate (UTF-16 lengths). */
+  readonly chars: number;
+  /** Where in the queue, and at which sequence number, taking it began. */
+  readonly startIndex: number;
+  readonly startSeq: number;
+  /** The sequence number after its last item, and whether that item goes on in a later batch. */
+  readonly endSeq: number;
+  readonly cutShort: boolean;
 }
 
 /** UTF-8 length of a string, without encoding it. */
@@ -89,96 +138,164 @@ export interface BatcherContext {
 export class ModelBatcher {
   readonly #model: string;
   readonly #context: BatcherContext;
+  readonly #linger: number;
   #maxRecords: number;
   #maxBytes: number;
-  #queue: Entry[] = [];
+  #queue: Item[] = [];
   #head = 0;
-  #queuedBytes = 0;
-  #lastCallId = 0;
-  #urgentUpTo = 0;
+  /**
+   * Items are numbered as they are queued: `#headSeq` is the number of the item at the
+   * head, `#nextSeq` the number the next one gets. Items are answered in that order
+   * (batches go one at a time, in queue order, their answers are read in order), so
+   * "every item before `#answeredSeq` has its answer" is all flush() needs to know.
+   */
+  #headSeq = 0;
+  #nextSeq = 0;
+  #answeredSeq = 0;
+  /** Items numbered below this skip lingering: flush() asked for them. */
+  #urgentSeq = 0;
+  /** Records queued and not yet taken into a batch, and an estimate of their size (UTF-16 lengths). */
+  #queuedRecords = 0;
+  #queuedChars = 0;
+  /** When the oldest record not yet taken arrived (or earlier: it never delays a batch). */
+  #since = 0;
+  #inFlight: Batch | undefined;
+  /** The next batch, built while the one before it is in flight. */
+  #ready: Batch | undefined;
+  /**
+   * Answers being read. A 200 is the acknowledgement, so the next batch goes out while
+   * the previous answer is parsed and its calls resolved; everything that settles calls
+   * otherwise waits for this first, so calls are always answered in order.
+   */
+  #answers: Promise<void> = Promise.resolve();
   #running = false;
+  /** `context.closed.aborted`, kept here: a native getter is too dear to call per record. */
+  #closed: boolean;
   #wake: (() => void) | undefined;
-  /** Calls without an answer yet, in call order (a Set keeps insertion order). */
-  readonly #open = new Set<Call>();
-  /** `flush()` callers, each waiting for every call up to `upTo` to be answered. */
+  /** `flush()` callers, in the order they asked, each waiting for every item before `upTo`. */
   #flushes: { upTo: number; resolve: () => void }[] = [];
 
   constructor(model: string, context: BatcherContext) {
     this.#model = model;
     this.#context = context;
+    this.#linger = context.options.lingerMs ?? 50;
     this.#maxRecords = context.options.maxBatchRecords ?? 500;
     this.#maxBytes = context.options.maxBatchBytes ?? 1024 * 1024;
-    context.closed.addEventListener("abort", () => this.#nudge(), { once: true });
+    this.#closed = context.closed.aborted;
+    context.closed.addEventListener(
+      "abort",
+      () => {
+        this.#closed = true;
+        this.#nudge();
+      },
+      { once: true },
+    );
   }
 
+  /** Queues a record or an array of records; resolves to the server's verdict on them. */
   ingest(input: unknown): Promise<IglooIngestVerdict> {
-    const what = `ingest ${this.#model}`;
-    if (this.#context.closed.aborted) return Promise.reject(new IglooError("E_CLOSED", `${what}: the client is closed; create a new one to send more`));
-    const records: readonly unknown[] = Array.isArray(input) ? input : [input];
-    const texts: string[] = [];
-    for (const [i, record] of records.entries()) {
-      try {
-        const text = toJson(record) as string | undefined;
-        if (text === undefined) throw new TypeError(`${typeof record} is not a JSON value`);
-        texts.push(text);
-      } catch (error) {
-        return Promise.reject(new IglooError("E_SERIALIZE", `${what}: record ${i} cannot be written as JSON (${error instanceof Error ? error.message : String(error)}); nothing of this call was sent`, { cause: error }));
+    const call = this.#enqueueCall(input);
+    if (call instanceof IglooError) return Promise.reject(call);
+    if (call === undefined) return Promise.resolve({ accepted: 0, rejected: 0, errors: [], token: "" });
+    return new Promise<IglooIngestVerdict>((resolve, reject) => {
+      call.resolve = resolve;
+      call.reject = reject;
+    });
+  }
+
+  /**
+   * Queues a record or an array of records and returns nothing to wait on: the cheapest
+   * way to send one event at a time. Throws at once what can be known at once (closed
+   * client, a record that is not JSON, a full buffer); rejections and failures found
+   * later go to the onRejected and onError handlers, and `flush()` waits for these records too.
+   */
+  send(input: unknown): void {
+    const refused = Array.isArray(input) ? this.#enqueueCall(input) : this.#enqueueOne(input);
+    if (refused instanceof IglooError) throw refused;
+  }
+
+  #enqueueOne(record: unknown): IglooError | undefined {
+    if (this.#closed) return this.#closedError();
+    const text = this.#serialize(record, 0);
+    if (text instanceof IglooError) return text;
+    const refused = this.#context.buffer.admit(this.#model, 1);
+    if (refused) return refused;
+    this.#push(text, 1, text.length);
+    return undefined;
+  }
+
+  #enqueueCall(input: unknown): Call | IglooError | undefined {
+    if (this.#closed) return this.#closedError();
+    let one = "";
+    let many: string[] | undefined;
+    let chars = 0;
+    if (!Array.isArray(input)) {
+      const text = this.#serialize(input, 0);
+      if (text instanceof IglooError) return text;
+      one = text;
+      chars = text.length;
+    } else {
+      if (input.length === 0) return undefined;
+      many = new Array<string>(input.length);
+      for (let i = 0; i < input.length; i++) {
+        const text = this.#serialize(input[i], i);
+        if (text instanceof IglooError) return text;
+        many[i] = text;
+        chars += text.length;
       }
     }
-    if (texts.length === 0) return Promise.resolve({ accepted: 0, rejected: 0, errors: [], token: "" });
-    const refused = this.#context.buffer.admit(this.#model, texts.length);
-    if (refused) return Promise.reject(refused);
-    return new Promise<IglooIngestVerdict>((resolve, reject) => {
-      // No second promise per call for flush() to wait on: a call is an entry in #open,
-      // and flushes are woken when the oldest open call passes their mark.
-      const finish = () => {
-        this.#open.delete(call);
-        if (this.#flushes.length > 0) this.#wakeFlushes();
-      };
-      const call: Call = {
-        id: ++this.#lastCallId,
-        size: texts.length,
-        verdict: { accepted: 0, rejected: 0, errors: [], token: "" },
-        unanswered: texts.length,
-        settled: false,
-        resolve: (verdict) => (finish(), resolve(verdict)),
-        reject: (error) => (finish(), reject(error)),
-      };
-      this.#open.add(call);
-      const at = Date.now();
-      for (const [index, text] of texts.entries()) {
-        const bytes = utf8Length(text);
-        this.#queue.push({ call, index, text, bytes, at });
-        this.#queuedBytes += bytes;
-      }
-      if (this.#full()) this.#nudge();
-      this.#run();
-    });
+    const size = many === undefined ? 1 : many.length;
+    const refused = this.#context.buffer.admit(this.#model, size);
+    if (refused) return refused;
+    const call: Call = { one, many, size, next: 0, unanswered: size, accepted: 0, rejected: 0, errors: undefined, token: "", settled: false, resolve: undefined, reject: undefined };
+    this.#push(call, size, chars);
+    return call;
+  }
+
+  #push(item: Item, records: number, chars: number): void {
+    // Only an item arriving to an empty queue reads the clock; the ones after it are
+    // counted from its time, which can only send them sooner.
+    if (this.#queuedRecords === 0) this.#since = Date.now();
+    this.#queue.push(item);
+    this.#nextSeq++;
+    this.#queuedRecords += records;
+    this.#queuedChars += chars;
+    if (this.#full()) this.#nudge();
+    if (!this.#running) this.#run();
+  }
+
+  #closedError(): IglooError {
+    return new IglooError("E_CLOSED", `ingest ${this.#model}: the client is closed; create a new one to send more`);
+  }
+
+  #serialize(record: unknown, index: number): string | IglooError {
+    try {
+      const text = toJson(record) as string | undefined;
+      if (text === undefined) throw new TypeError(`${typeof record} is not a JSON value`);
+      return text;
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      return new IglooError("E_SERIALIZE", `ingest ${this.#model}: record ${index} cannot be written as JSON (${why}); nothing of this call was sent`, { cause: error });
+    }
   }
 
   /** Sends what is buffered now; resolves once every call made so far has its answer. */
   flush(): Promise<void> {
-    this.#urgentUpTo = this.#lastCallId;
+    const upTo = this.#nextSeq;
+    this.#urgentSeq = upTo;
     this.#nudge();
-    const upTo = this.#lastCallId;
-    return new Promise<void>((resolve) => {
-      this.#flushes.push({ upTo, resolve });
-      this.#wakeFlushes();
-    });
+    if (this.#answeredSeq >= upTo) return Promise.resolve();
+    return new Promise<void>((resolve) => this.#flushes.push({ upTo, resolve }));
   }
 
-  #wakeFlushes(): void {
-    const oldest = this.#open.values().next().value?.id ?? Number.POSITIVE_INFINITY;
-    const waiting: { upTo: number; resolve: () => void }[] = [];
-    for (const flush of this.#flushes) {
-      if (oldest > flush.upTo) flush.resolve();
-      else waiting.push(flush);
-    }
-    this.#flushes = waiting;
+  /** Every item before `seq` has its answer. */
+  #answered(seq: number): void {
+    if (seq > this.#answeredSeq) this.#answeredSeq = seq;
+    while (this.#flushes.length > 0 && this.#flushes[0]!.upTo <= this.#answeredSeq) this.#flushes.shift()!.resolve();
   }
 
   #full(): boolean {
-    return this.#queue.length - this.#head >= this.#maxRecords || this.#queuedBytes >= this.#maxBytes;
+    return this.#queuedRecords >= this.#maxRecords || this.#queuedChars >= this.#maxBytes;
   }
 
   #nudge(): void {
@@ -191,61 +308,182 @@ export class ModelBatcher {
     if (this.#running) return;
     this.#running = true;
     void this.#loop()
-      .catch((error: unknown) => this.#failQueued(new IglooError("E_PROTOCOL", `ingest ${this.#model}: the client failed unexpectedly (${String(error)})`, { cause: error })))
+      .catch(async (error: unknown) => {
+        await this.#answers;
+        const failure = new IglooError("E_PROTOCOL", `ingest ${this.#model}: the client failed unexpectedly (${String(error)})`, { cause: error });
+        if (this.#inFlight) this.#fail(this.#inFlight, failure);
+        if (this.#ready) this.#fail(this.#ready, failure);
+        this.#failQueued(failure);
+      })
       .finally(() => {
+        this.#inFlight = undefined;
+        this.#ready = undefined;
         this.#running = false;
-        if (this.#peek()) this.#run();
+        if (this.#peek() !== undefined) this.#run();
       });
   }
 
   async #loop(): Promise<void> {
-    for (let head = this.#peek(); head; head = this.#peek()) {
-      if (this.#context.closed.aborted) return this.#failQueued(new IglooError("E_CLOSED", `ingest ${this.#model}: the client was closed before these records were sent`));
-      const wait = head.at + (this.#context.options.lingerMs ?? 50) - Date.now();
-      if (wait > 0 && !this.#full() && head.call.id > this.#urgentUpTo) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(() => this.#nudge(), wait);
-          this.#wake = () => (clearTimeout(timer), resolve());
-        });
-        continue;
+    for (;;) {
+      if (this.#ready === undefined) {
+        // No batch taken is outstanding, so the queue may be shortened.
+        this.#compact();
+        if (this.#peek() === undefined) return;
       }
-      await this.#send(this.#take());
+      if (this.#context.closed.aborted) {
+        await this.#answers;
+        if (this.#ready) this.#untake(this.#ready);
+        this.#ready = undefined;
+        return this.#failQueued(new IglooError("E_CLOSED", `ingest ${this.#model}: the client was closed before these records were sent`));
+      }
+      let batch = this.#ready;
+      this.#ready = undefined;
+      if (batch === undefined) {
+        const wait = this.#since + this.#linger - Date.now();
+        if (wait > 0 && !this.#full() && this.#headSeq >= this.#urgentSeq) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(() => this.#nudge(), wait);
+            this.#wake = () => (clearTimeout(timer), resolve());
+          });
+          continue;
+        }
+        batch = this.#take();
+      }
+      this.#inFlight = batch;
+      const sending = this.#send(batch);
+      // While this one is in flight, a full batch already waiting is built, to go out the
+      // moment this one is stored. Anything but "stored" puts it back, so order holds.
+      if (this.#full()) this.#ready = this.#take();
+      const outcome = await sending;
+      this.#inFlight = undefined;
+      if (outcome !== "stored" && this.#ready !== undefined) {
+        this.#untake(this.#ready);
+        this.#ready = undefined;
+      }
+      if (outcome === "smaller") this.#requeueSmaller(batch);
     }
   }
 
-  /** The first queued record whose call is still waiting; records of failed calls are dropped. */
-  #peek(): Entry | undefined {
+  #compact(): void {
+    if (this.#head === this.#queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+    } else if (this.#head > 4096 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  /** The item at the head of the queue; what is left of failed calls is dropped on the way. */
+  #peek(): Item | undefined {
     while (this.#head < this.#queue.length) {
-      const entry = this.#queue[this.#head]!;
-      if (!entry.call.settled) return entry;
+      const item = this.#queue[this.#head]!;
+      if (typeof item === "string" || !item.settled) return item;
+      const untaken = item.size - item.next;
+      if (untaken > 0) {
+        this.#queuedRecords -= untaken;
+        this.#queuedChars -= item.many === undefined ? item.one.length : chars(item.many, item.next, item.size);
+        this.#context.buffer.release(untaken);
+        item.next = item.size; // so that passing it again (after #untake) drops nothing twice
+      }
       this.#head++;
-      this.#queuedBytes -= entry.bytes;
-      this.#context.buffer.release(1);
+      this.#headSeq++;
     }
     return undefined;
   }
 
-  #take(): Entry[] {
-    const batch: Entry[] = [];
-    let bytes = 2;
-    for (let entry = this.#peek(); entry && batch.length < this.#maxRecords; entry = this.#peek()) {
-      if (batch.length > 0 && bytes + entry.bytes + 1 > this.#maxBytes) break;
-      batch.push(entry);
-      bytes += entry.bytes + 1;
+  /**
+   * The next batch: whole items while they fit, and the first records of the one that
+   * does not. Sizes are first taken as UTF-16 lengths, which are the UTF-8 ones for ASCII
+   * text; one scan of the body checks that, and only a body that is not ASCII and over
+   * the limit is taken again, measuring each record.
+   */
+  #take(exact = false): Batch {
+    const startIndex = this.#head;
+    const startSeq = this.#headSeq;
+    const parts: string[] = [];
+    const items: Item[] = [];
+    /** For the calls among `items` (single records of send() are one record each): where, from which record, how many. */
+    const calls: number[] = [];
+    const from: number[] = [];
+    const counts: number[] = [];
+    const maxRecords = this.#maxRecords;
+    // The body's bytes: brackets, the records, a comma before each but the first. A
+    // batch's first record goes even when it alone is over the limit.
+    const room = this.#maxBytes - 1;
+    let records = 0;
+    let recordBytes = 0;
+    let taken = 0;
+    let cutShort = false;
+    for (let item = this.#peek(); item !== undefined && records < maxRecords; item = this.#peek()) {
+      if (typeof item === "string") {
+        const bytes = exact ? utf8Length(item) : item.length;
+        if (records > 0 && recordBytes + records + bytes >= room) break;
+        parts.push(item);
+        items.push(item);
+        records++;
+        recordBytes += bytes;
+        taken += item.length;
+        this.#head++;
+        this.#headSeq++;
+        continue;
+      }
+      const start = item.next;
+      let count = 0;
+      const texts = item.many;
+      for (let i = start; i < item.size && records + count < maxRecords; i++, count++) {
+        const text = texts === undefined ? item.one : texts[i]!;
+        const bytes = exact ? utf8Length(text) : text.length;
+        const before = records + count;
+        if (before > 0 && recordBytes + before + bytes >= room) break;
+        parts.push(text);
+        recordBytes += bytes;
+        taken += text.length;
+      }
+      if (count === 0) break;
+      calls.push(items.length);
+      items.push(item);
+      from.push(start);
+      counts.push(count);
+      records += count;
+      item.next = start + count;
+      if (item.next < item.size) {
+        cutShort = true; // the batch is full; the rest of this call goes next
+        break;
+      }
       this.#head++;
-      this.#queuedBytes -= entry.bytes;
+      this.#headSeq++;
     }
-    if (this.#head > 4096 && this.#head * 2 > this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#head);
-      this.#head = 0;
+    this.#queuedRecords -= records;
+    this.#queuedChars -= taken;
+    const body = `[${parts.join(",")}]`;
+    const batch: Batch = { body, items, calls, from, counts, records, recordBytes, chars: taken, startIndex, startSeq, endSeq: this.#headSeq, cutShort };
+    if (!exact && NON_ASCII.test(body)) {
+      const bytes = utf8Length(body);
+      if (bytes > this.#maxBytes && records > 1) {
+        this.#untake(batch);
+        return this.#take(true);
+      }
+      return { ...batch, recordBytes: bytes - 1 - records };
     }
     return batch;
   }
 
-  async #send(batch: Entry[]): Promise<void> {
+  /** Puts a batch back at the head of the queue, as if it had never been taken. */
+  #untake(batch: Batch): void {
+    const { items, calls, from } = batch;
+    for (let c = 0; c < calls.length; c++) (items[calls[c]!] as Call).next = from[c]!;
+    this.#head = batch.startIndex;
+    this.#headSeq = batch.startSeq;
+    this.#queuedRecords += batch.records;
+    this.#queuedChars += batch.chars;
+  }
+
+  /** Sends until stored (retrying what may be retried); says how it ended. */
+  async #send(batch: Batch): Promise<"stored" | "failed" | "smaller"> {
     const what = `ingest ${this.#model}`;
     const { transport, buffer, closed } = this.#context;
-    const body = `[${batch.map((e) => e.text).join(",")}]`;
+    const { body } = batch;
     for (let attempt = 0; ; attempt++) {
       let retryAfter: number | undefined;
       try {
@@ -256,92 +494,175 @@ export class ModelBatcher {
           signal: closed,
           keepalive: this.#context.leaving() && body.length < 60_000,
         });
-        if (response.status === 200) return await this.#acknowledged(batch, response);
+        if (response.status === 200) {
+          this.#answers = this.#answers
+            .then(() => this.#acknowledged(batch, response))
+            .catch((error: unknown) => this.#fail(batch, new IglooError("E_PROTOCOL", `${what}: the client failed reading the server's answer (${String(error)}); the records are kept and not resent`, { status: 200, cause: error })));
+          return "stored";
+        }
         const error = await errorFromResponse(response, what);
         if (!RETRYABLE.has(response.status)) {
+          await this.#answers;
           buffer.healthy();
-          if (response.status === 413 && batch.length > 1) return this.#requeueSmaller(batch);
-          return this.#fail(batch, error);
+          if (response.status === 413 && batch.records > 1) return "smaller";
+          this.#fail(batch, error);
+          return "failed";
         }
         retryAfter = retryAfterMs(response.headers.get("retry-after"));
         buffer.failing(error.message);
       } catch (error) {
-        if (closed.aborted) return this.#fail(batch, new IglooError("E_CLOSED", `${what}: the client was closed while sending; these records may or may not have been stored`));
+        if (closed.aborted) {
+          await this.#answers;
+          this.#fail(batch, new IglooError("E_CLOSED", `${what}: the client was closed while sending; these records may or may not have been stored`));
+          return "failed";
+        }
         buffer.failing(`${what}: ${error instanceof Error ? error.message : String(error)}`);
       }
       try {
         await sleep(nextDelay(attempt, retryAfter, this.#context.options.backoff), closed);
       } catch {
-        return this.#fail(batch, new IglooError("E_CLOSED", `${what}: the client was closed before these records were stored`));
+        await this.#answers;
+        this.#fail(batch, new IglooError("E_CLOSED", `${what}: the client was closed before these records were stored`));
+        return "failed";
       }
     }
   }
 
-  async #acknowledged(batch: Entry[], response: Response): Promise<void> {
+  /** Reads a 200's answer and splits it into the verdicts of the batch's calls. */
+  async #acknowledged(batch: Batch, response: Response): Promise<void> {
     this.#context.buffer.healthy();
     let answer: { errors?: unknown; token?: unknown };
     try {
       answer = (await response.json()) as typeof answer;
+      if (answer === null || typeof answer !== "object") answer = {};
     } catch (error) {
       const message = `ingest ${this.#model}: the server stored this batch but its answer was cut off; the records are kept and not resent, their verdicts are unknown`;
       return this.#fail(batch, new IglooError("E_VERDICT_LOST", message, { status: 200, cause: error }));
     }
-    if (!Array.isArray(answer.errors) || typeof answer.token !== "string") {
+    const { errors, token } = answer;
+    if (!Array.isArray(errors) || typeof token !== "string") {
       const message = `ingest ${this.#model}: the server acknowledged this batch with an answer this client does not understand; the records are kept and not resent`;
       return this.#fail(batch, new IglooError("E_PROTOCOL", message, { status: 200 }));
     }
+    // The server lists rejected records by their index in the batch; map each to its call.
     const reasons = new Map<number, string>();
-    for (const e of answer.errors as { index?: unknown; message?: unknown }[]) {
-      if (typeof e.index === "number") reasons.set(e.index, String(e.message));
+    for (const e of errors as unknown[]) {
+      const { index, message } = (typeof e === "object" && e !== null ? e : {}) as { index?: unknown; message?: unknown };
+      if (typeof index === "number") reasons.set(index, String(message));
     }
-    for (const [i, entry] of batch.entries()) {
-      const { call } = entry;
-      const reason = reasons.get(i);
-      if (reason === undefined) call.verdict.accepted++;
-      else {
-        call.verdict.rejected++;
-        call.verdict.errors.push({ index: entry.index, message: reason });
+    const { items, from, counts } = batch;
+    let offset = 0;
+    let c = 0;
+    for (const item of items) {
+      if (typeof item === "string") {
+        const reason = reasons.size > 0 ? reasons.get(offset) : undefined;
+        if (reason !== undefined) this.#reportRejection(item, reason);
+        offset++;
+        continue;
       }
+      const count = counts[c]!;
+      const first = from[c++]!;
+      let rejected = 0;
+      if (reasons.size > 0) {
+        for (let i = 0; i < count; i++) {
+          const reason = reasons.get(offset + i);
+          if (reason === undefined) continue;
+          rejected++;
+          (item.errors ??= []).push({ index: first + i, message: reason });
+        }
+      }
+      offset += count;
+      item.accepted += count - rejected;
+      item.rejected += rejected;
       // Batches of one model go one after another, so the last token covers the earlier ones.
-      call.verdict.token = answer.token;
-      if (--call.unanswered === 0 && !call.settled) {
-        call.settled = true;
-        call.resolve(call.verdict);
+      item.token = token;
+      item.unanswered -= count;
+      if (item.unanswered === 0 && !item.settled) {
+        item.settled = true;
+        if (item.resolve) item.resolve({ accepted: item.accepted, rejected: item.rejected, errors: item.errors ?? [], token });
+        else if (item.errors) for (const { index, message } of item.errors) this.#reportRejection(item.many === undefined ? item.one : item.many[index]!, message);
       }
     }
-    this.#context.buffer.release(batch.length);
+    this.#context.buffer.release(batch.records);
+    this.#answered(batch.endSeq);
   }
 
   /** 413: the server takes smaller bodies than configured; halve the batch limits and go again. */
-  #requeueSmaller(batch: Entry[]): void {
-    const bytes = batch.reduce((sum, e) => sum + e.bytes, 0);
-    this.#maxBytes = Math.max(1, Math.floor(bytes / 2));
-    this.#maxRecords = Math.max(1, Math.floor(batch.length / 2));
-    this.#queue = batch.concat(this.#queue.slice(this.#head));
-    this.#head = 0;
-    this.#queuedBytes += bytes;
+  #requeueSmaller(batch: Batch): void {
+    this.#maxBytes = Math.max(1, Math.floor((batch.recordBytes + batch.records + 1) / 2));
+    this.#maxRecords = Math.max(1, Math.floor(batch.records / 2));
+    this.#untake(batch);
   }
 
   /** Rejects every call with records in `batch`; their records still queued are dropped. */
-  #fail(batch: readonly Entry[], error: IglooError): void {
-    this.#context.buffer.release(batch.length);
-    for (const { call } of batch) {
-      if (call.settled) continue;
-      call.settled = true;
-      const { accepted, rejected } = call.verdict;
-      if (accepted + rejected === 0) call.reject(error);
-      else {
-        const partly = `${error.message} (of this call's ${call.size} records, ${accepted} had already been accepted and ${rejected} rejected in earlier batches)`;
-        call.reject(new IglooError(error.code, partly, { ...(error.status === undefined ? {} : { status: error.status }), cause: error }));
-      }
-    }
+  #fail(batch: Batch, error: IglooError): void {
+    this.#context.buffer.release(batch.records);
+    this.#rejectAll(batch.items, error);
+    this.#answered(batch.endSeq + (batch.cutShort ? 1 : 0));
   }
 
+  /** Rejects every queued call that has not been answered. */
   #failQueued(error: IglooError): void {
     const rest = this.#queue.slice(this.#head);
     this.#queue = [];
     this.#head = 0;
-    this.#queuedBytes = 0;
-    this.#fail(rest, error);
+    this.#headSeq = this.#nextSeq;
+    this.#context.buffer.release(this.#queuedRecords);
+    this.#queuedRecords = 0;
+    this.#queuedChars = 0;
+    this.#rejectAll(rest, error);
+    this.#answered(this.#nextSeq);
   }
+
+  #rejectAll(items: readonly Item[], error: IglooError): void {
+    let sent = 0;
+    for (const item of items) {
+      if (typeof item === "string") {
+        sent++;
+        continue;
+      }
+      if (item.settled) continue;
+      item.settled = true;
+      const { accepted, rejected } = item;
+      if (!item.reject) sent += item.size - accepted - rejected;
+      else if (accepted + rejected === 0) item.reject(error);
+      else {
+        const partly = `${error.message} (of this call's ${item.size} records, ${accepted} had already been accepted and ${rejected} rejected in earlier batches)`;
+        item.reject(new IglooError(error.code, partly, { ...(error.status === undefined ? {} : { status: error.status }), cause: error }));
+      }
+    }
+    if (sent > 0) {
+      const lost = new IglooError(error.code, `${error.message} (${sent} records given to send())`, { ...(error.status === undefined ? {} : { status: error.status }), cause: error });
+      this.#report(() => (this.#context.options.onError ?? defaultOnError)(lost));
+    }
+  }
+
+  #reportRejection(text: string, message: string): void {
+    const onRejected = this.#context.options.onRejected ?? defaultOnRejected;
+    this.#report(() => onRejected({ model: this.#model, record: JSON.parse(text) as unknown, message }));
+  }
+
+  /** A handler's own error must not stop the batcher: it is logged and sending goes on. */
+  #report(handler: () => void): void {
+    try {
+      handler();
+    } catch (error) {
+      console.error(`igloo client: an ingest ${this.#model} handler threw (${error instanceof Error ? error.message : String(error)}); sending goes on`);
+    }
+  }
+}
+
+function defaultOnRejected(rejection: IglooRejection): void {
+  console.warn(`igloo client: ingest ${rejection.model} rejected a record given to send(): ${rejection.message}`);
+}
+
+function defaultOnError(error: IglooError): void {
+  console.error(`igloo client: ${error.message}`);
+}
+
+/** The UTF-16 length of texts[from..to). */
+function chars(texts: readonly string[], from: number, to: number): number {
+  let total = 0;
+  for (let i = from; i < to; i++) total += texts[i]!.length;
+  return total;
 }

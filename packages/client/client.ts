@@ -15,7 +15,7 @@ import { errorFromResponse, IglooError } from "./errors.js";
 import { queryString, Transport, type BackoffOptions, type Fetch } from "./http.js";
 import { subscribe, type IglooSubscribeOptions, type IglooSubscription, type SubscriptionContext } from "./subscription.js";
 
-export type { IglooIngestOptions, IglooIngestVerdict } from "./batcher.js";
+export type { IglooIngestOptions, IglooIngestVerdict, IglooRejection } from "./batcher.js";
 export { IglooError, type IglooErrorCode } from "./errors.js";
 export type { BackoffOptions as IglooBackoffOptions, Fetch as IglooFetch } from "./http.js";
 export type { IglooSubscribeOptions, IglooSubscription } from "./subscription.js";
@@ -60,9 +60,21 @@ export interface IglooView<Params, Row> {
   subscribe(params: Params, onRows: (rows: Row[]) => void, options?: IglooSubscribeOptions): IglooSubscription;
 }
 
+export interface IglooIngest<Record> {
+  /** Queues a record or an array of records; resolves to the server's verdict on them. */
+  (records: Record | readonly Record[]): Promise<IglooIngestVerdict>;
+  /**
+   * Queues a record or an array of records with nothing to wait on, the cheapest way to
+   * send one event at a time. Throws at once when they cannot be taken (closed client,
+   * not JSON, buffer full); rejections and failures found later go to `ingest.onRejected`
+   * and `ingest.onError` of the client's options. `flush()` waits for these records too.
+   */
+  send(records: Record | readonly Record[]): void;
+}
+
 export interface IglooClient<Models, Views extends { readonly [Name in keyof Views]: IglooViewShape }> {
-  /** One function per model: takes a record or an array of records, resolves to the server's verdict on them. */
-  readonly ingest: { readonly [Name in keyof Models]: (records: Models[Name] | readonly Models[Name][]) => Promise<IglooIngestVerdict> };
+  /** One function per model: `client.ingest.Model(records)` for a verdict, `client.ingest.Model.send(records)` for none. */
+  readonly ingest: { readonly [Name in keyof Models]: IglooIngest<Models[Name]> };
   readonly views: { readonly [Name in keyof Views]: IglooView<Views[Name]["params"], Views[Name]["row"]> };
   /** Sends what is buffered now; resolves once every ingest call made so far has its answer. */
   flush(): Promise<void>;
@@ -105,10 +117,15 @@ export function createIglooClient<Models, Views extends { readonly [Name in keyo
 
   const batchers = schema.models.map((model) => new ModelBatcher(model, batcherContext));
   const ingest = Object.fromEntries(
-    batchers.map((batcher, i) => [
-      schema.models[i],
-      (records: unknown) => (closing ? Promise.reject(new IglooError("E_CLOSED", `ingest ${schema.models[i]}: the client is closed; create a new one to send more`)) : batcher.ingest(records)),
-    ]),
+    batchers.map((batcher, i) => {
+      const closed = () => new IglooError("E_CLOSED", `ingest ${schema.models[i]}: the client is closed; create a new one to send more`);
+      const call = (records: unknown) => (closing ? Promise.reject(closed()) : batcher.ingest(records));
+      const send = (records: unknown): void => {
+        if (closing) throw closed();
+        batcher.send(records);
+      };
+      return [schema.models[i], Object.assign(call, { send })];
+    }),
   );
 
   const views = Object.fromEntries(
