@@ -1,16 +1,24 @@
 /**
- * `bun bench/client.ts`: the generated client against `igloo dev`, in one run.
+ * `bun bench/client.ts`: the generated client against `igloo dev`, in one run. Each way
+ * sends 240,000 events of one model:
  *
- *   raw HTTP    batches of 500 events (the client's default batch) POSTed by hand, one
- *               request in flight, as the client keeps one batch per model in flight so
- *               records arrive in order
- *   client      the same events through `client.ingest.Model(record)` one call per
- *               event, default batching (500 records / 1 MiB / 50 ms)
- *   arrays      the same through calls of 100 records each
- *               The three take turns over 6 rounds of 50,000 events each, in a rotating
- *               order, each starting once everything sent before it is stored.
- *   push        delay from an ingest's acknowledgement to the subscription callback
- *               seeing it, p50 and p99 over 100 ingests
+ *   raw           batches of 500 (the client's default batch) built and POSTed by hand,
+ *                 one request in flight (the client also keeps one per model in flight,
+ *                 so records arrive in order)
+ *   rawPipelined  the same, the next batch built while one is in flight
+ *   calls         `client.ingest.Tick(event)`, one call per event, each with its promise
+ *   sends         `client.ingest.Tick.send(event)`, one call per event, no promise
+ *   burst         `client.ingest.Tick(event)` 20,000 times in one go, then all awaited:
+ *                 the worst case, where the client's work never overlaps a request
+ *   arrays        `client.ingest.Tick(events)` with 100 events per call
+ *
+ * Except in `burst`, events arrive in chunks of 500 with the event loop turning between
+ * them, as they would from a socket or a file. The ways take turns over 8 rounds in a
+ * rotating order, each starting once everything sent before it is stored; a ratio is the
+ * median over rounds of the ratio within each round.
+ *
+ *   push          delay from an ingest's acknowledgement to the subscription callback
+ *                 seeing it, p50 and p99 over 100 ingests
  */
 import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";

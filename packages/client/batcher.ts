@@ -85,20 +85,17 @@ interface Call {
  */
 type Item = Call | string;
 
+/** Consecutive single records given to `send()`, taken together: their JSON. */
+type Run = readonly string[];
+
 /** One request: its body, and which records of which items it carries, in order. */
 interface Batch {
   readonly body: string;
-  readonly items: Item[];
-  /**
-   * For each call among the items (a string item is one record): its index in `items`,
-   * the index (in that call) of its first record here, and how many follow.
-   */
-  readonly calls: number[];
+  readonly segments: (Run | Call)[];
+  /** For each call among the segments: the index (in that call) of its first record here, and how many follow. */
   readonly from: number[];
   readonly counts: number[];
   readonly records: number;
-  /** UTF-8 bytes of the records' JSON, without brackets and commas. */
-  readonly recordBytes: number;
   /** What taking it removed from the queue's size estimate (UTF-16 lengths). */
   readonly chars: number;
   /** Where in the queue, and at which sequence number, taking it began. */
@@ -395,16 +392,14 @@ export class ModelBatcher {
   /**
    * The next batch: whole items while they fit, and the first records of the one that
    * does not. Sizes are first taken as UTF-16 lengths, which are the UTF-8 ones for ASCII
-   * text; one scan of the body checks that, and only a body that is not ASCII and over
-   * the limit is taken again, measuring each record.
+   * text; only a body that could be over the limit is scanned, and only one that is not
+   * ASCII and over the limit is taken again, measuring each record.
    */
   #take(exact = false): Batch {
     const startIndex = this.#head;
     const startSeq = this.#headSeq;
     const parts: string[] = [];
-    const items: Item[] = [];
-    /** For the calls among `items` (single records of send() are one record each): where, from which record, how many. */
-    const calls: number[] = [];
+    const segments: (Run | Call)[] = [];
     const from: number[] = [];
     const counts: number[] = [];
     const maxRecords = this.#maxRecords;
@@ -417,15 +412,30 @@ export class ModelBatcher {
     let cutShort = false;
     for (let item = this.#peek(); item !== undefined && records < maxRecords; item = this.#peek()) {
       if (typeof item === "string") {
-        const bytes = exact ? utf8Length(item) : item.length;
-        if (records > 0 && recordBytes + records + bytes >= room) break;
-        parts.push(item);
-        items.push(item);
-        records++;
-        recordBytes += bytes;
-        taken += item.length;
-        this.#head++;
-        this.#headSeq++;
+        // A run of single records: measured one by one, copied and joined at once.
+        const queue = this.#queue;
+        const start = this.#head;
+        let end = start;
+        let full = false;
+        for (; end < queue.length && records < maxRecords; end++) {
+          const text = queue[end]!;
+          if (typeof text !== "string") break;
+          const bytes = exact ? utf8Length(text) : text.length;
+          if (records > 0 && recordBytes + records + bytes >= room) {
+            full = true;
+            break;
+          }
+          records++;
+          recordBytes += bytes;
+          taken += text.length;
+        }
+        if (end === start) break;
+        const run = queue.slice(start, end) as string[];
+        segments.push(run);
+        parts.push(run.join(","));
+        this.#headSeq += end - start;
+        this.#head = end;
+        if (full) break;
         continue;
       }
       const start = item.next;
@@ -441,8 +451,7 @@ export class ModelBatcher {
         taken += text.length;
       }
       if (count === 0) break;
-      calls.push(items.length);
-      items.push(item);
+      segments.push(item);
       from.push(start);
       counts.push(count);
       records += count;
@@ -457,22 +466,19 @@ export class ModelBatcher {
     this.#queuedRecords -= records;
     this.#queuedChars -= taken;
     const body = `[${parts.join(",")}]`;
-    const batch: Batch = { body, items, calls, from, counts, records, recordBytes, chars: taken, startIndex, startSeq, endSeq: this.#headSeq, cutShort };
-    if (!exact && NON_ASCII.test(body)) {
-      const bytes = utf8Length(body);
-      if (bytes > this.#maxBytes && records > 1) {
-        this.#untake(batch);
-        return this.#take(true);
-      }
-      return { ...batch, recordBytes: bytes - 1 - records };
+    const batch: Batch = { body, segments, from, counts, records, chars: taken, startIndex, startSeq, endSeq: this.#headSeq, cutShort };
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: most bodies cannot be over, unscanned.
+    if (!exact && records > 1 && body.length * 3 > this.#maxBytes && NON_ASCII.test(body) && utf8Length(body) > this.#maxBytes) {
+      this.#untake(batch);
+      return this.#take(true);
     }
     return batch;
   }
 
   /** Puts a batch back at the head of the queue, as if it had never been taken. */
   #untake(batch: Batch): void {
-    const { items, calls, from } = batch;
-    for (let c = 0; c < calls.length; c++) (items[calls[c]!] as Call).next = from[c]!;
+    let c = 0;
+    for (const segment of batch.segments) if (!isRun(segment)) segment.next = batch.from[c++]!;
     this.#head = batch.startIndex;
     this.#headSeq = batch.startSeq;
     this.#queuedRecords += batch.records;
@@ -550,14 +556,18 @@ export class ModelBatcher {
       const { index, message } = (typeof e === "object" && e !== null ? e : {}) as { index?: unknown; message?: unknown };
       if (typeof index === "number") reasons.set(index, String(message));
     }
-    const { items, from, counts } = batch;
+    const { segments, from, counts } = batch;
     let offset = 0;
     let c = 0;
-    for (const item of items) {
-      if (typeof item === "string") {
-        const reason = reasons.size > 0 ? reasons.get(offset) : undefined;
-        if (reason !== undefined) this.#reportRejection(item, reason);
-        offset++;
+    for (const item of segments) {
+      if (isRun(item)) {
+        if (reasons.size > 0) {
+          for (let i = 0; i < item.length; i++) {
+            const reason = reasons.get(offset + i);
+            if (reason !== undefined) this.#reportRejection(item[i]!, reason);
+          }
+        }
+        offset += item.length;
         continue;
       }
       const count = counts[c]!;
@@ -589,7 +599,7 @@ export class ModelBatcher {
 
   /** 413: the server takes smaller bodies than configured; halve the batch limits and go again. */
   #requeueSmaller(batch: Batch): void {
-    this.#maxBytes = Math.max(1, Math.floor((batch.recordBytes + batch.records + 1) / 2));
+    this.#maxBytes = Math.max(1, Math.floor(utf8Length(batch.body) / 2));
     this.#maxRecords = Math.max(1, Math.floor(batch.records / 2));
     this.#untake(batch);
   }
@@ -597,7 +607,7 @@ export class ModelBatcher {
   /** Rejects every call with records in `batch`; their records still queued are dropped. */
   #fail(batch: Batch, error: IglooError): void {
     this.#context.buffer.release(batch.records);
-    this.#rejectAll(batch.items, error);
+    this.#rejectAll(batch.segments, error);
     this.#answered(batch.endSeq + (batch.cutShort ? 1 : 0));
   }
 
@@ -614,11 +624,11 @@ export class ModelBatcher {
     this.#answered(this.#nextSeq);
   }
 
-  #rejectAll(items: readonly Item[], error: IglooError): void {
+  #rejectAll(items: readonly (Item | Run)[], error: IglooError): void {
     let sent = 0;
     for (const item of items) {
-      if (typeof item === "string") {
-        sent++;
+      if (typeof item === "string" || isRun(item)) {
+        sent += typeof item === "string" ? 1 : item.length;
         continue;
       }
       if (item.settled) continue;
@@ -658,6 +668,10 @@ function defaultOnRejected(rejection: IglooRejection): void {
 
 function defaultOnError(error: IglooError): void {
   console.error(`igloo client: ${error.message}`);
+}
+
+function isRun(segment: Run | Call): segment is Run {
+  return Array.isArray(segment);
 }
 
 /** The UTF-16 length of texts[from..to). */
