@@ -270,6 +270,20 @@ describe("retries", () => {
     expect(retryAfterMs("soon")).toBeUndefined();
   });
 
+  test("every attempt of a batch carries the same idempotency-key; each batch and each client has its own", async () => {
+    let requests = 0;
+    const server = fake((_r, body) => (++requests === 1 ? new Response("", { status: 503 }) : verdict(body)));
+    const c = client(server.url, { ingest: { maxBatchRecords: 2, lingerMs: 0, backoff: { minMs: 5 } } });
+    await c.ingest.Event([{ id: "a" }, { id: "b" }, { id: "c" }]);
+    const other = client(server.url, { ingest: { lingerMs: 0 } });
+    await other.ingest.Event({ id: "d" });
+    const keys = server.seen.map((s) => s.headers.get("idempotency-key"));
+    expect(ids(server.seen)).toEqual(["a", "b", "a", "b", "c", "d"]);
+    expect(keys[0]).toMatch(/^[0-9a-f]{16}-\d+$/);
+    expect(keys[1]).toBe(keys[0]!);
+    expect(new Set(keys).size).toBe(3);
+  });
+
   test("an acknowledged batch is never resent, not even when a later one must be retried", async () => {
     let requests = 0;
     const server = fake((_r, body) => (++requests === 2 ? new Response("", { status: 503 }) : verdict(body)));

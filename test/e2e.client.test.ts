@@ -110,6 +110,36 @@ describe("the generated client against igloo dev", () => {
     expect(counted[0]).toEqual({ rows: "1999", ids: "1999" });
   });
 
+  test("an answer lost after the server stored the batch: the resend is answered from the first attempt, nothing is stored twice", async () => {
+    const dropped = new Set<string>();
+    let replayed = 0;
+    const client = connect({
+      ingest: { maxBatchRecords: 50, backoff: { minMs: 10, maxMs: 100 } },
+      fetch: async (url, init) => {
+        const response = await fetch(url, init);
+        const key = (init.headers as Record<string, string> | undefined)?.["idempotency-key"];
+        if (response.headers.get("idempotent-replayed") === "true") replayed++;
+        if (key !== undefined && !dropped.has(key)) {
+          // The server stored the batch and answered; the answer never arrives.
+          dropped.add(key);
+          await response.arrayBuffer();
+          throw new TypeError("the connection was reset (simulated)");
+        }
+        return response;
+      },
+    });
+    // Purchase merges rows with the same @id away, so count what the table writer wrote.
+    const written = async () => Number(/^igloo_writer_rows_total\{table="Purchase"\} (\d+)$/m.exec(await (await fetch(`${dev.url}/metrics`)).text())?.[1] ?? 0);
+    const before = await written();
+    const verdicts = await Promise.all(Array.from({ length: 10 }, (_, i) => client.ingest.Purchase(Array.from({ length: 30 }, (_, j) => purchase(`lost-${run}-${i}-${j}`)))));
+    expect(verdicts.map((v) => v.accepted)).toEqual(Array(10).fill(30));
+    expect(dropped.size).toBeGreaterThanOrEqual(6);
+    expect(replayed).toBe(dropped.size);
+    await eventually(written, (n) => n >= before + 300);
+    await Bun.sleep(500); // a second copy, if one were stored, would have been written by now
+    expect((await written()) - before).toBe(300);
+  });
+
   test("read-your-writes: given the ingest token, the view answers with the records at once, equal to /query", async () => {
     const client = connect();
     const userId = `ryw-${run}`;

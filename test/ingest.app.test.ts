@@ -26,10 +26,13 @@ async function appWith(maxPendingBytes?: number) {
   const pipeline = new Pipeline({ stream, store, logger });
   await pipeline.apply(models.models);
   const app = createApp({ pipeline, stream, store, logger, maxBodyBytes: 1024 });
-  const post = (path: string, body: string, type = "application/json") =>
-    app.handle(new Request(`http://igloo${path}`, { method: "POST", headers: { "content-type": type }, body }));
+  const post = (path: string, body: string, type = "application/json", headers: Record<string, string> = {}) =>
+    app.handle(new Request(`http://igloo${path}`, { method: "POST", headers: { "content-type": type, ...headers }, body }));
+  /** Records appended to the model's topic so far. */
+  const appended = async () => [...(await stream.endOffsets(pipeline.target(table)!.topic)).values()].reduce((sum, n) => sum + n, 0);
   return {
     post,
+    appended,
     close: async () => {
       await pipeline.close();
       await stream.close();
@@ -80,6 +83,62 @@ describe("HTTP app (in-process)", () => {
         expect(response.status).toBe(status);
         expect(((await response.json()) as { error: string }).error.length).toBeGreaterThan(10);
       }
+    } finally {
+      await app.close();
+    }
+  });
+
+  test("idempotency-key: a resend gets the first answer back and stores nothing again", async () => {
+    const app = await appWith();
+    try {
+      const body = JSON.stringify([{ id: "k1", n: 1 }, { id: "k2", n: "x" }]);
+      const key = { "idempotency-key": "client-1" };
+      const first = await app.post(`/ingest/${table}`, body, "application/json", key);
+      const firstAnswer = await first.json();
+      expect(first.status).toBe(200);
+      expect(first.headers.get("idempotent-replayed")).toBeNull();
+      const stored = await app.appended();
+      expect(stored).toBe(1);
+
+      const again = await app.post(`/ingest/${table}`, body, "application/json", key);
+      expect(again.status).toBe(200);
+      expect(again.headers.get("idempotent-replayed")).toBe("true");
+      expect(await again.json()).toEqual(firstAnswer);
+      // Concurrent resends wait for one attempt; a new key stores again.
+      const [a, b] = await Promise.all([
+        app.post(`/ingest/${table}`, body, "application/json", { "idempotency-key": "client-2" }),
+        app.post(`/ingest/${table}`, body, "application/json", { "idempotency-key": "client-2" }),
+      ]);
+      expect([a.status, b.status]).toEqual([200, 200]);
+      expect([a.headers.get("idempotent-replayed"), b.headers.get("idempotent-replayed")].sort()).toEqual([null, "true"]);
+      expect(await app.appended()).toBe(stored + 1);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test("idempotency-key: another body under a used key is a 422, a malformed key a 400; a failed attempt is not remembered", async () => {
+    const failing = await appWith(1);
+    try {
+      const body = JSON.stringify({ id: "f1", n: 1 });
+      const first = await failing.post(`/ingest/${table}`, body, "application/json", { "idempotency-key": "f" });
+      expect(first.status).toBe(503);
+      const retried = await failing.post(`/ingest/${table}`, body, "application/json", { "idempotency-key": "f" });
+      expect(retried.status).toBe(503);
+      expect(retried.headers.get("idempotent-replayed")).toBeNull();
+    } finally {
+      await failing.close();
+    }
+    const app = await appWith();
+    try {
+      expect((await app.post(`/ingest/${table}`, JSON.stringify({ id: "m1", n: 1 }), "application/json", { "idempotency-key": "m" })).status).toBe(200);
+      const reused = await app.post(`/ingest/${table}`, JSON.stringify({ id: "m2", n: 2 }), "application/json", { "idempotency-key": "m" });
+      expect(reused.status).toBe(422);
+      expect(((await reused.json()) as { error: string }).error).toContain("another body");
+      const bad = await app.post(`/ingest/${table}`, JSON.stringify({ id: "m3", n: 3 }), "application/json", { "idempotency-key": "\u00e9t\u00e9" });
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { error: string }).error).toContain("visible ASCII");
+      expect(await app.appended()).toBe(1);
     } finally {
       await app.close();
     }

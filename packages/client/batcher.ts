@@ -6,10 +6,11 @@
  *
  * A batch is resent only when the server said nothing was stored (503, 502, 504) or
  * never answered (a network error). An answered batch is never resent: a 200 is the
- * acknowledgement, even when its body is lost on the way back. A connection that breaks
- * after the server stored a batch but before its answer arrives is the one case where a
- * resend can store records twice; models with an `@id` on a ReplacingMergeTree merge
- * such duplicates away.
+ * acknowledgement, even when its body is lost on the way back. Every attempt of a batch
+ * carries the same `idempotency-key`, so when a connection breaks after the server
+ * stored the batch but before its answer arrived, the resend gets the first answer back
+ * instead of storing the records again (the server remembers keys for 10 minutes, in
+ * the process that took the batch).
  */
 import type { IngestBuffer } from "./buffer.js";
 import { errorFromResponse, IglooError } from "./errors.js";
@@ -104,6 +105,8 @@ interface Batch {
   /** The sequence number after its last item, and whether that item goes on in a later batch. */
   readonly endSeq: number;
   readonly cutShort: boolean;
+  /** Sent as `idempotency-key`, the same on every attempt, so a resend is stored once. */
+  readonly key: string;
 }
 
 /** UTF-8 length of a string, without encoding it. */
@@ -130,6 +133,8 @@ export interface BatcherContext {
   readonly closed: AbortSignal;
   /** Browsers: the page is going away, send with `keepalive`. */
   readonly leaving: () => boolean;
+  /** This client's own random name, the start of its batches' idempotency keys. */
+  readonly id: string;
 }
 
 export class ModelBatcher {
@@ -166,6 +171,7 @@ export class ModelBatcher {
    */
   #answers: Promise<void> = Promise.resolve();
   #running = false;
+  #batches = 0;
   /** `context.closed.aborted`, kept here: a native getter is too dear to call per record. */
   #closed: boolean;
   #wake: (() => void) | undefined;
@@ -466,7 +472,8 @@ export class ModelBatcher {
     this.#queuedRecords -= records;
     this.#queuedChars -= taken;
     const body = `[${parts.join(",")}]`;
-    const batch: Batch = { body, segments, from, counts, records, chars: taken, startIndex, startSeq, endSeq: this.#headSeq, cutShort };
+    const key = `${this.#context.id}-${++this.#batches}`;
+    const batch: Batch = { body, segments, from, counts, records, chars: taken, startIndex, startSeq, endSeq: this.#headSeq, cutShort, key };
     // UTF-8 takes at most 3 bytes per UTF-16 unit: most bodies cannot be over, unscanned.
     if (!exact && records > 1 && body.length * 3 > this.#maxBytes && NON_ASCII.test(body) && utf8Length(body) > this.#maxBytes) {
       this.#untake(batch);
@@ -495,7 +502,7 @@ export class ModelBatcher {
       try {
         const response = await transport.request(`/ingest/${encodeURIComponent(this.#model)}`, {
           method: "POST",
-          headers: { "content-type": "application/json" },
+          headers: { "content-type": "application/json", "idempotency-key": batch.key },
           body,
           signal: closed,
           keepalive: this.#context.leaving() && body.length < 60_000,

@@ -107,6 +107,7 @@ export function createIglooClient<Models, Views extends { readonly [Name in keyo
     options: options.ingest ?? {},
     closed: ingestClosed.signal,
     leaving: () => leaving,
+    id: randomId(),
   };
   const subscriptionContext: SubscriptionContext = {
     transport,
@@ -182,4 +183,13 @@ export function createIglooClient<Models, Views extends { readonly [Name in keyo
   };
 
   return { ingest, views, flush, close } as unknown as IglooClient<Models, Views>;
+}
+
+/** 64 random bits as hex, from Web Crypto where there is one (browsers, Node 19+, Bun). */
+function randomId(): string {
+  const bytes = new Uint8Array(8);
+  const crypto = (globalThis as { crypto?: { getRandomValues(array: Uint8Array): Uint8Array } }).crypto;
+  if (crypto) crypto.getRandomValues(bytes);
+  else for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }

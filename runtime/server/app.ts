@@ -5,6 +5,7 @@
  * can take the server down: unexpected errors become 500s and are logged.
  */
 import { Elysia } from "elysia";
+import { IdempotencyCache, IdempotencyError, type Answer } from "../ingest/idempotency.ts";
 import { ingest } from "../ingest/ingest.ts";
 import { BodyError, bodyFormat, parseBody } from "../ingest/parseBody.ts";
 import type { Logger } from "../logger.ts";
@@ -80,7 +81,7 @@ async function readBody(request: Request, limit: number): Promise<string> {
   return new TextDecoder().decode(Buffer.concat(chunks));
 }
 
-async function handleIngest(options: AppOptions, modelName: string, request: Request): Promise<Response> {
+async function handleIngest(options: AppOptions, idempotency: IdempotencyCache, modelName: string, request: Request): Promise<Response> {
   const target = options.pipeline.target(modelName);
   if (!target) {
     const known = options.pipeline.models().map((m) => m.name);
@@ -89,11 +90,17 @@ async function handleIngest(options: AppOptions, modelName: string, request: Req
   try {
     const format = bodyFormat(request.headers.get("content-type"));
     const text = await readBody(request, options.maxBodyBytes);
-    const verdict = await ingest(options.stream, target, parseBody(text, format));
-    options.observe?.ingestRecords.inc({ model: modelName, result: "accepted" }, verdict.accepted);
-    options.observe?.ingestRecords.inc({ model: modelName, result: "rejected" }, verdict.rejected);
-    return json(200, { ...verdict, token: await tokenAfterAppend(options.stream, target.topic) });
+    const run = async (): Promise<Answer> => {
+      const verdict = await ingest(options.stream, target, parseBody(text, format));
+      options.observe?.ingestRecords.inc({ model: modelName, result: "accepted" }, verdict.accepted);
+      options.observe?.ingestRecords.inc({ model: modelName, result: "rejected" }, verdict.rejected);
+      return { status: 200, body: JSON.stringify({ ...verdict, token: await tokenAfterAppend(options.stream, target.topic) }) };
+    };
+    const key = request.headers.get("idempotency-key");
+    const answer = key === null ? { ...(await run()), replayed: false } : await idempotency.run(modelName, key, text, run);
+    return new Response(answer.body, { status: answer.status, headers: answer.replayed ? { ...JSON_HEADERS, "idempotent-replayed": "true" } : JSON_HEADERS });
   } catch (error) {
+    if (error instanceof IdempotencyError) return errorResponse(error.status, error.message);
     if (error instanceof BodyError) return errorResponse(error.status, error.message);
     if (error instanceof StreamUnavailableError) {
       options.logger.warn(`ingest into ${modelName} refused: ${error.message}`);
@@ -211,14 +218,15 @@ function corsHeaders(options: AppOptions, request: Request): Record<string, stri
   return {
     "access-control-allow-origin": allowed.includes("*") ? "*" : origin,
     "access-control-allow-methods": "GET, POST, OPTIONS",
-    "access-control-allow-headers": "authorization, content-type, x-igloo-after, x-igloo-wait-ms",
-    "access-control-expose-headers": "retry-after",
+    "access-control-allow-headers": "authorization, content-type, idempotency-key, x-igloo-after, x-igloo-wait-ms",
+    "access-control-expose-headers": "retry-after, idempotent-replayed",
     "access-control-max-age": "600",
     vary: "origin",
   };
 }
 
 export function createApp(options: AppOptions) {
+  const idempotency = new IdempotencyCache();
   return new Elysia()
     .onRequest(({ request }) => {
       // Preflight requests of browser clients: answered before routing.
@@ -245,7 +253,7 @@ export function createApp(options: AppOptions) {
     .post(
       "/ingest/:model",
       async ({ params, request }) => {
-        const response = refuse(options, request, "ingest") ?? (await handleIngest(options, params.model, request));
+        const response = refuse(options, request, "ingest") ?? (await handleIngest(options, idempotency, params.model, request));
         options.observe?.ingestRequests.inc({ model: params.model, status: String(response.status) });
         return response;
       },

@@ -121,6 +121,15 @@ export function openApiDocument(input: { models: readonly ModelIR[]; views: read
         operationId: `ingest${model.name}`,
         summary: `Ingest ${model.name} records; each is validated on its own`,
         security: [{ bearer: [] }],
+        parameters: [
+          {
+            name: "idempotency-key",
+            in: "header",
+            required: false,
+            schema: { type: "string", pattern: "^[\\x20-\\x7e]{1,255}$" },
+            description: "The same key on a resend returns the first answer (header idempotent-replayed: true) instead of storing the records again; remembered 10 minutes by the process that answered.",
+          },
+        ],
         requestBody: {
           required: true,
           content: {
@@ -128,7 +137,7 @@ export function openApiDocument(input: { models: readonly ModelIR[]; views: read
             "application/x-ndjson": { schema: { type: "string", description: `one ${model.name}Input JSON object per line` } },
           },
         },
-        responses: { "200": { description: "processed: per-record verdicts", content: { "application/json": { schema: { $ref: "#/components/schemas/IngestVerdict" } } } }, ...errors(400, 401, 403, 404, 413, 415, 503) },
+        responses: { "200": { description: "processed: per-record verdicts", content: { "application/json": { schema: { $ref: "#/components/schemas/IngestVerdict" } } } }, ...errors(400, 401, 403, 404, 413, 415, 422, 503) },
       },
     };
   }

@@ -1,0 +1,96 @@
+/**
+ * `Idempotency-Key` on ingest requests (the header of the IETF httpapi working group's
+ * draft-ietf-httpapi-idempotency-key-header). A client that never got the answer to a
+ * request (the connection dropped after the server stored the records) sends it again
+ * with the same key and gets the first answer back, with `idempotent-replayed: true`,
+ * instead of the records being stored twice.
+ *
+ * Keys are remembered by this process, in memory, for 10 minutes or the last 10,000 keys
+ * per process, whichever ends first: a retry that reaches another ingest process, or this
+ * one after a restart, is not recognised. Only a 200 is remembered; a request that
+ * failed stored nothing, and its retry runs again. The same key with another body is a
+ * client bug and gets a 422; a retry that arrives while the first attempt still runs
+ * waits for that attempt's answer.
+ */
+
+export interface Answer {
+  readonly status: number;
+  readonly body: string;
+}
+
+interface Entry {
+  readonly fingerprint: string;
+  readonly at: number;
+  /** The first attempt's 200, or undefined once it failed. */
+  readonly answer: Promise<Answer | undefined>;
+}
+
+/** Visible ASCII, as the draft's sf-string allows, and short enough to keep. */
+const KEY = /^[\x20-\x7e]{1,255}$/;
+
+export class IdempotencyError extends Error {
+  constructor(
+    readonly status: 400 | 422,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class IdempotencyCache {
+  readonly #entries = new Map<string, Entry>();
+  readonly #maxEntries: number;
+  readonly #ttlMs: number;
+
+  constructor(options: { maxEntries?: number; ttlMs?: number } = {}) {
+    this.#maxEntries = options.maxEntries ?? 10_000;
+    this.#ttlMs = options.ttlMs ?? 10 * 60_000;
+  }
+
+  /**
+   * Runs `work` once per key: the first time for real, afterwards answering with what it
+   * answered, as long as it answered 200. Throws IdempotencyError for a malformed key
+   * and for a key reused with another body.
+   */
+  async run(scope: string, key: string, body: string, work: () => Promise<Answer>): Promise<Answer & { replayed: boolean }> {
+    if (!KEY.test(key)) throw new IdempotencyError(400, "idempotency-key must be 1 to 255 visible ASCII characters");
+    const id = `${scope}\u0000${key}`;
+    const fingerprint = `${body.length}:${Bun.hash(body).toString(36)}`;
+    this.#evict();
+    const seen = this.#entries.get(id);
+    if (seen !== undefined) {
+      if (seen.fingerprint !== fingerprint) {
+        throw new IdempotencyError(422, `idempotency-key ${JSON.stringify(key)} was already used for a request with another body; use a new key for new records`);
+      }
+      const answer = await seen.answer;
+      if (answer !== undefined) return { ...answer, replayed: true };
+      // The first attempt failed and stored nothing: this one runs.
+      return this.run(scope, key, body, work);
+    }
+    let settle!: (answer: Answer | undefined) => void;
+    this.#entries.set(id, { fingerprint, at: Date.now(), answer: new Promise((resolve) => (settle = resolve)) });
+    try {
+      const answer = await work();
+      if (answer.status === 200) {
+        settle(answer);
+        return { ...answer, replayed: false };
+      }
+      this.#entries.delete(id);
+      settle(undefined);
+      return { ...answer, replayed: false };
+    } catch (error) {
+      this.#entries.delete(id);
+      settle(undefined);
+      throw error;
+    }
+  }
+
+  /** Forgets the oldest keys past the count and the age limits (a Map keeps insertion order). */
+  #evict(): void {
+    const oldest = Date.now() - this.#ttlMs;
+    for (const [id, entry] of this.#entries) {
+      if (this.#entries.size <= this.#maxEntries && entry.at >= oldest) break;
+      this.#entries.delete(id);
+    }
+  }
+}

@@ -1,0 +1,38 @@
+/** The idempotency-key memory's own rules (pure logic): what it keeps, and for how long. */
+import { expect, test } from "bun:test";
+import { IdempotencyCache } from "../runtime/ingest/idempotency.ts";
+
+const ok = (body: string) => async () => ({ status: 200, body });
+
+test("keys are forgotten past maxEntries, oldest first, and past ttlMs", async () => {
+  const cache = new IdempotencyCache({ maxEntries: 2, ttlMs: 60_000 });
+  let runs = 0;
+  const work = async () => ({ status: 200, body: `run ${++runs}` });
+  await cache.run("M", "a", "x", work);
+  await cache.run("M", "b", "x", work);
+  expect(await cache.run("M", "a", "x", work)).toEqual({ status: 200, body: "run 1", replayed: true });
+  await cache.run("M", "c", "x", work); // a third key: "a", the oldest, goes
+  expect((await cache.run("M", "a", "x", work)).replayed).toBe(false);
+  expect(runs).toBe(4);
+
+  const short = new IdempotencyCache({ ttlMs: 20 });
+  await short.run("M", "a", "x", ok("first"));
+  await Bun.sleep(40);
+  expect(await short.run("M", "a", "x", ok("second"))).toEqual({ status: 200, body: "second", replayed: false });
+});
+
+test("keys are per model; a thrown attempt is forgotten and a waiting resend runs instead", async () => {
+  const cache = new IdempotencyCache();
+  await cache.run("A", "k", "x", ok("A"));
+  expect(await cache.run("B", "k", "x", ok("B"))).toEqual({ status: 200, body: "B", replayed: false });
+
+  let release!: () => void;
+  const first = cache.run("A", "t", "x", async () => {
+    await new Promise<void>((resolve) => (release = resolve));
+    throw new Error("stream down");
+  });
+  const resend = cache.run("A", "t", "x", ok("resend"));
+  release();
+  expect(await first.catch((e: Error) => e.message)).toBe("stream down");
+  expect(await resend).toEqual({ status: 200, body: "resend", replayed: false });
+});
