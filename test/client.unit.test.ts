@@ -146,10 +146,13 @@ describe("send(): no verdict to wait on", () => {
     c.ingest.Event.send({ id: "s0" });
     c.ingest.Event.send([{ id: "s1", bad: true }, { id: "s2" }]);
     const called = c.ingest.Event({ id: "c0" });
+    const refused = c.ingest.Event({ id: "c1", bad: true });
+    c.ingest.Event.send({ id: "s3" });
     c.ingest.Other.send({ id: "o0", bad: true });
     await c.flush();
+    expect(await refused).toEqual({ accepted: 0, rejected: 1, errors: [{ index: 0, message: "record c1 is bad" }], token: expect.any(String) });
     expect(server.seen.map((s) => s.path).sort()).toEqual(["/ingest/Event", "/ingest/Other"]);
-    expect(ids(server.seen).sort()).toEqual(["c0", "o0", "s0", "s1", "s2"]);
+    expect(ids(server.seen).sort()).toEqual(["c0", "c1", "o0", "s0", "s1", "s2", "s3"]);
     expect((await called).accepted).toBe(1);
     expect(rejections).toEqual([
       { model: "Event", record: { id: "s1", bad: true }, message: "record s1 is bad" },

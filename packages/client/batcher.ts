@@ -58,15 +58,13 @@ export interface IglooRejection {
 const RETRYABLE = new Set([502, 503, 504]);
 
 /**
- * One ingest call, queued as it came: the queue holds calls, not records, so a call costs
- * one object however it is batched. A call's records go out in order, possibly over
- * several batches (`next` is the first one not yet taken).
+ * A call with an array of records, queued as it came: the queue holds calls, not
+ * records, so a call costs one object however it is batched. Its records go out in
+ * order, possibly over several batches (`next` is the first one not yet taken).
  */
 interface Call {
-  /** The JSON of a single-record call. */
-  readonly one: string;
-  /** The JSON of each record of an array call. */
-  readonly many: readonly string[] | undefined;
+  /** The JSON of each record. */
+  readonly texts: readonly string[];
   readonly size: number;
   next: number;
   unanswered: number;
@@ -80,14 +78,23 @@ interface Call {
   reject: ((error: IglooError) => void) | undefined;
 }
 
-/**
- * What the queue holds: a call, or, for the commonest case of all, `send()` of one
- * record, nothing but that record's JSON: no object, no promise, no verdict to keep.
- */
-type Item = Call | string;
+/** A call with one record: always wholly in one batch, so it needs little keeping. */
+class One {
+  constructor(
+    readonly text: string,
+    readonly resolve: (verdict: IglooIngestVerdict) => void,
+    readonly reject: (error: IglooError) => void,
+  ) {}
+}
 
-/** Consecutive single records given to `send()`, taken together: their JSON. */
-type Run = readonly string[];
+/**
+ * What the queue holds: a call, a one-record call, or, for the commonest case of all,
+ * `send()` of one record: nothing but that record's JSON, no object, no promise.
+ */
+type Item = Call | One | string;
+
+/** Consecutive one-record items, taken together. */
+type Run = readonly (One | string)[];
 
 /** One request: its body, and which records of which items it carries, in order. */
 interface Batch {
@@ -97,6 +104,8 @@ interface Batch {
   readonly from: number[];
   readonly counts: number[];
   readonly records: number;
+  /** How many of its records are one-record calls with a promise to resolve. */
+  readonly ones: number;
   /** What taking it removed from the queue's size estimate (UTF-16 lengths). */
   readonly chars: number;
   /** Where in the queue, and at which sequence number, taking it began. */
@@ -197,6 +206,11 @@ export class ModelBatcher {
 
   /** Queues a record or an array of records; resolves to the server's verdict on them. */
   ingest(input: unknown): Promise<IglooIngestVerdict> {
+    if (!Array.isArray(input)) {
+      const text = this.#admitOne(input);
+      if (text instanceof IglooError) return Promise.reject(text);
+      return new Promise<IglooIngestVerdict>((resolve, reject) => this.#push(new One(text, resolve, reject), 1, text.length));
+    }
     const call = this.#enqueueCall(input);
     if (call instanceof IglooError) return Promise.reject(call);
     if (call === undefined) return Promise.resolve({ accepted: 0, rejected: 0, errors: [], token: "" });
@@ -218,39 +232,35 @@ export class ModelBatcher {
   }
 
   #enqueueOne(record: unknown): IglooError | undefined {
-    if (this.#closed) return this.#closedError();
-    const text = this.#serialize(record, 0);
+    const text = this.#admitOne(record);
     if (text instanceof IglooError) return text;
-    const refused = this.#context.buffer.admit(this.#model, 1);
-    if (refused) return refused;
     this.#push(text, 1, text.length);
     return undefined;
   }
 
-  #enqueueCall(input: unknown): Call | IglooError | undefined {
+  /** One record's JSON, taken into the buffer, or why not. */
+  #admitOne(record: unknown): string | IglooError {
     if (this.#closed) return this.#closedError();
-    let one = "";
-    let many: string[] | undefined;
+    const text = this.#serialize(record, 0);
+    if (text instanceof IglooError) return text;
+    return this.#context.buffer.admit(this.#model, 1) ?? text;
+  }
+
+  #enqueueCall(input: readonly unknown[]): Call | IglooError | undefined {
+    if (this.#closed) return this.#closedError();
+    if (input.length === 0) return undefined;
+    const texts = new Array<string>(input.length);
     let chars = 0;
-    if (!Array.isArray(input)) {
-      const text = this.#serialize(input, 0);
+    for (let i = 0; i < input.length; i++) {
+      const text = this.#serialize(input[i], i);
       if (text instanceof IglooError) return text;
-      one = text;
-      chars = text.length;
-    } else {
-      if (input.length === 0) return undefined;
-      many = new Array<string>(input.length);
-      for (let i = 0; i < input.length; i++) {
-        const text = this.#serialize(input[i], i);
-        if (text instanceof IglooError) return text;
-        many[i] = text;
-        chars += text.length;
-      }
+      texts[i] = text;
+      chars += text.length;
     }
-    const size = many === undefined ? 1 : many.length;
+    const size = texts.length;
     const refused = this.#context.buffer.admit(this.#model, size);
     if (refused) return refused;
-    const call: Call = { one, many, size, next: 0, unanswered: size, accepted: 0, rejected: 0, errors: undefined, token: "", settled: false, resolve: undefined, reject: undefined };
+    const call: Call = { texts, size, next: 0, unanswered: size, accepted: 0, rejected: 0, errors: undefined, token: "", settled: false, resolve: undefined, reject: undefined };
     this.#push(call, size, chars);
     return call;
   }
@@ -381,11 +391,11 @@ export class ModelBatcher {
   #peek(): Item | undefined {
     while (this.#head < this.#queue.length) {
       const item = this.#queue[this.#head]!;
-      if (typeof item === "string" || !item.settled) return item;
+      if (typeof item === "string" || item instanceof One || !item.settled) return item;
       const untaken = item.size - item.next;
       if (untaken > 0) {
         this.#queuedRecords -= untaken;
-        this.#queuedChars -= item.many === undefined ? item.one.length : chars(item.many, item.next, item.size);
+        this.#queuedChars -= chars(item.texts, item.next, item.size);
         this.#context.buffer.release(untaken);
         item.next = item.size; // so that passing it again (after #untake) drops nothing twice
       }
@@ -415,19 +425,27 @@ export class ModelBatcher {
     let records = 0;
     let recordBytes = 0;
     let taken = 0;
+    let ones = 0;
     let cutShort = false;
     for (let item = this.#peek(); item !== undefined && records < maxRecords; item = this.#peek()) {
-      if (typeof item === "string") {
-        // A run of single records: measured one by one, copied and joined at once.
+      if (typeof item === "string" || item instanceof One) {
+        // A run of one-record items: measured one by one, copied and joined at once.
         const queue = this.#queue;
         const start = this.#head;
+        const onesBefore = ones;
         let end = start;
         let full = false;
         for (; end < queue.length && records < maxRecords; end++) {
-          const text = queue[end]!;
-          if (typeof text !== "string") break;
+          const next = queue[end]!;
+          let text: string;
+          if (typeof next === "string") text = next;
+          else if (next instanceof One) {
+            text = next.text;
+            ones++;
+          } else break;
           const bytes = exact ? utf8Length(text) : text.length;
           if (records > 0 && recordBytes + records + bytes >= room) {
+            if (next instanceof One) ones--;
             full = true;
             break;
           }
@@ -436,9 +454,9 @@ export class ModelBatcher {
           taken += text.length;
         }
         if (end === start) break;
-        const run = queue.slice(start, end) as string[];
+        const run = queue.slice(start, end) as (One | string)[];
         segments.push(run);
-        parts.push(run.join(","));
+        parts.push(ones === onesBefore ? run.join(",") : run.map(textOf).join(","));
         this.#headSeq += end - start;
         this.#head = end;
         if (full) break;
@@ -446,9 +464,9 @@ export class ModelBatcher {
       }
       const start = item.next;
       let count = 0;
-      const texts = item.many;
+      const texts = item.texts;
       for (let i = start; i < item.size && records + count < maxRecords; i++, count++) {
-        const text = texts === undefined ? item.one : texts[i]!;
+        const text = texts[i]!;
         const bytes = exact ? utf8Length(text) : text.length;
         const before = records + count;
         if (before > 0 && recordBytes + before + bytes >= room) break;
@@ -473,7 +491,7 @@ export class ModelBatcher {
     this.#queuedChars -= taken;
     const body = `[${parts.join(",")}]`;
     const key = `${this.#context.id}-${++this.#batches}`;
-    const batch: Batch = { body, segments, from, counts, records, chars: taken, startIndex, startSeq, endSeq: this.#headSeq, cutShort, key };
+    const batch: Batch = { body, segments, from, counts, records, ones, chars: taken, startIndex, startSeq, endSeq: this.#headSeq, cutShort, key };
     // UTF-8 takes at most 3 bytes per UTF-16 unit: most bodies cannot be over, unscanned.
     if (!exact && records > 1 && body.length * 3 > this.#maxBytes && NON_ASCII.test(body) && utf8Length(body) > this.#maxBytes) {
       this.#untake(batch);
@@ -568,10 +586,14 @@ export class ModelBatcher {
     let c = 0;
     for (const item of segments) {
       if (isRun(item)) {
-        if (reasons.size > 0) {
+        if (reasons.size > 0 || batch.ones > 0) {
           for (let i = 0; i < item.length; i++) {
-            const reason = reasons.get(offset + i);
-            if (reason !== undefined) this.#reportRejection(item[i]!, reason);
+            const one = item[i]!;
+            const reason = reasons.size > 0 ? reasons.get(offset + i) : undefined;
+            if (typeof one !== "string") {
+              const errors = reason === undefined ? [] : [{ index: 0, message: reason }];
+              one.resolve({ accepted: 1 - errors.length, rejected: errors.length, errors, token });
+            } else if (reason !== undefined) this.#reportRejection(one, reason);
           }
         }
         offset += item.length;
@@ -597,7 +619,7 @@ export class ModelBatcher {
       if (item.unanswered === 0 && !item.settled) {
         item.settled = true;
         if (item.resolve) item.resolve({ accepted: item.accepted, rejected: item.rejected, errors: item.errors ?? [], token });
-        else if (item.errors) for (const { index, message } of item.errors) this.#reportRejection(item.many === undefined ? item.one : item.many[index]!, message);
+        else if (item.errors) for (const { index, message } of item.errors) this.#reportRejection(item.texts[index]!, message);
       }
     }
     this.#context.buffer.release(batch.records);
@@ -633,9 +655,17 @@ export class ModelBatcher {
 
   #rejectAll(items: readonly (Item | Run)[], error: IglooError): void {
     let sent = 0;
+    const single = (item: One | string) => {
+      if (typeof item === "string") sent++;
+      else item.reject(error);
+    };
     for (const item of items) {
-      if (typeof item === "string" || isRun(item)) {
-        sent += typeof item === "string" ? 1 : item.length;
+      if (typeof item === "string" || item instanceof One) {
+        single(item);
+        continue;
+      }
+      if (isRun(item)) {
+        item.forEach(single);
         continue;
       }
       if (item.settled) continue;
@@ -677,8 +707,12 @@ function defaultOnError(error: IglooError): void {
   console.error(`igloo client: ${error.message}`);
 }
 
-function isRun(segment: Run | Call): segment is Run {
+function isRun(segment: Run | Call | One | string): segment is Run {
   return Array.isArray(segment);
+}
+
+function textOf(item: One | string): string {
+  return typeof item === "string" ? item : item.text;
 }
 
 /** The UTF-16 length of texts[from..to). */
