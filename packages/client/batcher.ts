@@ -80,11 +80,15 @@ interface Call {
 
 /** A call with one record: always wholly in one batch, so it needs little keeping. */
 class One {
-  constructor(
-    readonly text: string,
-    readonly resolve: (verdict: IglooIngestVerdict) => void,
-    readonly reject: (error: IglooError) => void,
-  ) {}
+  readonly text: string;
+  readonly resolve: (verdict: IglooIngestVerdict) => void;
+  readonly reject: (error: IglooError) => void;
+
+  constructor(text: string, resolve: (verdict: IglooIngestVerdict) => void, reject: (error: IglooError) => void) {
+    this.text = text;
+    this.resolve = resolve;
+    this.reject = reject;
+  }
 }
 
 /**
