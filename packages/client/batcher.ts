@@ -474,11 +474,11 @@ export class ModelBatcher {
         const bytes = exact ? utf8Length(text) : text.length;
         const before = records + count;
         if (before > 0 && recordBytes + before + bytes >= room) break;
-        parts.push(text);
         recordBytes += bytes;
         taken += text.length;
       }
       if (count === 0) break;
+      parts.push(count === texts.length ? texts.join(",") : texts.slice(start, start + count).join(","));
       segments.push(item);
       from.push(start);
       counts.push(count);
