@@ -2,6 +2,7 @@
  * Wording shared by the parser and the validator, so a type or a rejected value reads
  * the same in a build error and in an ingest error.
  */
+import { numericTypeName } from "../numericTypes.ts";
 import type { FieldIR, ScalarType } from "./ir.ts";
 
 /** A rejected value: `detail` says what was expected and what came, without the field name. */
@@ -25,11 +26,9 @@ export function describeScalar(type: ScalarType): string {
     case "bool":
       return "Bool";
     case "int":
-      return `${type.signed ? "Int" : "UInt"}${type.bits}`;
     case "float":
-      return `Float${type.bits}`;
     case "decimal":
-      return `Decimal(${type.precision}, ${type.scale})`;
+      return numericTypeName(type);
     case "datetime":
       return `DateTime64(${type.precision})`;
     case "date":

@@ -3,6 +3,7 @@
  * each type here has a checker for query-string values (runtime/views/params.ts), so a
  * bad value is a 400 naming the parameter, never an engine error or a silent cast.
  */
+import { numericTypeName } from "../numericTypes.ts";
 
 export type ParamType =
   | { readonly kind: "string" }
@@ -71,11 +72,9 @@ export function formatParamType(type: ParamType): string {
     case "string":
       return "String";
     case "int":
-      return `${type.signed ? "Int" : "UInt"}${type.bits}`;
     case "float":
-      return `Float${type.bits}`;
     case "decimal":
-      return `Decimal(${type.precision}, ${type.scale})`;
+      return numericTypeName(type);
     case "bool":
       return "Bool";
     case "date":

@@ -3,6 +3,7 @@
  * ClickHouse server speak the same dialect). Only identifiers Igloo controls or has
  * validated are spliced into SQL; values always travel as bound parameters.
  */
+import { numericTypeName } from "../../conventions/numericTypes.ts";
 import type { FieldIR, ModelIR, ScalarType } from "../../conventions/datamodels/ir.ts";
 import type { StoreCapabilities } from "./store.ts";
 
@@ -32,11 +33,9 @@ export function scalarColumnType(type: ScalarType, caps: StoreCapabilities): str
     case "bool":
       return caps.supportsBool ? "Bool" : "UInt8";
     case "int":
-      return `${type.signed ? "Int" : "UInt"}${type.bits}`;
     case "float":
-      return `Float${type.bits}`;
     case "decimal":
-      return `Decimal(${type.precision}, ${type.scale})`;
+      return numericTypeName(type);
     // DateTime64 and Date32 hold the validator's whole range (1900-2299); the plain
     // DateTime and Date of old servers start in 1970, so those get them only as a fallback.
     case "datetime":
