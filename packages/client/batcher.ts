@@ -74,8 +74,8 @@ interface Call {
   token: string;
   settled: boolean;
   /** Unset for `send()` calls, whose outcomes go to the onRejected and onError handlers. */
-  resolve: ((verdict: IglooIngestVerdict) => void) | undefined;
-  reject: ((error: IglooError) => void) | undefined;
+  readonly resolve: ((verdict: IglooIngestVerdict) => void) | undefined;
+  readonly reject: ((error: IglooError) => void) | undefined;
 }
 
 /** A call with one record: always wholly in one batch, so it needs little keeping. */
@@ -215,12 +215,11 @@ export class ModelBatcher {
       if (text instanceof IglooError) return Promise.reject(text);
       return new Promise<IglooIngestVerdict>((resolve, reject) => this.#push(new One(text, resolve, reject), 1, text.length));
     }
-    const call = this.#enqueueCall(input);
-    if (call instanceof IglooError) return Promise.reject(call);
-    if (call === undefined) return Promise.resolve({ accepted: 0, rejected: 0, errors: [], token: "" });
     return new Promise<IglooIngestVerdict>((resolve, reject) => {
-      call.resolve = resolve;
-      call.reject = reject;
+      // The call is queued with its resolvers, so nothing can answer it before it has them.
+      const call = this.#enqueueCall(input, resolve, reject);
+      if (call instanceof IglooError) reject(call);
+      else if (call === undefined) resolve({ accepted: 0, rejected: 0, errors: [], token: "" });
     });
   }
 
@@ -250,7 +249,7 @@ export class ModelBatcher {
     return this.#context.buffer.admit(this.#model, 1) ?? text;
   }
 
-  #enqueueCall(input: readonly unknown[]): Call | IglooError | undefined {
+  #enqueueCall(input: readonly unknown[], resolve?: Call["resolve"], reject?: Call["reject"]): Call | IglooError | undefined {
     if (this.#closed) return this.#closedError();
     if (input.length === 0) return undefined;
     const texts = new Array<string>(input.length);
@@ -264,7 +263,7 @@ export class ModelBatcher {
     const size = texts.length;
     const refused = this.#context.buffer.admit(this.#model, size);
     if (refused) return refused;
-    const call: Call = { texts, size, next: 0, unanswered: size, accepted: 0, rejected: 0, errors: undefined, token: "", settled: false, resolve: undefined, reject: undefined };
+    const call: Call = { texts, size, next: 0, unanswered: size, accepted: 0, rejected: 0, errors: undefined, token: "", settled: false, resolve, reject };
     this.#push(call, size, chars);
     return call;
   }
