@@ -21,6 +21,19 @@ test("keys are forgotten past maxEntries, oldest first, and past ttlMs", async (
   expect(await short.run("M", "a", "x", ok("second"))).toEqual({ status: 200, body: "second", replayed: false });
 });
 
+test("answers are forgotten, oldest first, past maxBytes", async () => {
+  const cache = new IdempotencyCache({ maxBytes: 100 });
+  let runs = 0;
+  const big = async () => ({ status: 200, body: `${++runs}`.padEnd(40, ".") });
+  await cache.run("M", "a", "x", big);
+  await cache.run("M", "b", "x", big);
+  expect((await cache.run("M", "a", "x", big)).replayed).toBe(true);
+  await cache.run("M", "c", "x", big); // over 100 bytes: "a" goes
+  expect((await cache.run("M", "b", "x", big)).replayed).toBe(true);
+  expect((await cache.run("M", "a", "x", big)).replayed).toBe(false);
+  expect(runs).toBe(4);
+});
+
 test("keys are per model; a thrown attempt is forgotten and a waiting resend runs instead", async () => {
   const cache = new IdempotencyCache();
   await cache.run("A", "k", "x", ok("A"));

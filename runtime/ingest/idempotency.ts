@@ -5,8 +5,8 @@
  * with the same key and gets the first answer back, with `idempotent-replayed: true`,
  * instead of the records being stored twice.
  *
- * Keys are remembered by this process, in memory, for 10 minutes or the last 10,000 keys
- * per process, whichever ends first: a retry that reaches another ingest process, or this
+ * Keys are remembered by this process, in memory, for 10 minutes, the last 10,000 keys or
+ * the last 16 MiB of answers, whichever ends first: a retry that reaches another ingest process, or this
  * one after a restart, is not recognised. Only a 200 is remembered; a request that
  * failed stored nothing, and its retry runs again. The same key with another body is a
  * client bug and gets a 422; a retry that arrives while the first attempt still runs
@@ -21,6 +21,8 @@ export interface Answer {
 interface Entry {
   readonly fingerprint: string;
   readonly at: number;
+  /** What it holds: its key and, once answered, the answer. */
+  bytes: number;
   /** The first attempt's 200, or undefined once it failed. */
   readonly answer: Promise<Answer | undefined>;
 }
@@ -40,10 +42,13 @@ export class IdempotencyError extends Error {
 export class IdempotencyCache {
   readonly #entries = new Map<string, Entry>();
   readonly #maxEntries: number;
+  readonly #maxBytes: number;
   readonly #ttlMs: number;
+  #bytes = 0;
 
-  constructor(options: { maxEntries?: number; ttlMs?: number } = {}) {
+  constructor(options: { maxEntries?: number; maxBytes?: number; ttlMs?: number } = {}) {
     this.#maxEntries = options.maxEntries ?? 10_000;
+    this.#maxBytes = options.maxBytes ?? 16 * 1024 * 1024;
     this.#ttlMs = options.ttlMs ?? 10 * 60_000;
   }
 
@@ -68,29 +73,42 @@ export class IdempotencyCache {
       return this.run(scope, key, body, work);
     }
     let settle!: (answer: Answer | undefined) => void;
-    this.#entries.set(id, { fingerprint, at: Date.now(), answer: new Promise((resolve) => (settle = resolve)) });
+    const entry: Entry = { fingerprint, at: Date.now(), bytes: id.length, answer: new Promise((resolve) => (settle = resolve)) };
+    this.#entries.set(id, entry);
+    this.#bytes += entry.bytes;
     try {
       const answer = await work();
       if (answer.status === 200) {
         settle(answer);
+        if (this.#entries.get(id) === entry) {
+          entry.bytes += answer.body.length;
+          this.#bytes += answer.body.length;
+          this.#evict();
+        }
         return { ...answer, replayed: false };
       }
-      this.#entries.delete(id);
+      this.#forget(id, entry);
       settle(undefined);
       return { ...answer, replayed: false };
     } catch (error) {
-      this.#entries.delete(id);
+      this.#forget(id, entry);
       settle(undefined);
       throw error;
     }
   }
 
-  /** Forgets the oldest keys past the count and the age limits (a Map keeps insertion order). */
+  #forget(id: string, entry: Entry): void {
+    if (this.#entries.get(id) !== entry) return;
+    this.#entries.delete(id);
+    this.#bytes -= entry.bytes;
+  }
+
+  /** Forgets the oldest keys past the count, size and age limits (a Map keeps insertion order). */
   #evict(): void {
     const oldest = Date.now() - this.#ttlMs;
     for (const [id, entry] of this.#entries) {
-      if (this.#entries.size <= this.#maxEntries && entry.at >= oldest) break;
-      this.#entries.delete(id);
+      if (this.#entries.size <= this.#maxEntries && this.#bytes <= this.#maxBytes && entry.at >= oldest) break;
+      this.#forget(id, entry);
     }
   }
 }
