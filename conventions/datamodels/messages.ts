@@ -2,7 +2,7 @@
  * Wording shared by the parser and the validator, so a type or a rejected value reads
  * the same in a build error and in an ingest error.
  */
-import { numericTypeName } from "../numericTypes.ts";
+import { numericTypeName } from "./numericTypes.ts";
 import type { FieldIR, ScalarType } from "./ir.ts";
 
 /** A rejected value: `detail` says what was expected and what came, without the field name. */

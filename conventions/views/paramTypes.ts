@@ -3,7 +3,7 @@
  * each type here has a checker for query-string values (runtime/views/params.ts), so a
  * bad value is a 400 naming the parameter, never an engine error or a silent cast.
  */
-import { numericTypeName } from "../numericTypes.ts";
+import { numericTypeName } from "../datamodels/numericTypes.ts";
 
 export type ParamType =
   | { readonly kind: "string" }

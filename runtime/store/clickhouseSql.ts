@@ -3,7 +3,7 @@
  * ClickHouse server speak the same dialect). Only identifiers Igloo controls or has
  * validated are spliced into SQL; values always travel as bound parameters.
  */
-import { numericTypeName } from "../../conventions/numericTypes.ts";
+import { numericTypeName } from "../../conventions/datamodels/numericTypes.ts";
 import type { FieldIR, ModelIR, ScalarType } from "../../conventions/datamodels/ir.ts";
 import type { StoreCapabilities } from "./store.ts";
 
