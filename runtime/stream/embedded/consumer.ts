@@ -1,3 +1,4 @@
+import { handleUntilCommitted } from "../handleBatch.ts";
 import type { RecordBatch, StreamRecord, SubscribeOptions, Subscription } from "../stream.ts";
 import { errorMessage } from "./files.ts";
 import type { OffsetStore, StoredIntent } from "./offsets.ts";
@@ -143,41 +144,24 @@ export class TopicSubscription implements Subscription {
 
   /** Handles a batch until it succeeds and is committed, or the subscription closes. */
   private async handleBatch(records: StreamRecord[], replayedIntent: string | undefined): Promise<void> {
-    const { topic, group, handle, onError } = this.options;
+    const { topic, group, handle } = this.options;
     const firstOffset = records[0]?.offset ?? this.positionValue;
     const nextOffset = firstOffset + records.length;
-    let savedIntent = replayedIntent;
-    let committed = false;
-    for (;;) {
-      const batch: RecordBatch = {
-        topic,
-        partition: 0,
-        records,
-        firstOffset,
-        nextOffset,
-        // An in-process retry is a replay too: the handler may reuse what it saved.
-        replayedIntent: savedIntent,
-        saveIntent: async (intent: string) => {
-          if (committed) throw new Error(`batch [${firstOffset}, ${nextOffset}) of "${topic}" is already committed`);
-          await this.offsets.saveIntent(topic, group, { offset: firstOffset, end: nextOffset, intent });
-          savedIntent = intent;
-        },
-      };
-      let handled = false;
-      try {
-        await handle(batch);
-        handled = true;
-      } catch (error) {
-        this.report(error, batch);
-      }
-      if (handled) {
-        committed = await this.commit(batch);
-        return;
-      }
-      if (this.closing) return;
-      await this.sleep(this.options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS, false);
-      if (this.closing) return;
-    }
+    await handleUntilCommitted({
+      topic,
+      partition: 0,
+      records,
+      firstOffset,
+      nextOffset,
+      where: `"${topic}"`,
+      replayedIntent,
+      handle,
+      saveIntent: (intent) => this.offsets.saveIntent(topic, group, { offset: firstOffset, end: nextOffset, intent }),
+      commit: (batch) => this.commit(batch),
+      report: (error, batch) => this.report(error, batch),
+      stopping: () => this.closing,
+      pause: () => this.sleep(this.options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS, false),
+    });
   }
 
   /** Commits durably, retrying on I/O errors until it works or the subscription closes. */

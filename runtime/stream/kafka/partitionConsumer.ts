@@ -1,3 +1,4 @@
+import { handleUntilCommitted } from "../handleBatch.ts";
 import type { RecordBatch, StreamRecord, SubscribeOptions } from "../stream.ts";
 import { messageOf, PartitionRevokedError } from "./errors.ts";
 import { encodeIntent } from "./intents.ts";
@@ -176,38 +177,21 @@ export class PartitionConsumer {
     const partition = this.partition;
     const firstOffset = records[0]?.offset ?? 0;
     const nextOffset = (records[records.length - 1]?.offset ?? -1) + 1;
-    let savedIntent = replayedIntent;
-    let committed = false;
-    for (;;) {
-      const batch: RecordBatch = {
-        topic,
-        partition,
-        records,
-        firstOffset,
-        nextOffset,
-        // An in-process retry is a replay too: the handler may reuse what it saved.
-        replayedIntent: savedIntent,
-        saveIntent: async (intent: string) => {
-          if (committed) throw new Error(`batch [${firstOffset}, ${nextOffset}) of "${topic}" partition ${partition} is already committed`);
-          await this.#host.commit(partition, firstOffset, encodeIntent(intent, nextOffset));
-          savedIntent = intent;
-        },
-      };
-      let handled = false;
-      try {
-        await handle(batch);
-        handled = true;
-      } catch (error) {
-        this.#host.report(error, batch);
-      }
-      if (handled) {
-        committed = await this.#commit(batch);
-        return;
-      }
-      if (this.#stopping) return;
-      await this.#sleep(retryDelayMs, false);
-      if (this.#stopping) return;
-    }
+    await handleUntilCommitted({
+      topic,
+      partition,
+      records,
+      firstOffset,
+      nextOffset,
+      where: `"${topic}" partition ${partition}`,
+      replayedIntent,
+      handle,
+      saveIntent: (intent) => this.#host.commit(partition, firstOffset, encodeIntent(intent, nextOffset)),
+      commit: (batch) => this.#commit(batch),
+      report: (error, batch) => this.#host.report(error, batch),
+      stopping: () => this.#stopping,
+      pause: () => this.#sleep(retryDelayMs, false),
+    });
   }
 
   /**
