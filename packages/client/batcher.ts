@@ -65,7 +65,6 @@ const RETRYABLE = new Set([502, 503, 504]);
 interface Call {
   /** The JSON of each record. */
   readonly texts: readonly string[];
-  readonly size: number;
   next: number;
   unanswered: number;
   accepted: number;
@@ -142,7 +141,9 @@ export interface BatcherContext {
   readonly transport: Transport;
   readonly buffer: IngestBuffer;
   readonly options: IglooIngestOptions;
-  /** Aborts when the client is closed for good. */
+  /** True from the moment `close()` is called: calls made after it are refused. */
+  readonly closing: () => boolean;
+  /** Aborts when the client is closed for good (after `close()` sent what it could). */
   readonly closed: AbortSignal;
   /** Browsers: the page is going away, send with `keepalive`. */
   readonly leaving: () => boolean;
@@ -185,8 +186,6 @@ export class ModelBatcher {
   #answers: Promise<void> = Promise.resolve();
   #running = false;
   #batches = 0;
-  /** `context.closed.aborted`, kept here: a native getter is too dear to call per record. */
-  #closed: boolean;
   #wake: (() => void) | undefined;
   /** `flush()` callers, in the order they asked, each waiting for every item before `upTo`. */
   #flushes: { upTo: number; resolve: () => void }[] = [];
@@ -197,15 +196,7 @@ export class ModelBatcher {
     this.#linger = context.options.lingerMs ?? 50;
     this.#maxRecords = context.options.maxBatchRecords ?? 500;
     this.#maxBytes = context.options.maxBatchBytes ?? 1024 * 1024;
-    this.#closed = context.closed.aborted;
-    context.closed.addEventListener(
-      "abort",
-      () => {
-        this.#closed = true;
-        this.#nudge();
-      },
-      { once: true },
-    );
+    context.closed.addEventListener("abort", () => this.#nudge(), { once: true });
   }
 
   /** Queues a record or an array of records; resolves to the server's verdict on them. */
@@ -243,14 +234,14 @@ export class ModelBatcher {
 
   /** One record's JSON, taken into the buffer, or why not. */
   #admitOne(record: unknown): string | IglooError {
-    if (this.#closed) return this.#closedError();
+    if (this.#context.closing()) return this.#closedError();
     const text = this.#serialize(record, 0);
     if (text instanceof IglooError) return text;
     return this.#context.buffer.admit(this.#model, 1) ?? text;
   }
 
   #enqueueCall(input: readonly unknown[], resolve?: Call["resolve"], reject?: Call["reject"]): Call | IglooError | undefined {
-    if (this.#closed) return this.#closedError();
+    if (this.#context.closing()) return this.#closedError();
     if (input.length === 0) return undefined;
     const texts = new Array<string>(input.length);
     let chars = 0;
@@ -260,11 +251,10 @@ export class ModelBatcher {
       texts[i] = text;
       chars += text.length;
     }
-    const size = texts.length;
-    const refused = this.#context.buffer.admit(this.#model, size);
+    const refused = this.#context.buffer.admit(this.#model, texts.length);
     if (refused) return refused;
-    const call: Call = { texts, size, next: 0, unanswered: size, accepted: 0, rejected: 0, errors: undefined, token: "", settled: false, resolve, reject };
-    this.#push(call, size, chars);
+    const call: Call = { texts, next: 0, unanswered: texts.length, accepted: 0, rejected: 0, errors: undefined, token: "", settled: false, resolve, reject };
+    this.#push(call, texts.length, chars);
     return call;
   }
 
@@ -395,12 +385,13 @@ export class ModelBatcher {
     while (this.#head < this.#queue.length) {
       const item = this.#queue[this.#head]!;
       if (typeof item === "string" || item instanceof One || !item.settled) return item;
-      const untaken = item.size - item.next;
+      const size = item.texts.length;
+      const untaken = size - item.next;
       if (untaken > 0) {
         this.#queuedRecords -= untaken;
-        this.#queuedChars -= chars(item.texts, item.next, item.size);
+        this.#queuedChars -= chars(item.texts, item.next, size);
         this.#context.buffer.release(untaken);
-        item.next = item.size; // so that passing it again (after #untake) drops nothing twice
+        item.next = size; // so that passing it again (after #untake) drops nothing twice
       }
       this.#head++;
       this.#headSeq++;
@@ -468,7 +459,7 @@ export class ModelBatcher {
       const start = item.next;
       let count = 0;
       const texts = item.texts;
-      for (let i = start; i < item.size && records + count < maxRecords; i++, count++) {
+      for (let i = start; i < texts.length && records + count < maxRecords; i++, count++) {
         const text = texts[i]!;
         const bytes = exact ? utf8Length(text) : text.length;
         const before = records + count;
@@ -483,7 +474,7 @@ export class ModelBatcher {
       counts.push(count);
       records += count;
       item.next = start + count;
-      if (item.next < item.size) {
+      if (item.next < texts.length) {
         cutShort = true; // the batch is full; the rest of this call goes next
         break;
       }
@@ -536,30 +527,30 @@ export class ModelBatcher {
         }
         const error = await errorFromResponse(response, what);
         if (!RETRYABLE.has(response.status)) {
-          await this.#answers;
           buffer.healthy();
-          if (response.status === 413 && batch.records > 1) return "smaller";
-          this.#fail(batch, error);
-          return "failed";
+          if (response.status !== 413 || batch.records === 1) return this.#failInOrder(batch, error);
+          await this.#answers;
+          return "smaller";
         }
         retryAfter = retryAfterMs(response.headers.get("retry-after"));
         buffer.failing(error.message);
       } catch (error) {
-        if (closed.aborted) {
-          await this.#answers;
-          this.#fail(batch, new IglooError("E_CLOSED", `${what}: the client was closed while sending; these records may or may not have been stored`));
-          return "failed";
-        }
+        if (closed.aborted) return this.#failInOrder(batch, new IglooError("E_CLOSED", `${what}: the client was closed while sending; these records may or may not have been stored`));
         buffer.failing(`${what}: ${error instanceof Error ? error.message : String(error)}`);
       }
       try {
         await sleep(nextDelay(attempt, retryAfter, this.#context.options.backoff), closed);
       } catch {
-        await this.#answers;
-        this.#fail(batch, new IglooError("E_CLOSED", `${what}: the client was closed before these records were stored`));
-        return "failed";
+        return this.#failInOrder(batch, new IglooError("E_CLOSED", `${what}: the client was closed before these records were stored`));
       }
     }
+  }
+
+  /** Fails a batch once the answers before it are read, so calls are answered in order. */
+  async #failInOrder(batch: Batch, error: IglooError): Promise<"failed"> {
+    await this.#answers;
+    this.#fail(batch, error);
+    return "failed";
   }
 
   /** Reads a 200's answer and splits it into the verdicts of the batch's calls. */
@@ -674,15 +665,13 @@ export class ModelBatcher {
       if (item.settled) continue;
       item.settled = true;
       const { accepted, rejected } = item;
-      if (!item.reject) sent += item.size - accepted - rejected;
+      const size = item.texts.length;
+      if (!item.reject) sent += size - accepted - rejected;
       else if (accepted + rejected === 0) item.reject(error);
-      else {
-        const partly = `${error.message} (of this call's ${item.size} records, ${accepted} had already been accepted and ${rejected} rejected in earlier batches)`;
-        item.reject(new IglooError(error.code, partly, { ...(error.status === undefined ? {} : { status: error.status }), cause: error }));
-      }
+      else item.reject(restated(error, `${error.message} (of this call's ${size} records, ${accepted} had already been accepted and ${rejected} rejected in earlier batches)`));
     }
     if (sent > 0) {
-      const lost = new IglooError(error.code, `${error.message} (${sent} records given to send())`, { ...(error.status === undefined ? {} : { status: error.status }), cause: error });
+      const lost = restated(error, `${error.message} (${sent} records given to send())`);
       this.#report(() => (this.#context.options.onError ?? defaultOnError)(lost));
     }
   }
@@ -708,6 +697,11 @@ function defaultOnRejected(rejection: IglooRejection): void {
 
 function defaultOnError(error: IglooError): void {
   console.error(`igloo client: ${error.message}`);
+}
+
+/** The same failure in other words: its code and status kept, the original as its cause. */
+function restated(error: IglooError, message: string): IglooError {
+  return new IglooError(error.code, message, error.status === undefined ? { cause: error } : { status: error.status, cause: error });
 }
 
 function isRun(segment: Run | Call | One | string): segment is Run {

@@ -107,6 +107,7 @@ export function createIglooClient<Models, Views extends { readonly [Name in keyo
     options: options.ingest ?? {},
     closed: ingestClosed.signal,
     leaving: () => leaving,
+    closing: () => closing,
     id: randomId(),
   };
   const subscriptionContext: SubscriptionContext = {
@@ -118,15 +119,10 @@ export function createIglooClient<Models, Views extends { readonly [Name in keyo
 
   const batchers = schema.models.map((model) => new ModelBatcher(model, batcherContext));
   const ingest = Object.fromEntries(
-    batchers.map((batcher, i) => {
-      const closed = () => new IglooError("E_CLOSED", `ingest ${schema.models[i]}: the client is closed; create a new one to send more`);
-      const call = (records: unknown) => (closing ? Promise.reject(closed()) : batcher.ingest(records));
-      const send = (records: unknown): void => {
-        if (closing) throw closed();
-        batcher.send(records);
-      };
-      return [schema.models[i], Object.assign(call, { send })];
-    }),
+    batchers.map((batcher, i) => [
+      schema.models[i],
+      Object.assign((records: unknown) => batcher.ingest(records), { send: (records: unknown) => batcher.send(records) }),
+    ]),
   );
 
   const views = Object.fromEntries(
