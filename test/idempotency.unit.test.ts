@@ -2,15 +2,15 @@
 import { expect, test } from "bun:test";
 import { IdempotencyCache } from "../runtime/ingest/idempotency.ts";
 
-const ok = (body: string) => async () => ({ status: 200, body });
+const ok = (answer: string) => async () => answer;
 
 test("keys are forgotten past maxEntries, oldest first, and past ttlMs", async () => {
   const cache = new IdempotencyCache({ maxEntries: 2, ttlMs: 60_000 });
   let runs = 0;
-  const work = async () => ({ status: 200, body: `run ${++runs}` });
+  const work = async () => `run ${++runs}`;
   await cache.run("M", "a", "x", work);
   await cache.run("M", "b", "x", work);
-  expect(await cache.run("M", "a", "x", work)).toEqual({ status: 200, body: "run 1", replayed: true });
+  expect(await cache.run("M", "a", "x", work)).toEqual({ answer: "run 1", replayed: true });
   await cache.run("M", "c", "x", work); // a third key: "a", the oldest, goes
   expect((await cache.run("M", "a", "x", work)).replayed).toBe(false);
   expect(runs).toBe(4);
@@ -18,13 +18,13 @@ test("keys are forgotten past maxEntries, oldest first, and past ttlMs", async (
   const short = new IdempotencyCache({ ttlMs: 20 });
   await short.run("M", "a", "x", ok("first"));
   await Bun.sleep(40);
-  expect(await short.run("M", "a", "x", ok("second"))).toEqual({ status: 200, body: "second", replayed: false });
+  expect(await short.run("M", "a", "x", ok("second"))).toEqual({ answer: "second", replayed: false });
 });
 
 test("answers are forgotten, oldest first, past maxBytes", async () => {
   const cache = new IdempotencyCache({ maxBytes: 100 });
   let runs = 0;
-  const big = async () => ({ status: 200, body: `${++runs}`.padEnd(40, ".") });
+  const big = async () => `${++runs}`.padEnd(40, ".");
   await cache.run("M", "a", "x", big);
   await cache.run("M", "b", "x", big);
   expect((await cache.run("M", "a", "x", big)).replayed).toBe(true);
@@ -37,7 +37,7 @@ test("answers are forgotten, oldest first, past maxBytes", async () => {
 test("keys are per model; a thrown attempt is forgotten and a waiting resend runs instead", async () => {
   const cache = new IdempotencyCache();
   await cache.run("A", "k", "x", ok("A"));
-  expect(await cache.run("B", "k", "x", ok("B"))).toEqual({ status: 200, body: "B", replayed: false });
+  expect(await cache.run("B", "k", "x", ok("B"))).toEqual({ answer: "B", replayed: false });
 
   let release!: () => void;
   const first = cache.run("A", "t", "x", async () => {
@@ -47,5 +47,5 @@ test("keys are per model; a thrown attempt is forgotten and a waiting resend run
   const resend = cache.run("A", "t", "x", ok("resend"));
   release();
   expect(await first.catch((e: Error) => e.message)).toBe("stream down");
-  expect(await resend).toEqual({ status: 200, body: "resend", replayed: false });
+  expect(await resend).toEqual({ answer: "resend", replayed: false });
 });

@@ -5,26 +5,21 @@
  * with the same key and gets the first answer back, with `idempotent-replayed: true`,
  * instead of the records being stored twice.
  *
- * Keys are remembered by this process, in memory, for 10 minutes, the last 10,000 keys or
- * the last 16 MiB of answers, whichever ends first: a retry that reaches another ingest process, or this
- * one after a restart, is not recognised. Only a 200 is remembered; a request that
- * failed stored nothing, and its retry runs again. The same key with another body is a
- * client bug and gets a 422; a retry that arrives while the first attempt still runs
- * waits for that attempt's answer.
+ * Keys are remembered by this process, in memory, for 10 minutes, the last 10,000 keys
+ * or the last 16 MiB of answers, whichever ends first: a retry that reaches another
+ * ingest process, or this one after a restart, is not recognised. Only an answer is
+ * remembered (the body of a 200); an attempt that failed (threw) stored nothing, and its
+ * retry runs again. The same key with another body is a client bug and gets a 422; a
+ * retry that arrives while the first attempt still runs waits for that attempt's answer.
  */
-
-export interface Answer {
-  readonly status: number;
-  readonly body: string;
-}
 
 interface Entry {
   readonly fingerprint: string;
   readonly at: number;
   /** What it holds: its key and, once answered, the answer. */
   bytes: number;
-  /** The first attempt's 200, or undefined once it failed. */
-  readonly answer: Promise<Answer | undefined>;
+  /** The first attempt's answer, or undefined once it failed. */
+  readonly answer: Promise<string | undefined>;
 }
 
 /** Visible ASCII, as the draft's sf-string allows, and short enough to keep. */
@@ -54,10 +49,10 @@ export class IdempotencyCache {
 
   /**
    * Runs `work` once per key: the first time for real, afterwards answering with what it
-   * answered, as long as it answered 200. Throws IdempotencyError for a malformed key
+   * answered, as long as it did not throw. Throws IdempotencyError for a malformed key
    * and for a key reused with another body.
    */
-  async run(scope: string, key: string, body: string, work: () => Promise<Answer>): Promise<Answer & { replayed: boolean }> {
+  async run(scope: string, key: string, body: string, work: () => Promise<string>): Promise<{ answer: string; replayed: boolean }> {
     if (!KEY.test(key)) throw new IdempotencyError(400, "idempotency-key must be 1 to 255 visible ASCII characters");
     const id = `${scope}\u0000${key}`;
     const fingerprint = `${body.length}:${Bun.hash(body).toString(36)}`;
@@ -68,28 +63,23 @@ export class IdempotencyCache {
         throw new IdempotencyError(422, `idempotency-key ${JSON.stringify(key)} was already used for a request with another body; use a new key for new records`);
       }
       const answer = await seen.answer;
-      if (answer !== undefined) return { ...answer, replayed: true };
+      if (answer !== undefined) return { answer, replayed: true };
       // The first attempt failed and stored nothing: this one runs.
       return this.run(scope, key, body, work);
     }
-    let settle!: (answer: Answer | undefined) => void;
+    let settle!: (answer: string | undefined) => void;
     const entry: Entry = { fingerprint, at: Date.now(), bytes: id.length, answer: new Promise((resolve) => (settle = resolve)) };
     this.#entries.set(id, entry);
     this.#bytes += entry.bytes;
     try {
       const answer = await work();
-      if (answer.status === 200) {
-        settle(answer);
-        if (this.#entries.get(id) === entry) {
-          entry.bytes += answer.body.length;
-          this.#bytes += answer.body.length;
-          this.#evict();
-        }
-        return { ...answer, replayed: false };
+      settle(answer);
+      if (this.#entries.get(id) === entry) {
+        entry.bytes += answer.length;
+        this.#bytes += answer.length;
+        this.#evict();
       }
-      this.#forget(id, entry);
-      settle(undefined);
-      return { ...answer, replayed: false };
+      return { answer, replayed: false };
     } catch (error) {
       this.#forget(id, entry);
       settle(undefined);

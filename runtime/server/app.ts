@@ -5,7 +5,7 @@
  * can take the server down: unexpected errors become 500s and are logged.
  */
 import { Elysia } from "elysia";
-import { IdempotencyCache, IdempotencyError, type Answer } from "../ingest/idempotency.ts";
+import { IdempotencyCache, IdempotencyError } from "../ingest/idempotency.ts";
 import { ingest } from "../ingest/ingest.ts";
 import { BodyError, bodyFormat, parseBody } from "../ingest/parseBody.ts";
 import type { Logger } from "../logger.ts";
@@ -90,15 +90,15 @@ async function handleIngest(options: AppOptions, idempotency: IdempotencyCache, 
   try {
     const format = bodyFormat(request.headers.get("content-type"));
     const text = await readBody(request, options.maxBodyBytes);
-    const run = async (): Promise<Answer> => {
+    const run = async (): Promise<string> => {
       const verdict = await ingest(options.stream, target, parseBody(text, format));
       options.observe?.ingestRecords.inc({ model: modelName, result: "accepted" }, verdict.accepted);
       options.observe?.ingestRecords.inc({ model: modelName, result: "rejected" }, verdict.rejected);
-      return { status: 200, body: JSON.stringify({ ...verdict, token: await tokenAfterAppend(options.stream, target.topic) }) };
+      return JSON.stringify({ ...verdict, token: await tokenAfterAppend(options.stream, target.topic) });
     };
     const key = request.headers.get("idempotency-key");
-    const answer = key === null ? { ...(await run()), replayed: false } : await idempotency.run(modelName, key, text, run);
-    return new Response(answer.body, { status: answer.status, headers: answer.replayed ? { ...JSON_HEADERS, "idempotent-replayed": "true" } : JSON_HEADERS });
+    const { answer, replayed } = key === null ? { answer: await run(), replayed: false } : await idempotency.run(modelName, key, text, run);
+    return new Response(answer, { status: 200, headers: replayed ? { ...JSON_HEADERS, "idempotent-replayed": "true" } : JSON_HEADERS });
   } catch (error) {
     if (error instanceof IdempotencyError) return errorResponse(error.status, error.message);
     if (error instanceof BodyError) return errorResponse(error.status, error.message);
