@@ -22,8 +22,8 @@ interface Entry {
   readonly answer: Promise<string | undefined>;
 }
 
-/** Visible ASCII, as the draft's sf-string allows, and short enough to keep. */
-const KEY = /^[\x20-\x7e]{1,255}$/;
+/** Visible ASCII, as the draft's sf-string allows, and short enough to keep (the OpenAPI document quotes it). */
+export const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;
 
 export class IdempotencyError extends Error {
   constructor(
@@ -53,7 +53,7 @@ export class IdempotencyCache {
    * and for a key reused with another body.
    */
   async run(scope: string, key: string, body: string, work: () => Promise<string>): Promise<{ answer: string; replayed: boolean }> {
-    if (!KEY.test(key)) throw new IdempotencyError(400, "idempotency-key must be 1 to 255 visible ASCII characters");
+    if (!IDEMPOTENCY_KEY.test(key)) throw new IdempotencyError(400, "idempotency-key must be 1 to 255 visible ASCII characters");
     const id = `${scope}\u0000${key}`;
     const fingerprint = `${body.length}:${Bun.hash(body).toString(36)}`;
     this.#evict();

@@ -5,6 +5,7 @@
  */
 import type { FieldIR, ModelIR, ScalarType } from "../../conventions/datamodels/ir.ts";
 import { wideIntLimits } from "../../conventions/datamodels/numeric.ts";
+import { IDEMPOTENCY_KEY } from "../../runtime/ingest/idempotency.ts";
 import type { ViewDescription } from "./viewTypes.ts";
 
 type Schema = Record<string, unknown>;
@@ -126,7 +127,7 @@ export function openApiDocument(input: { models: readonly ModelIR[]; views: read
             name: "idempotency-key",
             in: "header",
             required: false,
-            schema: { type: "string", pattern: "^[\\x20-\\x7e]{1,255}$" },
+            schema: { type: "string", pattern: IDEMPOTENCY_KEY.source },
             description: "The same key on a resend returns the first answer (header idempotent-replayed: true) instead of storing the records again; remembered 10 minutes by the process that answered.",
           },
         ],
