@@ -31,6 +31,12 @@ const chdbBesideExecutable: BunPlugin = {
         exports.loadNative = () => (cached ??= require(join(dirname(process.execPath), "chdb_node.node")));
       `,
     }));
+    // chDB's ESM entry loads its CommonJS one with createRequire at run time, which a
+    // bundle cannot follow; a static import of the same file can be bundled.
+    build.onLoad({ filter: /chdb[\\/]index\.mjs$/ }, () => ({
+      loader: "js",
+      contents: `import mod from "./index.js"; export const Session = mod.Session; export default mod;`,
+    }));
   },
 };
 

@@ -15,9 +15,47 @@ import { readViewDescriptions } from "./generate/projectLib.ts";
 import { runPlan } from "./commands/migrate.ts";
 import { startProduction, type ProductionServer } from "./commands/start.ts";
 import { generateKey, isRole } from "../runtime/server/auth.ts";
+import { loadLimits } from "./config.ts";
+
+function listSetting(flag: string | undefined, env: string | undefined): string[] {
+  return (flag ?? env ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+}
+
+/**
+ * SIGINT/SIGTERM: `stop()` once; a second signal, or a stop that takes longer than
+ * STOP_DEADLINE_MS (an engine that hangs), exits at once. What was acknowledged is in the
+ * log either way, and written into the tables on the next start.
+ */
+function stopOnSignals(logger: { info(m: string): void; error(m: string): void }, stop: () => Promise<void>): void {
+  let signals = 0;
+  const onSignal = (signal: string) => {
+    if (++signals > 1) process.exit(130);
+    logger.info(`${signal}: stopping (acknowledged records are safe in the log)...`);
+    setTimeout(() => {
+      logger.error(`the stop took longer than ${STOP_DEADLINE_MS / 1000} s; exiting now. Acknowledged records are safe in the log and are written on the next start.`);
+      process.exit(1);
+    }, STOP_DEADLINE_MS).unref();
+    stop().then(
+      () => {
+        logger.info("stopped.");
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error(`stop failed: ${error instanceof Error ? error.message : String(error)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => onSignal("SIGINT"));
+  process.on("SIGTERM", () => onSignal("SIGTERM"));
+}
 
 const DEFAULT_PORT = 4000;
-const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+/** After SIGINT/SIGTERM, the longest a stop may take before the process exits anyway. */
+const STOP_DEADLINE_MS = 30_000;
 
 function intSetting(name: string, flag: string | undefined, env: string | undefined, fallback: number): number {
   const raw = flag ?? env;
@@ -60,38 +98,28 @@ const dev = defineCommand({
   meta: { name: "dev", description: "Run the project on embedded engines, reloading on save" },
   args: {
     port: { type: "string", description: `Port (default ${DEFAULT_PORT}, or IGLOO_PORT)` },
-    host: { type: "string", description: "Interface to listen on (default 127.0.0.1, or IGLOO_HOST)" },
-    "max-body-bytes": { type: "string", description: "Largest ingest body (default 16 MiB, or IGLOO_MAX_BODY_BYTES)" },
+    host: { type: "string", description: "Interface to listen on (default 127.0.0.1, or IGLOO_HOST); beyond loopback every request needs a key" },
+    "allowed-hosts": { type: "string", description: "Host names answered besides localhost and IP addresses, comma-separated (or IGLOO_ALLOWED_HOSTS)" },
+    "cors-origins": { type: "string", description: "Origins of web pages that may call, besides loopback pages, comma-separated (or IGLOO_CORS_ORIGINS)" },
+    "max-body-bytes": { type: "string", description: "Largest request body (default 16 MiB, or IGLOO_MAX_BODY_BYTES)" },
     "allow-destructive": { type: "boolean", description: "Apply schema changes that drop or rewrite data" },
   },
   run: guarded(async ({ args }) => {
     const logger = consoleLogger();
     // Handlers go in before anything starts, so a signal during start-up still stops cleanly.
-    let signals = 0;
     let server: Promise<DevServer> | undefined;
-    const onSignal = (signal: string) => {
-      if (++signals > 1) process.exit(130);
-      logger.info(`${signal}: stopping (acknowledged records are safe in the log)...`);
-      (server ?? Promise.reject(new Error("not started")))
-        .then((s) => s.stop())
-        .then(
-          () => {
-            logger.info("stopped.");
-            process.exit(0);
-          },
-          (error: unknown) => {
-            logger.error(`stop failed: ${error instanceof Error ? error.message : String(error)}`);
-            process.exit(1);
-          },
-        );
-    };
-    process.on("SIGINT", () => onSignal("SIGINT"));
-    process.on("SIGTERM", () => onSignal("SIGTERM"));
+    stopOnSignals(logger, () => (server ?? Promise.reject(new Error("not started"))).then((s) => s.stop()));
+    const root = process.cwd();
+    const limits = loadLimits(root);
+    const devKey = process.env.IGLOO_DEV_KEY;
     server = startDev({
-      root: process.cwd(),
+      root,
       port: intSetting("--port", args.port, process.env.IGLOO_PORT, DEFAULT_PORT),
       host: args.host ?? process.env.IGLOO_HOST ?? "127.0.0.1",
-      maxBodyBytes: intSetting("--max-body-bytes", args["max-body-bytes"], process.env.IGLOO_MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES),
+      allowedHosts: listSetting(args["allowed-hosts"], process.env.IGLOO_ALLOWED_HOSTS),
+      corsOrigins: listSetting(args["cors-origins"], process.env.IGLOO_CORS_ORIGINS),
+      ...(devKey ? { key: devKey } : {}),
+      limits: { ...limits, maxBodyBytes: intSetting("--max-body-bytes", args["max-body-bytes"], undefined, limits.maxBodyBytes) },
       allowDestructive: args["allow-destructive"] === true,
       logger,
     });
@@ -131,20 +159,7 @@ const start = defineCommand({
     if (role !== "ingest" && role !== "worker" && role !== "all") throw new IglooError("E_CONFIG", `--role must be ingest, worker or all, got \`${role}\`.`);
     const logger = consoleLogger({ json: true });
     let server: Promise<ProductionServer> | undefined;
-    const onSignal = (signal: string) => {
-      logger.info(`${signal}: stopping`);
-      (server ?? Promise.reject(new Error("not started")))
-        .then((s) => s.stop())
-        .then(
-          () => process.exit(0),
-          (error: unknown) => {
-            logger.error(`stop failed: ${error instanceof Error ? error.message : String(error)}`);
-            process.exit(1);
-          },
-        );
-    };
-    process.on("SIGINT", () => onSignal("SIGINT"));
-    process.on("SIGTERM", () => onSignal("SIGTERM"));
+    stopOnSignals(logger, () => (server ?? Promise.reject(new Error("not started"))).then((s) => s.stop()));
     server = startProduction({ dir: process.cwd(), role, logger, ...(args.port ? { port: intSetting("--port", args.port, undefined, DEFAULT_PORT) } : {}) });
     await server;
   }),

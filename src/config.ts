@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { IglooError } from "../conventions/errors.ts";
+import { DEFAULT_LIMITS, type ServerLimits } from "../runtime/limits.ts";
 
 export interface ProductionConfig {
   readonly kafka: {
@@ -17,12 +18,14 @@ export interface ProductionConfig {
   };
   /** `http(s)://user:password@host:port/database`. */
   readonly clickhouseUrl: string;
+  /** The read-only user for clients' queries, same form; required where the API is served. */
+  readonly clickhouseQueryUrl: string | undefined;
   /** `role:hash` entries; see `igloo keys create`. */
   readonly keys: string;
   readonly port: number;
   readonly host: string;
-  readonly maxBodyBytes: number;
   readonly corsOrigins: readonly string[];
+  readonly limits: ServerLimits;
 }
 
 export const CONFIG_FILE = "igloo.config.json";
@@ -43,11 +46,37 @@ export const SETTINGS: readonly Setting[] = [
   { env: "IGLOO_KAFKA_REPLICATION", key: "kafka.replicationFactor", fallback: 3, kind: "int", doc: "replicas of each topic Igloo creates (1 for a single broker)" },
   { env: "IGLOO_KAFKA_SESSION_TIMEOUT_MS", key: "kafka.sessionTimeoutMs", fallback: 30000, kind: "int", doc: "how long a silent worker keeps its partitions before another takes over" },
   { env: "IGLOO_CLICKHOUSE_URL", key: "clickhouse.url", fallback: undefined, kind: "string", doc: "http(s)://user:password@host:port/database" },
+  {
+    env: "IGLOO_CLICKHOUSE_QUERY_URL",
+    key: "clickhouse.queryUrl",
+    fallback: undefined,
+    kind: "string",
+    doc: "the same for the read-only user that runs clients' queries (required by roles ingest and all; see the query user)",
+  },
   { env: "IGLOO_KEYS", key: "keys", fallback: undefined, kind: "string", doc: "comma-separated role:hash entries from `igloo keys create` (required)" },
   { env: "IGLOO_PORT", key: "port", fallback: 4000, kind: "int", doc: "HTTP port" },
   { env: "IGLOO_HOST", key: "host", fallback: "0.0.0.0", kind: "string", doc: "interface to listen on" },
-  { env: "IGLOO_MAX_BODY_BYTES", key: "maxBodyBytes", fallback: 16 * 1024 * 1024, kind: "int", doc: "largest ingest body" },
   { env: "IGLOO_CORS_ORIGINS", key: "corsOrigins", fallback: undefined, kind: "list", doc: "origins browser pages may call the API from, comma-separated, or *" },
+];
+
+const L = DEFAULT_LIMITS;
+const Q = DEFAULT_LIMITS.query;
+
+/** The limits (runtime/limits.ts), for `igloo dev` and `igloo start` alike. */
+export const LIMIT_SETTINGS: readonly Setting[] = [
+  { env: "IGLOO_MAX_BODY_BYTES", key: "maxBodyBytes", fallback: L.maxBodyBytes, kind: "int", doc: "largest request body, in bytes" },
+  { env: "IGLOO_BODY_TIMEOUT_MS", key: "limits.bodyTimeoutMs", fallback: L.bodyTimeoutMs, kind: "int", doc: "longest a client may take to send a request body" },
+  { env: "IGLOO_MAX_RECORDS", key: "limits.maxRecords", fallback: L.maxRecords, kind: "int", doc: "records in one ingest request" },
+  { env: "IGLOO_MAX_INVALID_RECORDS", key: "limits.maxInvalidRecords", fallback: L.maxInvalidRecords, kind: "int", doc: "invalid records one ingest request may hold before it is refused whole" },
+  { env: "IGLOO_MAX_WAIT_MS", key: "limits.maxWaitMs", fallback: L.maxWaitMs, kind: "int", doc: "largest x-igloo-wait-ms" },
+  { env: "IGLOO_MAX_SUBSCRIPTIONS", key: "limits.maxSubscriptions", fallback: L.maxSubscriptions, kind: "int", doc: "live subscriptions one process holds" },
+  { env: "IGLOO_MAX_SUBSCRIPTIONS_PER_CLIENT", key: "limits.maxSubscriptionsPerClient", fallback: L.maxSubscriptionsPerClient, kind: "int", doc: "live subscriptions of one client (key or address)" },
+  { env: "IGLOO_QUERY_TIMEOUT_MS", key: "limits.query.timeoutMs", fallback: Q.timeoutMs, kind: "int", doc: "longest a query or view read may run" },
+  { env: "IGLOO_QUERY_MAX_MEMORY_BYTES", key: "limits.query.maxMemoryBytes", fallback: Q.maxMemoryBytes, kind: "int", doc: "memory one query may use in the engine" },
+  { env: "IGLOO_QUERY_MAX_ROWS", key: "limits.query.maxResultRows", fallback: Q.maxResultRows, kind: "int", doc: "rows one query may return" },
+  { env: "IGLOO_QUERY_MAX_BYTES", key: "limits.query.maxResultBytes", fallback: Q.maxResultBytes, kind: "int", doc: "bytes one query may return" },
+  { env: "IGLOO_QUERY_CONCURRENCY", key: "limits.query.concurrency", fallback: Q.concurrency, kind: "int", doc: "queries and view reads running at once" },
+  { env: "IGLOO_QUERY_QUEUE_MS", key: "limits.query.queueWaitMs", fallback: Q.queueWaitMs, kind: "int", doc: "longest a query waits for its turn before a 503" },
 ];
 
 function lookup(file: Record<string, unknown>, key: string): unknown {
@@ -83,16 +112,41 @@ function value(setting: Setting, file: Record<string, unknown>, env: Record<stri
 /** Settings that must be given; the others have defaults or are optional. */
 const REQUIRED = ["IGLOO_KAFKA_BROKERS", "IGLOO_CLICKHOUSE_URL", "IGLOO_KEYS"];
 
-export function loadConfig(dir: string, env: Record<string, string | undefined> = process.env, required: readonly string[] = REQUIRED): ProductionConfig {
+function readConfigFile(dir: string): Record<string, unknown> {
   const path = join(dir, CONFIG_FILE);
-  let file: Record<string, unknown> = {};
-  if (existsSync(path)) {
-    try {
-      file = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
-    } catch (error) {
-      throw new IglooError("E_CONFIG", `${path} is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
-    }
+  if (!existsSync(path)) return {};
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+  } catch (error) {
+    throw new IglooError("E_CONFIG", `${path} is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
   }
+}
+
+/** The limits from the environment, else `igloo.config.json` in `dir`, else the defaults. */
+export function loadLimits(dir: string, env: Record<string, string | undefined> = process.env): ServerLimits {
+  const file = readConfigFile(dir);
+  const get = (envName: string) => value(LIMIT_SETTINGS.find((s) => s.env === envName)!, file, env) as number;
+  return {
+    maxBodyBytes: get("IGLOO_MAX_BODY_BYTES"),
+    bodyTimeoutMs: get("IGLOO_BODY_TIMEOUT_MS"),
+    maxRecords: get("IGLOO_MAX_RECORDS"),
+    maxInvalidRecords: get("IGLOO_MAX_INVALID_RECORDS"),
+    maxWaitMs: get("IGLOO_MAX_WAIT_MS"),
+    maxSubscriptions: get("IGLOO_MAX_SUBSCRIPTIONS"),
+    maxSubscriptionsPerClient: get("IGLOO_MAX_SUBSCRIPTIONS_PER_CLIENT"),
+    query: {
+      timeoutMs: get("IGLOO_QUERY_TIMEOUT_MS"),
+      maxMemoryBytes: get("IGLOO_QUERY_MAX_MEMORY_BYTES"),
+      maxResultRows: get("IGLOO_QUERY_MAX_ROWS"),
+      maxResultBytes: get("IGLOO_QUERY_MAX_BYTES"),
+      concurrency: get("IGLOO_QUERY_CONCURRENCY"),
+      queueWaitMs: get("IGLOO_QUERY_QUEUE_MS"),
+    },
+  };
+}
+
+export function loadConfig(dir: string, env: Record<string, string | undefined> = process.env, required: readonly string[] = REQUIRED): ProductionConfig {
+  const file = readConfigFile(dir);
   const get = (envName: string): string | number | string[] | undefined => {
     const setting = SETTINGS.find((s) => s.env === envName)!;
     if (!required.includes(envName) && env[envName] === undefined && lookup(file, setting.key) === undefined && setting.fallback === undefined) return undefined;
@@ -107,10 +161,11 @@ export function loadConfig(dir: string, env: Record<string, string | undefined> 
       sessionTimeoutMs: get("IGLOO_KAFKA_SESSION_TIMEOUT_MS") as number,
     },
     clickhouseUrl: (get("IGLOO_CLICKHOUSE_URL") as string | undefined) ?? "",
+    clickhouseQueryUrl: get("IGLOO_CLICKHOUSE_QUERY_URL") as string | undefined,
     keys: (get("IGLOO_KEYS") as string | undefined) ?? "",
     port: get("IGLOO_PORT") as number,
     host: get("IGLOO_HOST") as string,
-    maxBodyBytes: get("IGLOO_MAX_BODY_BYTES") as number,
     corsOrigins: (get("IGLOO_CORS_ORIGINS") as string[] | undefined) ?? [],
+    limits: loadLimits(dir, env),
   };
 }

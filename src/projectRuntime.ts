@@ -5,10 +5,12 @@
  * only what differs: where the conventions come from, and how the app is exposed.
  */
 import { FunctionHost } from "../runtime/functions/functionHost.ts";
+import type { ServerLimits } from "../runtime/limits.ts";
 import type { Logger } from "../runtime/logger.ts";
 import { Pipeline, type PipelineOptions } from "../runtime/pipeline.ts";
+import { UserReads } from "../runtime/query/userReads.ts";
 import type { AppOptions } from "../runtime/server/app.ts";
-import { ViewSubscriptions } from "../runtime/server/subscriptions.ts";
+import { ViewSubscriptions, type ViewText } from "../runtime/server/subscriptions.ts";
 import { ViewManager } from "../runtime/views/viewManager.ts";
 import type { Engines } from "./engines.ts";
 import { openApiDocument } from "./generate/openapi.ts";
@@ -21,20 +23,42 @@ export interface ProjectRuntime {
   readonly functions: FunctionHost;
   readonly views: ViewManager;
   readonly subscriptions: ViewSubscriptions;
-  /** The app options every role shares; commands add limits, keys and exposure. */
-  readonly app: Pick<AppOptions, "pipeline" | "stream" | "store" | "views" | "logger" | "metrics" | "openapi" | "subscriptions" | "observe">;
+  /** The app options every role shares; commands add the gate, keys and exposure. */
+  readonly app: Pick<AppOptions, "pipeline" | "stream" | "reads" | "views" | "logger" | "metrics" | "openapi" | "subscriptions" | "observe" | "limits">;
   /** Functions first (they finish and commit the batch in hand), then writers, then engines. */
   close(): Promise<void>;
 }
 
-export function assembleRuntime(engines: Engines, logger: Logger, pipelineOptions: Pick<PipelineOptions, "allowDestructive" | "migrate" | "writers">): ProjectRuntime {
+export function assembleRuntime(
+  engines: Engines,
+  logger: Logger,
+  limits: ServerLimits,
+  pipelineOptions: Pick<PipelineOptions, "allowDestructive" | "migrate" | "writers">,
+): ProjectRuntime {
   const { stream, store } = engines;
   const observability = createObservability(stream);
   const pipeline = new Pipeline({ stream, store, logger, ...pipelineOptions, metrics: observability.handles });
   const functions = new FunctionHost(stream, logger, (model) => pipeline.target(model), observability.handles);
   observability.watch(pipeline, functions);
   const views = new ViewManager(store);
-  const subscriptions = new ViewSubscriptions({ stream, topics: () => pipeline.models().map((m) => m.name), query: (name, params) => views.query(name, params) });
+  const reads = new UserReads(store, limits.query);
+  /** A subscription's read: the view's rows as JSON text, or what went wrong (never a throw). */
+  const readView = async (name: string, params: Readonly<Record<string, string>>): Promise<ViewText> => {
+    const resolved = views.resolve(name, params);
+    if (resolved.status !== 200) return resolved;
+    try {
+      return { status: 200, text: await reads.viewText({ sql: resolved.sql, params: resolved.params }) };
+    } catch (error) {
+      return { status: 400, error: error instanceof Error ? error.message : String(error) };
+    }
+  };
+  const subscriptions = new ViewSubscriptions({
+    stream,
+    topics: () => pipeline.models().map((m) => m.name),
+    read: readView,
+    maxSubscriptions: limits.maxSubscriptions,
+    maxPerClient: limits.maxSubscriptionsPerClient,
+  });
   return {
     pipeline,
     functions,
@@ -43,7 +67,8 @@ export function assembleRuntime(engines: Engines, logger: Logger, pipelineOption
     app: {
       pipeline,
       stream,
-      store,
+      reads,
+      limits,
       views,
       logger,
       metrics: () => observability.render(),

@@ -31,7 +31,7 @@ describe("generateKey", () => {
   test("a generated entry parses back and authorizes its key", () => {
     const { key, entry } = generateKey("ingest");
     const ring = new KeyRing(parseKeyEntries(entry));
-    expect(ring.authorize(`Bearer ${key}`, "ingest")).toEqual({ ok: true, role: "ingest" });
+    expect(ring.authorize(`Bearer ${key}`, "ingest")).toEqual({ ok: true, role: "ingest", key: expect.any(String) });
   });
 });
 
@@ -100,7 +100,7 @@ describe("KeyRing.authorize", () => {
     test(`a key of role ${has} asking for ${needed}: ${status}`, () => {
       const result = ring.authorize(`Bearer ${keys[has].key}`, needed);
       if (status === 200) {
-        expect(result).toEqual({ ok: true, role: has });
+        expect(result).toEqual({ ok: true, role: has, key: expect.any(String) });
       } else {
         expect(result).toEqual({
           ok: false,
@@ -122,7 +122,7 @@ describe("KeyRing.authorize", () => {
   });
 
   test("the scheme is case-insensitive", () => {
-    expect(ring.authorize(`bearer ${keys.query.key}`, "query")).toEqual({ ok: true, role: "query" });
+    expect(ring.authorize(`bearer ${keys.query.key}`, "query")).toEqual({ ok: true, role: "query", key: expect.any(String) });
   });
 
   test("an unknown key is 401, and no key appears in any message", () => {
@@ -148,7 +148,7 @@ describe("KeyRing.authorize", () => {
     const { key } = generateKey("query");
     const hash = `sha256:${sha256(key)}`;
     const twice = new KeyRing([{ role: "admin", hash }, { role: "query", hash }]);
-    expect(twice.authorize(`Bearer ${key}`, "admin")).toEqual({ ok: true, role: "admin" });
+    expect(twice.authorize(`Bearer ${key}`, "admin")).toEqual({ ok: true, role: "admin", key: expect.any(String) });
   });
 });
 
@@ -157,7 +157,7 @@ test("hashes are compared in constant time, against every entry, even after a ma
   const ring = new KeyRing(parseKeyEntries([first.entry, generateKey("query").entry, generateKey("ingest").entry].join(",")));
   const compare = spyOn(nodeCrypto, "timingSafeEqual");
   try {
-    expect(ring.authorize(`Bearer ${first.key}`, "admin")).toEqual({ ok: true, role: "admin" });
+    expect(ring.authorize(`Bearer ${first.key}`, "admin")).toEqual({ ok: true, role: "admin", key: expect.any(String) });
     expect(compare).toHaveBeenCalledTimes(3);
     expect(ring.authorize(`Bearer ${generateKey("admin").key}`, "admin")).toMatchObject({ ok: false, status: 401 });
     expect(compare).toHaveBeenCalledTimes(6);

@@ -5,9 +5,12 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { parseModels } from "../conventions/datamodels/parse.ts";
+import { DEFAULT_LIMITS, type ServerLimits } from "../runtime/limits.ts";
 import { consoleLogger } from "../runtime/logger.ts";
 import { Pipeline } from "../runtime/pipeline.ts";
+import { UserReads } from "../runtime/query/userReads.ts";
 import { createApp } from "../runtime/server/app.ts";
+import { RequestGate } from "../runtime/server/gate.ts";
 import { EmbeddedLog } from "../runtime/stream/embedded/embeddedLog.ts";
 import { removeDir, tempDir } from "../scripts/lib/igloo.ts";
 import { sharedChdbStore } from "./helpers/chdb.ts";
@@ -17,7 +20,7 @@ const { models, errors } = parseModels([{ path: "datamodels/a.prisma", text: `mo
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(removeDir));
 
-async function appWith(maxPendingBytes?: number) {
+async function appWith(maxPendingBytes?: number, limits: Partial<ServerLimits> = {}) {
   const dir = tempDir("app");
   dirs.push(dir);
   const stream = await EmbeddedLog.open({ dir: join(dir, "stream"), ...(maxPendingBytes ? { maxPendingBytes } : {}) });
@@ -25,13 +28,22 @@ async function appWith(maxPendingBytes?: number) {
   const logger = consoleLogger({ quiet: true });
   const pipeline = new Pipeline({ stream, store, logger });
   await pipeline.apply(models.models);
-  const app = createApp({ pipeline, stream, store, logger, maxBodyBytes: 1024 });
-  const post = (path: string, body: string, type = "application/json", headers: Record<string, string> = {}) =>
-    app.handle(new Request(`http://igloo${path}`, { method: "POST", headers: { "content-type": type, ...headers }, body }));
+  const all: ServerLimits = { ...DEFAULT_LIMITS, maxBodyBytes: 1024, ...limits };
+  const app = createApp({
+    pipeline,
+    stream,
+    reads: new UserReads(store, all.query),
+    logger,
+    limits: all,
+    gate: new RequestGate({ allowedHosts: [], corsOrigins: [], loopbackOrigins: true }),
+  });
+  const post = (path: string, body: string | ReadableStream, type = "application/json", headers: Record<string, string> = {}) =>
+    app.handle(new Request(`http://localhost${path}`, { method: "POST", headers: { "content-type": type, ...headers }, body }));
   /** Records appended to the model's topic so far. */
   const appended = async () => [...(await stream.endOffsets(pipeline.target(table)!.topic)).values()].reduce((sum, n) => sum + n, 0);
   return {
     post,
+    handle: (request: Request) => app.handle(request),
     appended,
     close: async () => {
       await pipeline.close();

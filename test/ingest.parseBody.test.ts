@@ -25,9 +25,11 @@ describe("parseBody", () => {
     }
     expect(() => bodyFormat("text/csv")).toThrow(/content-type/);
     expect(bodyFormat("application/json; charset=utf-8")).toBe("json");
-    expect(bodyFormat(null)).toBe("json");
     expect(bodyFormat("application/x-ndjson")).toBe("ndjson");
-    expect(bodyFormat("application/vnd.api+json")).toBe("json");
+    // The types a page may send cross-site without a preflight, and a missing type, are refused.
+    for (const type of [null, "", "text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "text/json", "application/vnd.api+json"]) {
+      expect(() => bodyFormat(type)).toThrow(/not accepted; send application\/json/);
+    }
   });
 
   test("hostileShape finds __proto__ keys and deep nesting, and passes ordinary records", () => {

@@ -11,6 +11,7 @@ const caps: StoreCapabilities = {
   supportsJsonType: true,
   supportsQueryParams: true,
   supportsInsertDeduplicationToken: true,
+  supportsExplainAst: true,
 };
 
 function model(body: string) {

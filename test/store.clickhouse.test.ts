@@ -6,11 +6,14 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { ClickHouseStore } from "../runtime/store/clickhouse/clickhouseStore.ts";
 import { storeConformance } from "./conformance/store.ts";
-import { sharedClickHouse } from "./helpers/clickhouseServer.ts";
+import { serverUrl, sharedClickHouse } from "./helpers/clickhouseServer.ts";
+import { readAll } from "../runtime/store/store.ts";
 
 let opened: Promise<ClickHouseStore> | undefined;
 function sharedStore(): Promise<ClickHouseStore> {
-  opened ??= sharedClickHouse().then((s) => ClickHouseStore.connect({ url: s.url, user: s.user, password: s.password, database: s.database }));
+  opened ??= sharedClickHouse().then((s) =>
+    ClickHouseStore.connect({ url: s.url, user: s.user, password: s.password, database: s.database, reader: { url: serverUrl(s, s.reader) } }),
+  );
   return opened;
 }
 afterAll(async () => {
@@ -32,12 +35,13 @@ describe("ClickHouse server store", () => {
       '{"id":1,"d":0,"ds":[],"n":1.1,"at":"1970-01-01 00:00:00","f":1e300}',
     ].join("\n");
     await store.insertJsonEachRow(t, new TextEncoder().encode(body));
-    const { rows } = await store.readOnlyQuery(`SELECT id, d, ds, n, at, f FROM ${t} ORDER BY id DESC`);
+    const { rows } = await readAll(store, `SELECT id, d, ds, n, at, f FROM ${t} ORDER BY id DESC`);
     expect(rows).toEqual([
       { id: "18446744073709551615", d: "-1234567890123456789012345678.0000000001", ds: ["2.500"], n: null, at: "2024-02-29T23:59:58Z", f: 0.1 },
       { id: "1", d: "0.0000000000", ds: [], n: "1.10", at: "1970-01-01T00:00:00Z", f: 1e300 },
     ]);
-    const zoned = await store.readOnlyQuery(
+    const zoned = await readAll(
+      store,
       "SELECT toDateTime('2024-07-01 12:00:00', 'America/New_York') AS summer, toDateTime('2024-01-01 12:00:00', 'America/New_York') AS winter, [toDateTime('2024-01-01 09:00:00', 'Asia/Tokyo')] AS list",
     );
     expect(zoned.rows).toEqual([{ summer: "2024-07-01T16:00:00Z", winter: "2024-01-01T17:00:00Z", list: ["2024-01-01T00:00:00Z"] }]);
@@ -63,7 +67,7 @@ describe("ClickHouse server store", () => {
       const { rows } = await store.query<{ v: string }>("SELECT {v:String} AS v", { v: "it's" });
       expect(rows[0]?.v).toBe("it's");
     } else {
-      await expect(store.readOnlyQuery("SELECT {v:String} AS v", { v: "x" })).rejects.toThrow(/cannot bind query parameters/);
+      await expect(readAll(store, "SELECT {v:String} AS v", { v: "x" })).rejects.toThrow(/cannot bind query parameters/);
       await expect(store.exec("SELECT {v:String}", { v: "x" })).rejects.toThrow(/cannot bind query parameters/);
     }
   });

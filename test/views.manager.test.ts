@@ -3,6 +3,7 @@ import type { ModelIR } from "../conventions/datamodels/ir.ts";
 import { parseModels } from "../conventions/datamodels/parse.ts";
 import { parseViews } from "../conventions/views/parse.ts";
 import { createTableSql } from "../runtime/store/clickhouseSql.ts";
+import { readAll } from "../runtime/store/store.ts";
 import { ViewManager, type ViewHooks } from "../runtime/views/viewManager.ts";
 import { sharedChdbStore } from "./helpers/chdb.ts";
 
@@ -123,8 +124,14 @@ async function fromScratch(sql: string): Promise<Record<string, unknown>[]> {
 function sorted(list: Record<string, unknown>[]): Record<string, unknown>[] {
   return [...list].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
 }
+/** What `GET /views/<name>` answers, as a status and rows. */
+async function viewQuery(m: ViewManager, name: string, params: Record<string, string>) {
+  const resolved = m.resolve(name, params);
+  if (resolved.status !== 200) return resolved;
+  return { status: 200 as const, rows: (await readAll(store, resolved.sql, resolved.params)).rows };
+}
 async function answer(m: ViewManager, name: string, params: Record<string, string> = {}) {
-  const result = await m.query(name, params);
+  const result = await viewQuery(m, name, params);
   if (result.status !== 200) throw new Error(`view ${name}: ${result.status} ${result.error}`);
   return sorted(result.rows);
 }
@@ -279,7 +286,7 @@ describe("the view lifecycle", () => {
 
     expect(await restarted.apply([], [model], writer.hooks)).toEqual({ errors: [], created: [], dropped: [a, b], unchanged: [] });
     expect(await engineObjects(a, b, `igloo_view_${a}`, `igloo_mv_${a}`)).toEqual({});
-    expect(await restarted.query(a, {})).toEqual({ status: 404, error: `no view named \`${a}\`; there are no views yet; add views/<name>.sql` });
+    expect(await viewQuery(restarted, a, {})).toEqual({ status: 404, error: `no view named \`${a}\`; there are no views yet; add views/<name>.sql` });
   });
 
   test("views are created after the views they read, whatever the file order", async () => {
@@ -304,7 +311,7 @@ describe("the view lifecycle", () => {
     expect(messages(await m.apply(views({ [name]: good }), [model], noWriter))).toEqual([]);
     const broken = await m.apply(views({ [name]: `SELECT\n  nope FROM ${model.table}` }), [model], noWriter);
     expect(messages(broken)).toEqual([expect.stringMatching(new RegExp(`^views/${name}\\.sql:1:1: the engine rejects this query: .*nope`))]);
-    expect(await m.query(name, {})).toEqual({ status: 200, rows: [] });
+    expect(await viewQuery(m, name, {})).toEqual({ status: 200, rows: [] });
     expect(await m.apply([], [model], noWriter, { failed: [name] })).toEqual({ errors: [], created: [], dropped: [], unchanged: [] });
     expect(m.names()).toEqual([name]);
   });
@@ -377,21 +384,21 @@ describe("views with parameters", () => {
       await fromScratch(`SELECT path, count() AS n FROM ${t} WHERE country = 'DE' AND path = '/p1' GROUP BY path`),
     );
 
-    expect(await m.query(name, { min: "1" })).toEqual({ status: 400, error: `view \`${name}\` needs the parameter \`country\` (String); pass it as ?country=...` });
-    expect(await m.query(name, { country: "FR", min: "abc" })).toEqual({
+    expect(await viewQuery(m, name, { min: "1" })).toEqual({ status: 400, error: `view \`${name}\` needs the parameter \`country\` (String); pass it as ?country=...` });
+    expect(await viewQuery(m, name, { country: "FR", min: "abc" })).toEqual({
       status: 400,
       error: `parameter \`min\` of view \`${name}\`: expected UInt32 (an integer from 0 to 4294967295), got "abc"`,
     });
-    expect(await m.query(name, { country: "FR", min: "1", contry: "x" })).toEqual({
+    expect(await viewQuery(m, name, { country: "FR", min: "1", contry: "x" })).toEqual({
       status: 400,
       error: `view \`${name}\` has no parameter \`contry\` (did you mean \`country\`?); its parameters: country (String), min (UInt32), paths (Nullable(String))`,
     });
-    expect(await m.query(name, { country: "FR", min: "1; DROP TABLE t" })).toMatchObject({ status: 400 });
+    expect(await viewQuery(m, name, { country: "FR", min: "1; DROP TABLE t" })).toMatchObject({ status: 400 });
 
     const before = await store.query(`SELECT count() AS c FROM ${t}`);
-    expect(await m.query(name, { country: "x' OR 1=1 --", min: "0" })).toEqual({ status: 200, rows: [] });
-    expect(await m.query(name, { country: `FR'; DROP TABLE ${t}; --`, min: "0" })).toEqual({ status: 200, rows: [] });
-    expect(await m.query(name, { country: "FR", min: "0", paths: "1; DROP TABLE t" })).toEqual({ status: 200, rows: [] });
+    expect(await viewQuery(m, name, { country: "x' OR 1=1 --", min: "0" })).toEqual({ status: 200, rows: [] });
+    expect(await viewQuery(m, name, { country: `FR'; DROP TABLE ${t}; --`, min: "0" })).toEqual({ status: 200, rows: [] });
+    expect(await viewQuery(m, name, { country: "FR", min: "0", paths: "1; DROP TABLE t" })).toEqual({ status: 200, rows: [] });
     expect((await store.query(`SELECT count() AS c FROM ${t}`)).rows).toEqual(before.rows);
   });
 
@@ -406,6 +413,6 @@ describe("views with parameters", () => {
     expect(await answer(m, name, { countries: '["FR","it\'s"]' })).toEqual(
       await fromScratch(`SELECT country, count() AS n FROM ${model.table} WHERE country IN ('FR') GROUP BY country`),
     );
-    expect(await m.query(name, { countries: "FR" })).toMatchObject({ status: 400, error: expect.stringContaining("as a JSON array") });
+    expect(await viewQuery(m, name, { countries: "FR" })).toMatchObject({ status: 400, error: expect.stringContaining("as a JSON array") });
   });
 });

@@ -11,7 +11,12 @@
  * remembered (the body of a 200); an attempt that failed (threw) stored nothing, and its
  * retry runs again. The same key with another body is a client bug and gets a 422; a
  * retry that arrives while the first attempt still runs waits for that attempt's answer.
+ *
+ * Keys are scoped by the caller (the server scopes them by API key and model), so one
+ * client can neither replay nor block another's key. Bodies are compared by their
+ * SHA-256, so no other body can pass for the first one.
  */
+import { createHash } from "node:crypto";
 
 interface Entry {
   readonly fingerprint: string;
@@ -55,7 +60,7 @@ export class IdempotencyCache {
   async run(scope: string, key: string, body: string, work: () => Promise<string>): Promise<{ answer: string; replayed: boolean }> {
     if (!IDEMPOTENCY_KEY.test(key)) throw new IdempotencyError(400, "idempotency-key must be 1 to 255 visible ASCII characters");
     const id = `${scope}\u0000${key}`;
-    const fingerprint = `${body.length}:${Bun.hash(body).toString(36)}`;
+    const fingerprint = createHash("sha256").update(body).digest("base64");
     this.#evict();
     const seen = this.#entries.get(id);
     if (seen !== undefined) {

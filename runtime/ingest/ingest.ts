@@ -40,7 +40,25 @@ function rawText(candidate: Candidate): string {
   }
 }
 
-export async function ingest(stream: Stream, target: IngestTarget, candidates: readonly Candidate[]): Promise<IngestVerdict> {
+/** A request whose invalid records pass the limit: refused whole, nothing stored. */
+export class TooManyInvalidError extends Error {
+  readonly verdict: IngestVerdict;
+  constructor(limit: number, verdict: IngestVerdict) {
+    super(
+      `${verdict.rejected.toLocaleString("en-US")} of the ${(verdict.accepted + verdict.rejected).toLocaleString("en-US")} records are invalid, more than the ${limit.toLocaleString("en-US")} a request may hold (IGLOO_MAX_INVALID_RECORDS); ` +
+        "nothing was stored. Fix the sender: the first errors say what is wrong",
+    );
+    this.name = "TooManyInvalidError";
+    this.verdict = verdict;
+  }
+}
+
+export interface IngestOptions {
+  /** Invalid records a request may hold before it is refused whole. */
+  readonly maxInvalid?: number;
+}
+
+export async function ingest(stream: Stream, target: IngestTarget, candidates: readonly Candidate[], options: IngestOptions = {}): Promise<IngestVerdict> {
   const accepted: ProducerRecord[] = [];
   const rejected: { index: number; candidate: Candidate; message: string }[] = [];
   const key = target.model.key;
@@ -57,6 +75,14 @@ export async function ingest(stream: Stream, target: IngestTarget, candidates: r
     } else {
       rejected.push({ index: i, candidate, message: result.error });
     }
+  }
+
+  if (rejected.length > (options.maxInvalid ?? Number.POSITIVE_INFINITY)) {
+    throw new TooManyInvalidError(options.maxInvalid!, {
+      accepted: accepted.length,
+      rejected: rejected.length,
+      errors: rejected.slice(0, 100).map((r) => ({ index: r.index, message: r.message })),
+    });
   }
 
   const letters: DeadLetter[] = [];

@@ -5,8 +5,8 @@
  */
 
 export class BodyError extends Error {
-  readonly status: 400 | 413 | 415;
-  constructor(status: 400 | 413 | 415, message: string) {
+  readonly status: 400 | 408 | 413 | 415;
+  constructor(status: 400 | 408 | 413 | 415, message: string) {
     super(message);
     this.name = "BodyError";
     this.status = status;
@@ -36,15 +36,19 @@ function unparseable(text: string, message: string): UnparseableRecord {
 export type BodyFormat = "json" | "ndjson";
 
 const NDJSON_TYPES = new Set(["application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines", "application/json-seq"]);
-const JSON_TYPES = new Set(["application/json", "text/json", "text/plain", ""]);
 
+/**
+ * Only JSON and NDJSON media types, never the ones a browser may send cross-site without
+ * asking first (text/plain, form encodings, multipart): a page on another site cannot
+ * make a request with these without a CORS preflight, which the server refuses.
+ */
 export function bodyFormat(contentType: string | null): BodyFormat {
   const type = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
   if (NDJSON_TYPES.has(type)) return "ndjson";
-  if (JSON_TYPES.has(type) || type.endsWith("+json")) return "json";
+  if (type === "application/json") return "json";
   throw new BodyError(
     415,
-    `content-type \`${type}\` is not accepted; send application/json (an object or an array of objects) or application/x-ndjson (one object per line)`,
+    `content-type \`${type || "(none)"}\` is not accepted; send application/json (an object or an array of objects) or application/x-ndjson (one object per line)`,
   );
 }
 
@@ -52,21 +56,29 @@ function describeJsonError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-export function parseBody(text: string, format: BodyFormat): Candidate[] {
+function tooManyRecords(limit: number): BodyError {
+  return new BodyError(413, `the request holds more than ${limit.toLocaleString("en-US")} records (IGLOO_MAX_RECORDS); nothing was stored, send smaller batches`);
+}
+
+/** The body's candidate records; more than `maxRecords` is a 413, found before they are all parsed. */
+export function parseBody(text: string, format: BodyFormat, maxRecords = Number.POSITIVE_INFINITY): Candidate[] {
   if (text.trim().length === 0) throw new BodyError(400, "the request body is empty; send a JSON object, a JSON array of objects, or NDJSON");
-  if (format === "ndjson") return parseNdjson(text);
+  if (format === "ndjson") return parseNdjson(text, maxRecords);
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
     throw new BodyError(400, `the request body is not valid JSON (${describeJsonError(error)}); for one object per line, use content-type application/x-ndjson`);
   }
-  if (Array.isArray(value)) return value;
+  if (Array.isArray(value)) {
+    if (value.length > maxRecords) throw tooManyRecords(maxRecords);
+    return value;
+  }
   if (typeof value === "object" && value !== null) return [value];
   throw new BodyError(400, `the request body must be a JSON object or an array of objects, got ${value === null ? "null" : typeof value}`);
 }
 
-function parseNdjson(text: string): Candidate[] {
+function parseNdjson(text: string, maxRecords: number): Candidate[] {
   const records: Candidate[] = [];
   let start = 0;
   while (start < text.length) {
@@ -75,6 +87,7 @@ function parseNdjson(text: string): Candidate[] {
     const line = text.slice(start, end).trim();
     start = end + 1;
     if (line.length === 0) continue;
+    if (records.length === maxRecords) throw tooManyRecords(maxRecords);
     try {
       records.push(JSON.parse(line));
     } catch (error) {

@@ -15,8 +15,12 @@ export interface KeyEntry {
   readonly hash: string;
 }
 
+/** What a request needs: a role, or any valid key (`/openapi.json`). */
+export type Need = Role | "any";
+
 export type Authorization =
-  | { readonly ok: true; readonly role: Role }
+  /** `key`: the SHA-256 of the presented key, hex: who the client is, without the key itself. */
+  | { readonly ok: true; readonly role: Role; readonly key: string }
   | { readonly ok: false; readonly status: 401 | 403; readonly message: string };
 
 const HASH_PATTERN = /^sha256:[0-9a-f]{64}$/i;
@@ -36,12 +40,17 @@ function digest(key: string): Buffer {
   return createHash("sha256").update(key).digest();
 }
 
+/** The entry that grants `role` to `key`. */
+export function keyEntry(role: Role, key: string): KeyEntry {
+  return { role, hash: `sha256:${digest(key).toString("hex")}` };
+}
+
 /** A new key and the entry to configure for it. The key is shown once and kept nowhere. */
 export function generateKey(role: Role): { key: string; entry: string } {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
   // The role in the key only helps people tell their keys apart; the entry decides.
   const key = `igloo_${role}_${Buffer.from(bytes).toString("base64url")}`;
-  return { key, entry: `${role}:sha256:${digest(key).toString("hex")}` };
+  return { key, entry: `${role}:${keyEntry(role, key).hash}` };
 }
 
 /**
@@ -93,12 +102,12 @@ export function parseKeyEntries(text: string, source = "IGLOO_KEYS"): KeyEntry[]
   return entries;
 }
 
-function grants(role: Role, needed: Role): boolean {
-  return role === "admin" || role === needed;
+function grants(role: Role, needed: Need): boolean {
+  return role === "admin" || needed === "any" || role === needed;
 }
 
-function createKeyHint(needed: Role): string {
-  return `create one with \`igloo keys create --role ${needed}\` and add its entry to IGLOO_KEYS`;
+function createKeyHint(needed: Need): string {
+  return `create one with \`igloo keys create --role ${needed === "any" ? "<role>" : needed}\` and add its entry to IGLOO_KEYS`;
 }
 
 export class KeyRing {
@@ -114,7 +123,7 @@ export class KeyRing {
   }
 
   /** Whether the request's `Authorization` header carries a key that grants `needed`. */
-  authorize(authorizationHeader: string | null, needed: Role): Authorization {
+  authorize(authorizationHeader: string | null, needed: Need): Authorization {
     const bearer = /^Bearer +(\S+) *$/i.exec(authorizationHeader ?? "");
     if (!bearer?.[1]) {
       return { ok: false, status: 401, message: `missing or malformed Authorization header; send \`Authorization: Bearer <key>\` (${createKeyHint(needed)})` };
@@ -129,7 +138,7 @@ export class KeyRing {
       matched = entry.role;
       if (grants(entry.role, needed)) granting = entry.role;
     }
-    if (granting !== undefined) return { ok: true, role: granting };
+    if (granting !== undefined) return { ok: true, role: granting, key: presented.toString("hex") };
     if (matched === undefined) {
       return { ok: false, status: 401, message: `unknown API key; send \`Authorization: Bearer <key>\` with a configured key (${createKeyHint(needed)})` };
     }

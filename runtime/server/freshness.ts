@@ -21,24 +21,40 @@ export async function tokenAfterAppend(stream: Stream, topic: string): Promise<s
 
 export class TokenError extends Error {}
 
-function parseTokens(header: string): Mark[] {
-  return header
-    .split(",")
-    .map((t) => t.trim())
-    .filter((t) => t.length > 0)
-    .map((token) => {
-      try {
-        const mark = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as Mark;
-        if (typeof mark.t !== "string" || typeof mark.o !== "object" || mark.o === null) throw new Error("shape");
-        return mark;
-      } catch {
-        throw new TokenError(`\`${token.slice(0, 40)}\` is not a token from an ingest answer`);
-      }
-    });
+/** Tokens one request may wait for: a page of a client's ingests, not a way to make us poll. */
+const MAX_TOKENS = 64;
+
+function isOffset(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }
 
-/** Resolves true once every token's records are in their tables, false after `waitMs`. */
-export async function waitForTokens(stream: Stream, header: string, waitMs: number): Promise<boolean> {
-  const goals = parseTokens(header).map((mark) => ({ topic: mark.t, ends: new Map(Object.entries(mark.o).map(([p, o]) => [Number(p), o])) }));
+function parseTokens(header: string, knownTopic: (topic: string) => boolean): Mark[] {
+  const tokens = header
+    .split(",")
+    .map((t) => t.trim())
+    .filter((t) => t.length > 0);
+  if (tokens.length > MAX_TOKENS) throw new TokenError(`${tokens.length} tokens; at most ${MAX_TOKENS} per request`);
+  return tokens.map((token) => {
+    let mark: Mark;
+    try {
+      mark = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as Mark;
+    } catch {
+      throw new TokenError(`\`${token.slice(0, 40)}\` is not a token from an ingest answer`);
+    }
+    const partitions = typeof mark?.o === "object" && mark.o !== null ? Object.entries(mark.o) : undefined;
+    if (typeof mark?.t !== "string" || partitions === undefined || !partitions.every(([p, o]) => /^\d{1,6}$/.test(p) && isOffset(o))) {
+      throw new TokenError(`\`${token.slice(0, 40)}\` is not a token from an ingest answer`);
+    }
+    if (!knownTopic(mark.t)) throw new TokenError(`the token names \`${mark.t.slice(0, 80)}\`, which is not a model of this project`);
+    return mark;
+  });
+}
+
+/**
+ * Resolves true once every token's records are in their tables, false after `waitMs`.
+ * Throws TokenError for a header that is not tokens of this project's models.
+ */
+export async function waitForTokens(stream: Stream, header: string, waitMs: number, knownTopic: (topic: string) => boolean): Promise<boolean> {
+  const goals = parseTokens(header, knownTopic).map((mark) => ({ topic: mark.t, ends: new Map(Object.entries(mark.o).map(([p, o]) => [Number(p), o])) }));
   return await waitForWriters(stream, goals, waitMs, 10);
 }

@@ -5,15 +5,24 @@
  * interval coalesces a burst of ingests into a bounded number of pushes, and a view whose
  * answer did not change pushes nothing. Works the same for every process role: it reads
  * the stream, not this process's writers.
+ *
+ * Each subscription holds a connection and costs a query per change, so there are at
+ * most `maxSubscriptions` in the process and `maxPerClient` for one client (one API key,
+ * or one address without a key); past them a subscribe is refused with a clear message.
  */
+import { IglooError } from "../../conventions/errors.ts";
 import type { Stream } from "../stream/stream.ts";
-import type { ViewAnswer } from "../views/viewManager.ts";
 import { writerGroup } from "../writer/tableWriter.ts";
+
+/** A view's rows as the text of a JSON array, or why they could not be read. */
+export type ViewText = { readonly status: 200; readonly text: string } | { readonly status: number; readonly error: string };
 
 interface Subscriber {
   readonly name: string;
   readonly params: Readonly<Record<string, string>>;
-  readonly push: (rows: Record<string, unknown>[]) => void;
+  readonly client: string;
+  /** The rows, as the text of a JSON array. */
+  readonly push: (rows: string) => void;
   readonly fail: (message: string) => void;
   /** Ends the subscriber's connection (the server is stopping). */
   readonly end: () => void;
@@ -24,13 +33,16 @@ export interface SubscriptionsOptions {
   readonly stream: Stream;
   /** The topics whose tables views read: the models' topics. */
   readonly topics: () => readonly string[];
-  readonly query: (name: string, params: Readonly<Record<string, string>>) => Promise<ViewAnswer>;
+  readonly read: (name: string, params: Readonly<Record<string, string>>) => Promise<ViewText>;
   readonly intervalMs?: number;
+  readonly maxSubscriptions: number;
+  readonly maxPerClient: number;
 }
 
 export class ViewSubscriptions {
   readonly #options: SubscriptionsOptions;
   readonly #subscribers = new Set<Subscriber>();
+  readonly #perClient = new Map<string, number>();
   #loop: Promise<void> | undefined;
   #seen = "";
 
@@ -38,13 +50,47 @@ export class ViewSubscriptions {
     this.#options = options;
   }
 
-  /** Pushes the current rows at once, then on every change; returns the unsubscribe function. */
-  async subscribe(name: string, params: Readonly<Record<string, string>>, push: Subscriber["push"], fail: Subscriber["fail"], end: Subscriber["end"]): Promise<() => void> {
-    const subscriber: Subscriber = { name, params, push, fail, end, last: "" };
-    await this.#refresh(subscriber);
+  /**
+   * Takes a place for `client`, or throws an IglooError (E_TOO_MANY_SUBSCRIPTIONS) when
+   * the process or the client holds as many as allowed. Then pushes the current rows at
+   * once, and again on every change; returns the unsubscribe function.
+   */
+  async subscribe(
+    name: string,
+    params: Readonly<Record<string, string>>,
+    client: string,
+    push: Subscriber["push"],
+    fail: Subscriber["fail"],
+    end: Subscriber["end"],
+  ): Promise<() => void> {
+    const { maxSubscriptions, maxPerClient } = this.#options;
+    const held = this.#perClient.get(client) ?? 0;
+    if (this.#subscribers.size >= maxSubscriptions) {
+      throw new IglooError("E_TOO_MANY_SUBSCRIPTIONS", `this server already holds ${maxSubscriptions} live subscriptions (IGLOO_MAX_SUBSCRIPTIONS); retry later, or share one subscription between views of a page`);
+    }
+    if (held >= maxPerClient) {
+      throw new IglooError("E_TOO_MANY_SUBSCRIPTIONS", `this client already holds ${maxPerClient} live subscriptions (IGLOO_MAX_SUBSCRIPTIONS_PER_CLIENT); close some first`);
+    }
+    const subscriber: Subscriber = { name, params, client, push, fail, end, last: "" };
     this.#subscribers.add(subscriber);
+    this.#perClient.set(client, held + 1);
+    let subscribed = true;
+    const unsubscribe = () => {
+      if (!subscribed) return;
+      subscribed = false;
+      this.#subscribers.delete(subscriber);
+      const left = (this.#perClient.get(client) ?? 1) - 1;
+      if (left > 0) this.#perClient.set(client, left);
+      else this.#perClient.delete(client);
+    };
+    try {
+      await this.#refresh(subscriber);
+    } catch (error) {
+      unsubscribe();
+      throw error;
+    }
     this.#loop ??= this.#run();
-    return () => this.#subscribers.delete(subscriber);
+    return unsubscribe;
   }
 
   /**
@@ -54,18 +100,18 @@ export class ViewSubscriptions {
   closeAll(): void {
     for (const subscriber of this.#subscribers) subscriber.end();
     this.#subscribers.clear();
+    this.#perClient.clear();
   }
 
   async #refresh(subscriber: Subscriber): Promise<void> {
-    const answer = await this.#options.query(subscriber.name, subscriber.params);
-    if (answer.status !== 200) {
+    const answer = await this.#options.read(subscriber.name, subscriber.params);
+    if (!("text" in answer)) {
       subscriber.fail(answer.error);
       return;
     }
-    const text = JSON.stringify(answer.rows);
-    if (text === subscriber.last) return;
-    subscriber.last = text;
-    subscriber.push(answer.rows);
+    if (answer.text === subscriber.last) return;
+    subscriber.last = answer.text;
+    subscriber.push(answer.text);
   }
 
   async #position(): Promise<string> {

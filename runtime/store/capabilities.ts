@@ -27,6 +27,11 @@ export async function detectCapabilities(query: Query): Promise<StoreCapabilitie
   } catch {
     supportsQueryParams = false;
   }
+  // As a subquery, so the FORMAT a client appends applies to the outer SELECT.
+  const supportsExplainAst = await query("SELECT count() AS n FROM (EXPLAIN AST SELECT 1)").then(
+    (rows) => Number(rows[0]?.n) > 0,
+    () => false,
+  );
   return {
     version: String(versionRow?.version ?? "unknown"),
     supportsDateTime64: types.has("DateTime64"),
@@ -35,5 +40,6 @@ export async function detectCapabilities(query: Query): Promise<StoreCapabilitie
     supportsJsonType: types.has("JSON"),
     supportsQueryParams,
     supportsInsertDeduplicationToken: settings.has("insert_deduplication_token") && mergeTree.has("non_replicated_deduplication_window"),
+    supportsExplainAst,
   };
 }

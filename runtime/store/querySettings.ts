@@ -1,3 +1,5 @@
+import type { ReadLimits } from "./store.ts";
+
 /**
  * Engine settings that make results exact and predictable whatever engine answers:
  * 64-bit integers and decimals as JSON strings (JavaScript numbers would drop digits),
@@ -19,3 +21,20 @@ export const INSERT_SETTINGS: Readonly<Record<string, string | number>> = {
   date_time_input_format: "best_effort",
   input_format_skip_unknown_fields: 1,
 };
+
+/**
+ * The engine's own limits on a user read, as settings: a read that passes one fails with
+ * the engine's error (TIMEOUT_EXCEEDED, MEMORY_LIMIT_EXCEEDED, TOO_MANY_ROWS_OR_BYTES),
+ * which runtime/query turns into a message naming Igloo's setting. The result limits
+ * hold for the final result only, not for subqueries.
+ */
+export function readLimitSettings(limits: ReadLimits): Record<string, string | number> {
+  return {
+    max_execution_time: Math.max(1, Math.ceil(limits.timeoutMs / 1000)),
+    timeout_overflow_mode: "throw",
+    max_memory_usage: limits.maxMemoryBytes,
+    max_result_rows: limits.maxResultRows,
+    max_result_bytes: limits.maxResultBytes,
+    result_overflow_mode: "throw",
+  };
+}

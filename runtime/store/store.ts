@@ -14,9 +14,45 @@ export interface ColumnInfo {
   readonly comment: string;
 }
 
+export interface ResultColumn {
+  readonly name: string;
+  /** The engine's type name. */
+  readonly type: string;
+}
+
 export interface QueryResult<Row = Record<string, unknown>> {
   readonly rows: Row[];
-  readonly columns: readonly { readonly name: string; readonly type: string }[];
+  readonly columns: readonly ResultColumn[];
+}
+
+/**
+ * A user's read as the engine answers it: the columns, then the rows in batches, each row
+ * the text of a JSON object with exact values (64-bit integers and decimals as strings,
+ * timestamps as ISO-8601 UTC). Reading to the end, breaking off the loop, or `close()`
+ * frees what the query holds; `close()` before the end cancels the query in the engine.
+ */
+export interface RowStream {
+  readonly columns: readonly ResultColumn[];
+  readonly batches: AsyncIterable<readonly string[]>;
+  close(): void;
+}
+
+/** What one user read may take; see runtime/limits.ts for the defaults and settings. */
+export interface ReadLimits {
+  /** Longest a read may run, in milliseconds. */
+  readonly timeoutMs: number;
+  /** Memory one read may use in the engine, in bytes. */
+  readonly maxMemoryBytes: number;
+  /** Rows and bytes of one read's result. */
+  readonly maxResultRows: number;
+  readonly maxResultBytes: number;
+  /** Reads running at once. */
+  readonly concurrency: number;
+}
+
+export interface ReadOptions {
+  /** Aborting cancels the query in the engine, wherever it is. */
+  readonly signal?: AbortSignal;
 }
 
 export type QueryParams = Readonly<Record<string, unknown>>;
@@ -32,6 +68,8 @@ export interface StoreCapabilities {
   readonly supportsQueryParams: boolean;
   /** `insert_deduplication_token` plus `non_replicated_deduplication_window`. */
   readonly supportsInsertDeduplicationToken: boolean;
+  /** `EXPLAIN AST`: the engine shows its parse tree of a statement without running it. */
+  readonly supportsExplainAst: boolean;
 }
 
 export interface InsertOptions {
@@ -46,11 +84,19 @@ export interface Store {
   /** Reads for Igloo itself (schema introspection, tests): not restricted. */
   query<Row = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<QueryResult<Row>>;
   /**
-   * Reads on behalf of a user (the query API, views): the engine refuses anything but
-   * reads. Values keep their precision: 64-bit integers and decimals come back as
-   * strings, timestamps as ISO-8601 UTC strings.
+   * Reads on behalf of a user (the query API, views), streamed. The engine itself holds
+   * them to reading, with the limits the store was opened with (time, memory, result
+   * size), and keeps no state between them. Resolves once the engine begins to answer;
+   * a statement the engine refuses rejects with a StoreError.
    */
-  readOnlyQuery<Row = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<QueryResult<Row>>;
+  read(sql: string, params: QueryParams | undefined, options?: ReadOptions): Promise<RowStream>;
+  /**
+   * The engine's parse tree of a user's statement (`EXPLAIN AST`, one node a line), for
+   * runtime/query/readPolicy.ts; only when `capabilities.supportsExplainAst`.
+   */
+  explainAst(sql: string, params: QueryParams | undefined): Promise<string[]>;
+  /** The database user reads resolve unqualified names in: the project's. */
+  readonly database: string;
   /** Inserts newline-separated JSON objects (JSONEachRow). */
   insertJsonEachRow(table: string, body: Uint8Array, options?: InsertOptions): Promise<void>;
   listTables(): Promise<string[]>;
@@ -58,15 +104,32 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/** All rows of a read, parsed: for Igloo's own reads and tests, not for results of any size. */
+export async function readAll<Row = Record<string, unknown>>(store: Store, sql: string, params?: QueryParams): Promise<QueryResult<Row>> {
+  const stream = await store.read(sql, params);
+  const rows: Row[] = [];
+  for await (const batch of stream.batches) for (const row of JSON.parse(`[${batch.join(",")}]`) as Row[]) rows.push(row);
+  return { rows, columns: stream.columns };
+}
+
 /** The engine rejected a statement; `engineCode` is ClickHouse's error code when known. */
 export class StoreError extends Error {
   readonly code = "E_STORE";
   readonly engineCode: string | undefined;
   readonly engineType: string | undefined;
-  constructor(message: string, options: { cause?: unknown; engineCode?: string; engineType?: string } = {}) {
+  /**
+   * What a client of the API may be told: the engine's own words about the statement,
+   * never where the engine is or who Igloo connects as (the message may say both, for logs).
+   */
+  readonly publicMessage: string;
+  /** The engine could not be reached (as opposed to refusing the statement): retry later. */
+  readonly unavailable: boolean;
+  constructor(message: string, options: { cause?: unknown; engineCode?: string; engineType?: string; publicMessage?: string; unavailable?: boolean } = {}) {
     super(message, { cause: options.cause });
     this.name = "StoreError";
     this.engineCode = options.engineCode;
     this.engineType = options.engineType;
+    this.publicMessage = options.publicMessage ?? message;
+    this.unavailable = options.unavailable ?? false;
   }
 }

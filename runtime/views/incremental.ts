@@ -200,7 +200,8 @@ export async function dropIncrementalObjects(store: Store, name: string): Promis
 
 export async function describe(store: Store, select: string, params?: Readonly<Record<string, unknown>>): Promise<ViewColumn[]> {
   // The newline keeps a trailing `--` comment from swallowing the parenthesis.
-  const { rows } = await store.readOnlyQuery<{ name: string; type: string }>(`DESCRIBE (\n${select}\n)`, params);
+  // The project's own SQL, described (not run) by Igloo's session.
+  const { rows } = await store.query<{ name: string; type: string }>(`DESCRIBE (\n${select}\n)`, params);
   return rows.map((r) => ({ name: r.name, type: r.type }));
 }
 

@@ -22,9 +22,9 @@ import { orderViews } from "./order.ts";
 import { dummyParams } from "./params.ts";
 import { referenceProblem, sourceAt, type Resolution } from "./referenceCheck.ts";
 import { DEFAULT_STATE_TABLE, ViewState, type ViewKind, type ViewRecord } from "./state.ts";
-import { runView, type ViewAnswer } from "./viewQuery.ts";
+import { resolveView, type ViewRequest } from "./viewQuery.ts";
 
-export type { ViewAnswer } from "./viewQuery.ts";
+export type { ViewRequest } from "./viewQuery.ts";
 export type { ViewColumn } from "./incremental.ts";
 export type { ViewKind } from "./state.ts";
 
@@ -90,14 +90,15 @@ export class ViewManager {
     return run;
   }
 
-  query(name: string, raw: Readonly<Record<string, string>>): Promise<ViewAnswer> {
+  /** The statement that answers `GET /views/<name>?<raw>`, or why there is none. */
+  resolve(name: string, raw: Readonly<Record<string, string>>): ViewRequest {
     const entry = this.#entries.get(name);
     if (entry === undefined) {
       const known = this.names();
       const list = known.length === 0 ? "there are no views yet; add views/<name>.sql" : `known views: ${known.join(", ")}`;
-      return Promise.resolve({ status: 404, error: `no view named \`${name}\`; ${list}` });
+      return { status: 404, error: `no view named \`${name}\`; ${list}` };
     }
-    return runView(this.#store, entry, raw);
+    return resolveView(entry, raw);
   }
 
   /** Result columns as the engine describes them. */

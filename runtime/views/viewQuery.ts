@@ -1,17 +1,18 @@
 /**
  * Answering `GET /views/<name>?param=value`: parameters are checked against their
- * declared types first (a 400 names the parameter and the type), then the query runs on
- * the store's read-only session with the values bound by the engine, never spliced in.
+ * declared types first (a 400 names the parameter and the type), and the view becomes the
+ * statement to run (runtime/query runs it, limited like every client's read) with the
+ * values bound by the engine, never spliced in.
  */
 import { suggest } from "../../conventions/datamodels/messages.ts";
 import type { ViewParam } from "../../conventions/views/ir.ts";
 import { quoteIdent } from "../store/clickhouseSql.ts";
-import type { Store } from "../store/store.ts";
 import { checkParam, type ParamValue } from "./params.ts";
 import type { ViewKind } from "./state.ts";
 
-export type ViewAnswer =
-  | { readonly status: 200; readonly rows: Record<string, unknown>[] }
+/** A view's statement with its bound values, or why it cannot run. */
+export type ViewRequest =
+  | { readonly status: 200; readonly sql: string; readonly params: Readonly<Record<string, ParamValue>> }
   | { readonly status: 400 | 404; readonly error: string };
 
 export interface QueryableView {
@@ -21,7 +22,7 @@ export interface QueryableView {
   readonly params: readonly ViewParam[];
 }
 
-export async function runView(store: Store, view: QueryableView, raw: Readonly<Record<string, string>>): Promise<ViewAnswer> {
+export function resolveView(view: QueryableView, raw: Readonly<Record<string, string>>): ViewRequest {
   const declared = view.params.map((p) => p.name);
   const signature = view.params.length === 0 ? "it takes no parameters" : `its parameters: ${view.params.map((p) => `${p.name} (${p.type})`).join(", ")}`;
   for (const key of Object.keys(raw)) {
@@ -41,17 +42,9 @@ export async function runView(store: Store, view: QueryableView, raw: Readonly<R
     bound[param.name] = checked.value;
   }
   // Plain and incremental views are engine objects; a parameterized one is its SQL.
-  const sql = view.kind === "parameterized" ? view.sql : `SELECT * FROM ${quoteIdent(view.name)}`;
-  try {
-    const { rows } = await store.readOnlyQuery(sql, bound);
-    return { status: 200, rows };
-  } catch (error) {
-    // Values passed every check, so what remains is the query meeting this data (say a
-    // cast of a parameter that fails); the engine's message is the best explanation.
-    return badRequest(`view \`${view.name}\` failed: ${(error as Error).message}`);
-  }
+  return { status: 200, sql: view.kind === "parameterized" ? view.sql : `SELECT * FROM ${quoteIdent(view.name)}`, params: bound };
 }
 
-function badRequest(error: string): ViewAnswer {
+function badRequest(error: string): ViewRequest {
   return { status: 400, error };
 }

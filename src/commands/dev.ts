@@ -5,17 +5,15 @@ import { watch, type FSWatcher } from "node:fs";
 import { join } from "node:path";
 import { isProject } from "../../conventions/project.ts";
 import { IglooError } from "../../conventions/errors.ts";
+import type { ServerLimits } from "../../runtime/limits.ts";
 import type { Logger } from "../../runtime/logger.ts";
 import { createApp, type IglooApp } from "../../runtime/server/app.ts";
+import { generateKey, keyEntry, KeyRing } from "../../runtime/server/auth.ts";
+import { isLoopbackAddress, RequestGate } from "../../runtime/server/gate.ts";
 import { assembleRuntime } from "../projectRuntime.ts";
 import { openEmbeddedEngines } from "../engines.ts";
+import { listen, stopServer } from "../listen.ts";
 import { DevProject, type Folder } from "./devProject.ts";
-
-/**
- * Bun refuses bodies over its own limit with an empty 413 before our handler runs; ours
- * answers with a message, so Bun's limit sits a little above it as a backstop.
- */
-const BODY_SLACK = 1024 * 1024;
 
 const FOLDERS: readonly Folder[] = ["datamodels", "functions", "views"];
 
@@ -23,7 +21,16 @@ export interface DevOptions {
   readonly root: string;
   readonly port: number;
   readonly host: string;
-  readonly maxBodyBytes: number;
+  /** Host names answered besides loopback names and IP addresses. */
+  readonly allowedHosts: readonly string[];
+  /** Origins whose pages may call, besides loopback pages. */
+  readonly corsOrigins: readonly string[];
+  /**
+   * The key every request needs when dev listens beyond loopback (IGLOO_DEV_KEY); a new
+   * one is made and printed when not given.
+   */
+  readonly key?: string;
+  readonly limits: ServerLimits;
   readonly allowDestructive: boolean;
   readonly logger: Logger;
 }
@@ -39,7 +46,7 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
   if (!isProject(root)) {
     throw new IglooError("E_NOT_A_PROJECT", `${root} has no datamodels/ folder.`, { hint: "Run `igloo dev` in a project, or create one with `igloo init <dir>`." });
   }
-  const runtime = assembleRuntime(await openEmbeddedEngines(root), logger, { allowDestructive: options.allowDestructive });
+  const runtime = assembleRuntime(await openEmbeddedEngines(root, options.limits.query), logger, options.limits, { allowDestructive: options.allowDestructive });
   const { pipeline, functions, views, subscriptions } = runtime;
   const project = new DevProject({ root, pipeline, functions, views, logger });
   let server: IglooApp | undefined;
@@ -89,19 +96,28 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
     }),
   );
 
+  // Beyond loopback, anyone on the network can reach the API: like Jupyter, every request
+  // then needs a key, printed here for the developer.
+  const exposed = !isLoopbackAddress(options.host);
+  const key = exposed ? (options.key ?? generateKey("admin").key) : undefined;
   try {
     await project.load(new Set(FOLDERS), true);
-    server = createApp({ ...runtime.app, maxBodyBytes: options.maxBodyBytes, corsOrigins: ["*"] }).listen({
-      port: options.port,
-      hostname: options.host,
-      maxRequestBodySize: options.maxBodyBytes + BODY_SLACK,
+    const app = createApp({
+      ...runtime.app,
+      gate: new RequestGate({ allowedHosts: options.allowedHosts, corsOrigins: options.corsOrigins, loopbackOrigins: true }),
+      ...(key ? { keys: new KeyRing([keyEntry("admin", key)]) } : {}),
     });
+    server = listen(app, { port: options.port, host: options.host, maxBodyBytes: options.limits.maxBodyBytes });
   } catch (error) {
     for (const w of watchers) w.close();
     await runtime.close();
     throw error;
   }
-  const url = `http://${options.host}:${server.server?.port ?? options.port}`;
+  const shownHost = options.host.includes(":") ? `[${options.host}]` : options.host;
+  const url = `http://${shownHost}:${server.server?.port ?? options.port}`;
+  if (key) {
+    logger.warn(`igloo dev listens on ${options.host}, beyond this machine: every request but /health needs \`Authorization: Bearer ${key}\` (set IGLOO_DEV_KEY to choose the key).`);
+  }
   logger.info(`igloo dev ready at ${url} (${project.describe()})`);
   serving = true;
   const pending = [...changed];
@@ -122,7 +138,7 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
       process.stdin.off("data", onInput);
       process.stdin.pause();
       subscriptions.closeAll();
-      await server?.stop();
+      await stopServer(server);
       await reloading;
       await functions.close();
       if (!(await pipeline.drain(10_000))) logger.warn("some records are not in their tables yet; they stay in the log and are written on the next start.");

@@ -13,6 +13,8 @@ import type { Logger } from "../../runtime/logger.ts";
 import { createApp, type IglooApp } from "../../runtime/server/app.ts";
 import { assembleRuntime } from "../projectRuntime.ts";
 import { KeyRing, parseKeyEntries } from "../../runtime/server/auth.ts";
+import { RequestGate } from "../../runtime/server/gate.ts";
+import { listen, stopServer } from "../listen.ts";
 import { loadConfig } from "../config.ts";
 import { openProductionEngines } from "../engines.ts";
 import { loadBuiltFunctions, readManifest } from "../manifest.ts";
@@ -41,7 +43,12 @@ export async function startProduction(options: StartOptions): Promise<Production
 
   const serveApi = role !== "worker";
   const work = role !== "ingest";
-  const runtime = assembleRuntime(await openProductionEngines(config), logger, { migrate: false, writers: work });
+  if (serveApi && config.clickhouseQueryUrl === undefined) {
+    throw new IglooError("E_CONFIG", "IGLOO_CLICKHOUSE_QUERY_URL is not set (nor clickhouse.queryUrl in igloo.config.json): the API answers clients' queries as a read-only ClickHouse user, never as Igloo's own.", {
+      hint: "Create the query user (README, Production: the query user) and set its URL, or run this process with --role worker.",
+    });
+  }
+  const runtime = assembleRuntime(await openProductionEngines(config, { reads: serveApi }), logger, config.limits, { migrate: false, writers: work });
   const { pipeline, functions, views, subscriptions } = runtime;
   let ready = false;
   let server: IglooApp | undefined;
@@ -53,20 +60,21 @@ export async function startProduction(options: StartOptions): Promise<Production
       throw new IglooError("E_SCHEMA_DRIFT", `views not migrated to this build: ${missing.join(", ")}.`, { hint: "Run `igloo migrate` in the build directory, then start again." });
     }
     if (work) await functions.apply(await loadBuiltFunctions(dir, manifest));
-    server = createApp({
+    const app = createApp({
       ...runtime.app,
       keys,
       ready: () => ready,
-      maxBodyBytes: config.maxBodyBytes,
-      corsOrigins: config.corsOrigins,
+      // Production answers any host name (a proxy usually sets it); keys guard every route.
+      gate: new RequestGate({ allowedHosts: "any", corsOrigins: config.corsOrigins, loopbackOrigins: false }),
       api: serveApi,
-    }).listen({ port: options.port ?? config.port, hostname: config.host, maxRequestBodySize: config.maxBodyBytes + 1024 * 1024 });
+    });
+    server = listen(app, { port: options.port ?? config.port, host: config.host, maxBodyBytes: config.limits.maxBodyBytes });
   } catch (error) {
     await runtime.close();
     throw error;
   }
   ready = true;
-  const url = `http://${config.host}:${server.server?.port ?? config.port}`;
+  const url = `http://${config.host}:${server.server?.port ?? options.port ?? config.port}`;
   logger.info(`igloo start ready at ${url}`, { role, models: manifest.models.map((m) => m.name), functions: work ? functions.names() : [], build: manifest.builtAt });
   let stopped: Promise<void> | undefined;
   return {
@@ -75,7 +83,7 @@ export async function startProduction(options: StartOptions): Promise<Production
       (stopped ??= (async () => {
         ready = false;
         subscriptions.closeAll();
-        await server?.stop();
+        await stopServer(server);
         await runtime.close();
       })()),
   };

@@ -4,7 +4,7 @@
  * its table (a unique name), so implementations can share one engine.
  */
 import { describe, expect, test } from "bun:test";
-import type { Store } from "../../runtime/store/store.ts";
+import { readAll, type Store } from "../../runtime/store/store.ts";
 
 let counter = 0;
 const unique = (name: string) => `conf_${name}_${process.pid}_${Date.now().toString(36)}_${counter++}`;
@@ -84,10 +84,10 @@ export function storeConformance(name: string, open: () => Promise<{ store: Stor
         const hostile = "x'); DROP TABLE t; --";
         if (!store.capabilities.supportsQueryParams) {
           // An engine that cannot bind must refuse, never splice the value into the SQL.
-          await expect(store.readOnlyQuery("SELECT {v:String} AS v", { v: hostile })).rejects.toThrow(/param/i);
+          await expect(readAll(store, "SELECT {v:String} AS v", { v: hostile })).rejects.toThrow(/param/i);
           return;
         }
-        const { rows } = await store.readOnlyQuery<{ v: string }>("SELECT {v:String} AS v", { v: hostile });
+        const { rows } = await readAll<{ v: string }>(store, "SELECT {v:String} AS v", { v: hostile });
         expect(rows[0]?.v).toBe(hostile);
       }),
     );
@@ -97,12 +97,71 @@ export function storeConformance(name: string, open: () => Promise<{ store: Stor
       withStore(async (store) => {
         const table = unique("ro");
         await store.exec(`CREATE TABLE ${table} (id UInt32) ENGINE = MergeTree ORDER BY id`);
-        for (const sql of [`INSERT INTO ${table} VALUES (1)`, `DROP TABLE ${table}`, `SELECT 1; DROP TABLE ${table}`, "SET readonly = 0", `CREATE TABLE ${table}_2 (a UInt8) ENGINE = Memory`]) {
-          await expect(store.readOnlyQuery(sql)).rejects.toThrow();
+        for (const sql of [
+          `INSERT INTO ${table} VALUES (1)`,
+          `DROP TABLE ${table}`,
+          `SELECT 1; DROP TABLE ${table}`,
+          "SET readonly = 0",
+          "SET max_execution_time = 0",
+          // A SETTINGS clause must not lift the limits either.
+          "SELECT 1 SETTINGS max_result_rows = 0",
+          `CREATE TABLE ${table}_2 (a UInt8) ENGINE = Memory`,
+          `CREATE TEMPORARY TABLE ${table} (id UInt32) ENGINE = Memory`,
+          "SELECT * FROM url('http://127.0.0.1:9/', 'CSV', 'a String')",
+          "SELECT * FROM remote('127.0.0.1:9', system.one)",
+        ]) {
+          await expect(readAll(store, sql)).rejects.toThrow();
         }
         expect(await store.describeTable(table)).toBeDefined();
-        const { rows } = await store.readOnlyQuery<{ c: string }>(`SELECT count() AS c FROM ${table}`);
+        expect(await store.listTables()).not.toContain(`${table}_2`);
+        const { rows } = await readAll<{ c: string }>(store, `SELECT count() AS c FROM ${table}`);
         expect(rows[0]?.c).toBe("0");
+      }),
+    );
+
+    test(
+      "reads stream in batches, and closing one early cancels it in the engine",
+      withStore(async (store) => {
+        const table = unique("stream");
+        await store.exec(`CREATE TABLE ${table} (id UInt32, s String) ENGINE = MergeTree ORDER BY id`);
+        const lines = Array.from({ length: 20_000 }, (_, id) => ({ id, s: `row ${id} "quoted", [bracketed] {braced}\n` }));
+        await store.insertJsonEachRow(table, bytes(lines));
+        const read = await store.read(`SELECT id, s FROM ${table} ORDER BY id`, undefined);
+        expect(read.columns).toEqual([{ name: "id", type: "UInt32" }, { name: "s", type: "String" }]);
+        let batches = 0;
+        let rows = 0;
+        for await (const batch of read.batches) {
+          batches++;
+          for (const row of batch) expect(JSON.parse(row)).toEqual(lines[rows++]!);
+        }
+        expect(rows).toBe(20_000);
+        expect(batches).toBeGreaterThan(1);
+
+        // An endless read: aborting its signal must stop it in the engine, not only here.
+        const marker = unique("endless");
+        const abort = new AbortController();
+        // 20,000 rows joined with themselves three times, 8e12 rows, one JOIN per SELECT for
+        // old servers. The engine answers only when the count is done: the read is still opening.
+        const endless = store.read(
+          `SELECT count() FROM (SELECT s FROM ${table} CROSS JOIN (SELECT id AS b FROM ${table}) AS jb) AS ja CROSS JOIN (SELECT id AS c FROM ${table}) AS jc WHERE s != '${marker}'`,
+          undefined,
+          { signal: abort.signal },
+        );
+        const draining = (async () => {
+          for await (const _ of (await endless).batches);
+        })();
+        // Rows read so far by the marked query; an engine may list a cancelled query for a
+        // while (chDB does, until the session's next query), but it reads no more rows.
+        const progress = async () =>
+          Number((await store.query<{ r: string }>(`SELECT sum(read_rows) AS r FROM system.processes WHERE query LIKE '%${marker}%' AND query NOT LIKE '%system.processes%'`)).rows[0]?.r ?? 0);
+        const started = Date.now();
+        while ((await progress()) === 0 && Date.now() - started < 5_000) await Bun.sleep(20);
+        expect(await progress()).toBeGreaterThan(0);
+        abort.abort();
+        await expect(draining).rejects.toThrow();
+        const at = await progress();
+        await Bun.sleep(500);
+        expect(await progress()).toBe(at);
       }),
     );
 

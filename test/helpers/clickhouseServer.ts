@@ -21,6 +21,8 @@ export interface ClickHouseServer {
   readonly user: string;
   readonly password: string;
   readonly database: string;
+  /** The query user (scripts/clickhouse/clickhouse.sh): readonly = 1, database `igloo` only. */
+  readonly reader: { readonly user: string; readonly password: string };
   /** Config, data and logs. */
   readonly dir: string;
   readonly port: number;
@@ -99,6 +101,7 @@ export async function startClickHouse(prefix = "clickhouse", options: { tls?: bo
     user: "default",
     password,
     database: "igloo",
+    reader: { user: "igloo_reader", password },
     dir,
     port,
     httpsUrl: tls ? `https://127.0.0.1:${port + 2}` : undefined,
@@ -116,4 +119,13 @@ let shared: Promise<ClickHouseServer> | undefined;
 export function sharedClickHouse(): Promise<ClickHouseServer> {
   shared ??= startClickHouse("clickhouse-shared");
   return shared;
+}
+
+/** `http://user:password@host:port/database`, the form of IGLOO_CLICKHOUSE_URL. */
+export function serverUrl(server: ClickHouseServer, who: { readonly user: string; readonly password: string }, database = server.database): string {
+  const url = new URL(server.url);
+  url.username = who.user;
+  url.password = who.password;
+  url.pathname = `/${database}`;
+  return url.toString();
 }

@@ -2,36 +2,51 @@
  * The embedded OLAP store: the real ClickHouse engine in-process (chDB), driven through
  * `@clickhouse/client` so the code above this seam is the same as for a server.
  *
- * chDB binds one data directory per process, but several sessions may share it. We open
- * two: a writer session, and a reader session locked with `readonly = 2` for queries made
- * on behalf of users. The lock is the engine's own: `SELECT 1; DROP TABLE t` fails there.
+ * chDB binds one data directory per process, but several sessions may share it, and they
+ * run queries side by side. We open:
+ * - a writer session, for Igloo's own statements and inserts;
+ * - a few reader sessions for reads made on behalf of users, each locked by the engine:
+ *   the output settings and the limits (time, memory, result size) are SET, then
+ *   `readonly = 1`, after which the engine refuses writes, DDL, temporary tables, SET and
+ *   SETTINGS clauses (so no limit can be lifted and no state outlives a query), and every
+ *   table function that reaches files, network or processes. What the engine still lets
+ *   through (the `file()` function, INTO OUTFILE, other databases) is runtime/query's
+ *   policy to refuse, decided on the engine's own parse tree (`explainAst`);
+ * - a control session that cancels user reads (`KILL QUERY`), found by a tag comment
+ *   each read starts with, when their client leaves or a deadline passes.
  * Settings are SET once per session because chDB applies per-query settings as session
  * SETs, which would leak (a dedup token must never stick to later inserts), except for
  * inserts, whose settings go into the INSERT's own SETTINGS clause.
  */
 import { createClient, type ClickHouseClient } from "@clickhouse/client";
+import { Session, type ChdbQueryStream } from "chdb";
 import { createChdbConnection, type ChdbConnection } from "chdb/connection";
+import { randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { detectCapabilities } from "../capabilities.ts";
 import { quoteString } from "../clickhouseSql.ts";
+import { readCompactJson } from "../compactJson.ts";
 import {
   StoreError,
   type ColumnInfo,
   type InsertOptions,
   type QueryParams,
   type QueryResult,
+  type ReadLimits,
+  type ReadOptions,
+  type RowStream,
   type Store,
   type StoreCapabilities,
 } from "../store.ts";
-import { INSERT_SETTINGS, OUTPUT_SETTINGS } from "../querySettings.ts";
+import { INSERT_SETTINGS, OUTPUT_SETTINGS, readLimitSettings } from "../querySettings.ts";
 import { statementCount } from "../statements.ts";
 
-interface Session {
+interface WriterSession {
   readonly connection: ChdbConnection;
   readonly client: ClickHouseClient;
 }
 
-function openSession(path: string): Session {
+function openWriter(path: string): WriterSession {
   const connection = createChdbConnection({ path });
   // `connection` is part of @clickhouse/client's public options since 1.23; its typings
   // lag behind, hence the widening.
@@ -39,24 +54,29 @@ function openSession(path: string): Session {
   return { connection, client };
 }
 
+/** chDB's messages read `Code: 164. DB::Exception: <what>. (READONLY)`. */
 function toStoreError(error: unknown, what: string): StoreError {
   if (error instanceof StoreError) return error;
   const e = error as { message?: string; code?: string; type?: string };
-  return new StoreError(`${what}: ${e?.message ?? String(error)}`, {
+  const message = e?.message ?? String(error);
+  const engineCode = e?.code !== undefined && /^\d+$/.test(String(e.code)) ? String(e.code) : /Code: (\d+)\./.exec(message)?.[1];
+  const engineType = e?.type !== undefined ? String(e.type) : /\(([A-Z_]+)\)\s*$/.exec(message)?.[1];
+  return new StoreError(`${what}: ${message}`, {
     cause: error,
-    ...(e?.code !== undefined ? { engineCode: String(e.code) } : {}),
-    ...(e?.type !== undefined ? { engineType: String(e.type) } : {}),
+    ...(engineCode !== undefined ? { engineCode } : {}),
+    ...(engineType !== undefined ? { engineType } : {}),
   });
 }
 
-async function setAll(session: Session, settings: Readonly<Record<string, string | number>>): Promise<void> {
-  for (const [name, value] of Object.entries(settings)) {
-    const literal = typeof value === "number" ? String(value) : quoteString(value);
-    await session.client.command({ query: `SET ${name} = ${literal}` });
-  }
+function settingStatements(settings: Readonly<Record<string, string | number>>): string[] {
+  return Object.entries(settings).map(([name, value]) => `SET ${name} = ${typeof value === "number" ? String(value) : quoteString(value)}`);
 }
 
-async function runQuery<Row>(session: Session, sql: string, params: QueryParams | undefined): Promise<QueryResult<Row>> {
+async function setAll(writer: WriterSession, settings: Readonly<Record<string, string | number>>): Promise<void> {
+  for (const statement of settingStatements(settings)) await writer.client.command({ query: statement });
+}
+
+async function runQuery<Row>(session: WriterSession, sql: string, params: QueryParams | undefined): Promise<QueryResult<Row>> {
   const result = await session.client.query({
     query: sql,
     format: "JSON",
@@ -66,32 +86,110 @@ async function runQuery<Row>(session: Session, sql: string, params: QueryParams 
   return { rows: body.data ?? [], columns: body.meta ?? [] };
 }
 
+const hasParams = (params: QueryParams | undefined): params is QueryParams => params !== undefined && Object.keys(params).length > 0;
+
+function startStream(session: Session, sql: string, params: QueryParams | undefined, format: string): ChdbQueryStream {
+  return hasParams(params) ? session.queryStreamBind(sql, params, { format }) : session.queryStream(sql, { format });
+}
+
+/** The whole answer at once: for what chDB cannot stream (its answer is small, and limited). */
+async function wholeText(session: Session, sql: string, params: QueryParams | undefined, format: string): Promise<string> {
+  const result = hasParams(params) ? await session.queryBindAsync(sql, params, { format }) : await session.queryAsync(sql, { format });
+  return result.text();
+}
+
+/** chDB streams SELECTs only; SHOW, DESCRIBE and EXPLAIN are refused with this. */
+const STREAM_REFUSED = /Streaming query is not supported/;
+
+/** The reader sessions; a read waits for a free one. */
+class ReaderPool {
+  readonly #free: Session[];
+  readonly #waiting: { resolve: (session: Session) => void; reject: (error: unknown) => void }[] = [];
+  readonly all: readonly Session[];
+
+  constructor(sessions: Session[]) {
+    this.all = sessions;
+    this.#free = [...sessions];
+  }
+
+  acquire(signal?: AbortSignal): Promise<Session> {
+    const session = this.#free.pop();
+    if (session !== undefined) return Promise.resolve(session);
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        resolve: (s: Session) => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve(s);
+        },
+        reject,
+      };
+      const onAbort = () => {
+        const at = this.#waiting.indexOf(waiter);
+        if (at !== -1) this.#waiting.splice(at, 1);
+        reject(signal?.reason ?? new Error("aborted"));
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#waiting.push(waiter);
+    });
+  }
+
+  release(session: Session): void {
+    const next = this.#waiting.shift();
+    if (next) next.resolve(session);
+    else this.#free.push(session);
+  }
+
+  failAll(error: unknown): void {
+    for (const waiter of this.#waiting.splice(0)) waiter.reject(error);
+  }
+}
+
+/** Every user read starts with this comment, so the control session can find and kill it. */
+const TAG_PREFIX = "/*igloo:read:";
+
+export interface ChdbStoreOptions {
+  readonly path: string;
+  /** Limits of user reads; `concurrency` reader sessions are opened. */
+  readonly limits: ReadLimits;
+}
+
 export class ChdbStore implements Store {
   readonly capabilities: StoreCapabilities;
-  readonly #writer: Session;
-  readonly #reader: Session;
+  readonly database = "default";
+  readonly #writer: WriterSession;
+  readonly #readers: ReaderPool;
+  readonly #control: Session;
+  /** Tags of the reads running now, to cancel at close. */
+  readonly #running = new Set<string>();
+  #closed = false;
 
-  private constructor(writer: Session, reader: Session, capabilities: StoreCapabilities) {
+  private constructor(writer: WriterSession, readers: ReaderPool, control: Session, capabilities: StoreCapabilities) {
     this.#writer = writer;
-    this.#reader = reader;
+    this.#readers = readers;
+    this.#control = control;
     this.capabilities = capabilities;
   }
 
-  static async open(options: { path: string }): Promise<ChdbStore> {
+  static async open(options: ChdbStoreOptions): Promise<ChdbStore> {
     mkdirSync(options.path, { recursive: true });
-    let writer: Session | undefined;
-    let reader: Session | undefined;
+    let writer: WriterSession | undefined;
+    const sessions: Session[] = [];
     try {
-      writer = openSession(options.path);
+      writer = openWriter(options.path);
       await setAll(writer, OUTPUT_SETTINGS);
-      reader = openSession(options.path);
-      await setAll(reader, OUTPUT_SETTINGS);
-      await setAll(reader, { readonly: 2 });
       const w = writer;
       const capabilities = await detectCapabilities(async (sql, params) => (await runQuery<Record<string, unknown>>(w, sql, params)).rows);
-      return new ChdbStore(writer, reader, capabilities);
+      const locked = [...settingStatements({ ...OUTPUT_SETTINGS, ...readLimitSettings(options.limits) }), "SET readonly = 1"];
+      for (let i = 0; i < Math.max(1, options.limits.concurrency); i++) {
+        const session = new Session(options.path);
+        sessions.push(session);
+        for (const statement of locked) await session.queryAsync(statement);
+      }
+      const control = new Session(options.path);
+      sessions.push(control);
+      return new ChdbStore(writer, new ReaderPool(sessions.slice(0, -1)), control, capabilities);
     } catch (error) {
-      await reader?.client.close().catch(() => {});
+      for (const session of sessions) session.close();
       await writer?.client.close().catch(() => {});
       throw toStoreError(error, `cannot open the embedded ClickHouse (chDB) data directory ${options.path}`);
     }
@@ -116,13 +214,95 @@ export class ChdbStore implements Store {
     }
   }
 
-  async readOnlyQuery<Row = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<QueryResult<Row>> {
+  async read(sql: string, params: QueryParams | undefined, options: ReadOptions = {}): Promise<RowStream> {
     const statements = statementCount(sql);
     if (statements !== 1) throw new StoreError(`a query must be exactly one statement, got ${statements}`, { engineType: "SYNTAX_ERROR" });
+    if (this.#closed) throw new StoreError("the store is closed", { unavailable: true });
+    const { signal } = options;
+    const reader = await this.#readers.acquire(signal);
+    const tag = `${TAG_PREFIX}${randomUUID()}*/`;
+    const text = `${tag}\n${sql}`;
+    let stream: ChdbQueryStream | undefined;
+    let whole: Promise<string> | undefined;
     try {
-      return await runQuery<Row>(this.#reader, sql, params);
+      stream = startStream(reader, text, params, "JSONCompact");
+    } catch (error) {
+      if (!STREAM_REFUSED.test(String((error as Error)?.message))) {
+        this.#readers.release(reader);
+        throw toStoreError(error, "query failed");
+      }
+      whole = wholeText(reader, text, params, "JSONCompact");
+      whole.catch(() => {});
+    }
+    this.#running.add(tag);
+    const iterator = stream?.[Symbol.asyncIterator]();
+    // The fetch in flight, if any: the session is handed on only once it settled, since
+    // a cancelled stream's handle is destroyed after its last fetch.
+    let inflight: Promise<unknown> = whole ?? Promise.resolve();
+    let ended = false;
+    const cancel = () => {
+      if (ended) return;
+      ended = true;
+      void this.#kill(tag);
+      stream?.cancel();
+    };
+    const onAbort = () => cancel();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    if (signal?.aborted) cancel();
+    async function* chunks(): AsyncGenerator<string> {
+      if (whole !== undefined || iterator === undefined) {
+        try {
+          yield await whole!;
+        } catch (error) {
+          throw toStoreError(error, "query failed");
+        }
+        ended = true;
+        return;
+      }
+      for (;;) {
+        const next = iterator.next();
+        inflight = next.catch(() => {});
+        let step: IteratorResult<{ text(): string }>;
+        try {
+          step = await next;
+        } catch (error) {
+          throw toStoreError(error, "query failed");
+        }
+        if (step.done) {
+          ended = true;
+          return;
+        }
+        yield step.value.text();
+      }
+    }
+    return await readCompactJson(chunks(), {
+      cancel,
+      release: () => {
+        signal?.removeEventListener("abort", onAbort);
+        this.#running.delete(tag);
+        void inflight.then(() => this.#readers.release(reader));
+      },
+    });
+  }
+
+  async explainAst(sql: string, params: QueryParams | undefined): Promise<string[]> {
+    const reader = await this.#readers.acquire();
+    try {
+      const text = await wholeText(reader, `EXPLAIN AST ${sql}`, params, "JSONCompact");
+      return (JSON.parse(text) as { data: [string][] }).data.map((row) => row[0]);
     } catch (error) {
       throw toStoreError(error, "query failed");
+    } finally {
+      this.#readers.release(reader);
+    }
+  }
+
+  /** Cancels a user read wherever it is in the engine; never throws. */
+  async #kill(tag: string): Promise<void> {
+    try {
+      await this.#control.queryAsync(`KILL QUERY WHERE startsWith(query, ${quoteString(tag)}) ASYNC`);
+    } catch {
+      // Already finished, or the store is closing: nothing left to cancel.
     }
   }
 
@@ -154,8 +334,15 @@ export class ChdbStore implements Store {
     return rows.map((r) => ({ name: r.name, type: r.type, defaultExpression: r.default_expression, comment: r.comment }));
   }
 
+  /** Cancels the reads still running (a stop must not wait for a user's query), then closes. */
   async close(): Promise<void> {
-    await this.#reader.client.close();
+    if (this.#closed) return;
+    this.#closed = true;
+    const closed = new StoreError("the store is closed", { unavailable: true });
+    this.#readers.failAll(closed);
+    if (this.#running.size > 0) await this.#kill(TAG_PREFIX);
+    for (const session of this.#readers.all) session.close();
+    this.#control.close();
     await this.#writer.client.close();
   }
 }

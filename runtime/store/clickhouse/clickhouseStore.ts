@@ -3,24 +3,62 @@
  * `@clickhouse/client`, the same client the embedded store drives.
  *
  * Everything is stateless per request: settings travel with each query (a server session
- * would pin us to one node behind a load balancer), so the read-only lock of user queries
- * is `readonly = 2` on the request itself, enforced by the server. Settings the server
- * does not know are dropped (an old server refuses a request with an unknown setting),
- * after asking `system.settings` once at connect; jsonResult.ts makes up for the output
- * settings an old server lacks.
+ * would pin us to one node behind a load balancer). Settings the server does not know are
+ * dropped (an old server refuses a request with an unknown setting), after asking
+ * `system.settings` once at connect; jsonResult.ts makes up for the output settings an old
+ * server lacks.
+ *
+ * Reads made on behalf of clients run as a second user, the query user
+ * (IGLOO_CLICKHOUSE_QUERY_URL), whom the server itself holds to reading the project's
+ * database: its profile has `readonly = 1` (no writes, no SET or SETTINGS, no temporary
+ * tables, no table functions on old servers), the limits, and, on servers with SQL access
+ * control, SELECT on the project's database only and no source grants (FILE, URL, REMOTE,
+ * S3...). Igloo checks at connect that the server does enforce `readonly = 1` for it, and
+ * sends it no settings (it could change none); its output settings are read instead, and
+ * made up for like an old server's. Reads are streamed, and cancelled with KILL QUERY (as
+ * Igloo's own user) when their client leaves or their deadline passes.
  */
 import { createClient, ClickHouseLogLevel, type ClickHouseClient } from "@clickhouse/client";
+import { randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
 import { detectCapabilities } from "../capabilities.ts";
-import { quoteIdent } from "../clickhouseSql.ts";
+import { quoteIdent, quoteString } from "../clickhouseSql.ts";
+import { readCompactJson } from "../compactJson.ts";
 import { INSERT_SETTINGS, OUTPUT_SETTINGS } from "../querySettings.ts";
 import { statementCount } from "../statements.ts";
-import { StoreError, type ColumnInfo, type InsertOptions, type QueryParams, type QueryResult, type Store, type StoreCapabilities } from "../store.ts";
-import { resolveConnection, type ClickHouseConnectOptions } from "./connectionOptions.ts";
-import { parseJsonResult, type OutputEmulation } from "./jsonResult.ts";
+import {
+  StoreError,
+  type ColumnInfo,
+  type InsertOptions,
+  type QueryParams,
+  type QueryResult,
+  type ReadOptions,
+  type RowStream,
+  type Store,
+  type StoreCapabilities,
+} from "../store.ts";
+import { resolveConnection, type ClickHouseConnectOptions, type ResolvedConnection } from "./connectionOptions.ts";
+import { parseJsonResult, valueRewrites, type OutputEmulation } from "./jsonResult.ts";
 import { toStoreError, type ServerTarget } from "./serverErrors.ts";
 
 export type { ClickHouseConnectOptions, ClickHouseTlsFiles } from "./connectionOptions.ts";
+
+export interface ClickHouseStoreOptions extends ClickHouseConnectOptions {
+  /** The query user, for reads on behalf of clients; without it `read` refuses. */
+  readonly reader?: ClickHouseConnectOptions;
+  /** Reads at once (connections of the query user). */
+  readonly readConcurrency?: number;
+}
+
+/** The query user: its client, and how its answers must be made up for. */
+interface Reader {
+  readonly client: ClickHouseClient;
+  readonly target: ServerTarget;
+  readonly emulation: OutputEmulation;
+}
+
+const READER_HINT =
+  "Configure a ClickHouse user for queries (IGLOO_CLICKHOUSE_QUERY_URL) whose profile sets readonly = 1, with access to the project's database only: see the README, Production, the query user.";
 
 type Settings = Record<string, string | number>;
 
@@ -42,6 +80,61 @@ const hasParams = (params: QueryParams | undefined): params is QueryParams => pa
 async function selectRows(client: ClickHouseClient, sql: string, params?: Record<string, unknown>): Promise<Record<string, unknown>[]> {
   const result = await client.query({ query: sql, format: "JSON", ...(params ? { query_params: params } : {}) });
   return ((await result.json()) as { data: Record<string, unknown>[] }).data;
+}
+
+function openClient(connection: ResolvedConnection, maxConnections?: number): ClickHouseClient {
+  return createClient({
+    url: connection.url,
+    username: connection.user,
+    password: connection.password,
+    database: connection.database,
+    request_timeout: connection.requestTimeoutMs,
+    ...(connection.tls ? { tls: connection.tls } : {}),
+    ...(maxConnections ? { max_open_connections: maxConnections } : {}),
+    compression: { request: false, response: false },
+    // Failures reach the caller as StoreErrors; the client's own console logging would
+    // print them a second time.
+    log: { level: ClickHouseLogLevel.OFF },
+  });
+}
+
+/**
+ * Connects as the query user and checks that the server holds it to reading: its
+ * `readonly` must be 1. Its output settings decide what to make up for.
+ */
+async function openReader(options: ClickHouseConnectOptions, database: string, concurrency: number): Promise<Reader> {
+  const connection = resolveConnection(options);
+  const target: ServerTarget = { url: connection.url, user: connection.user, requestTimeoutMs: connection.requestTimeoutMs };
+  const client = openClient(connection, concurrency + 2);
+  try {
+    if (connection.database !== database) {
+      throw new StoreError(`the query user's URL names database \`${connection.database}\`, the project's is \`${database}\`; they must be the same`);
+    }
+    const rows = await selectRows(
+      client,
+      "SELECT name, value FROM system.settings WHERE name IN ('readonly', 'output_format_json_quote_64bit_integers', 'output_format_json_quote_decimals', 'date_time_output_format')",
+    );
+    const settings = new Map(rows.map((r) => [String(r.name), String(r.value)]));
+    if (settings.get("readonly") !== "1") {
+      throw new StoreError(
+        `the query user "${connection.user}" has readonly = ${settings.get("readonly") ?? "?"}: the server would let clients of POST /query write, change settings or reach files and hosts. ${READER_HINT}`,
+      );
+    }
+    const [zone] = await selectRows(client, "SELECT timezone() AS tz");
+    return {
+      client,
+      target,
+      emulation: {
+        int64AsText: settings.get("output_format_json_quote_64bit_integers") === "0",
+        decimalsAsText: settings.get("output_format_json_quote_decimals") !== "1",
+        isoDateTimes: settings.get("date_time_output_format") !== "iso",
+        serverTimezone: String(zone?.tz ?? "UTC"),
+      },
+    };
+  } catch (error) {
+    await client.close().catch(() => {});
+    throw toStoreError(error, `cannot use the query user at ${connection.url}`, target);
+  }
 }
 
 async function learnServer(client: ClickHouseClient): Promise<ServerFacts> {
@@ -67,44 +160,38 @@ async function learnServer(client: ClickHouseClient): Promise<ServerFacts> {
 
 export class ClickHouseStore implements Store {
   readonly capabilities: StoreCapabilities;
+  readonly database: string;
   readonly #client: ClickHouseClient;
   readonly #target: ServerTarget;
   readonly #facts: ServerFacts;
+  readonly #reader: Reader | undefined;
   readonly #outputSettings: Settings;
-  readonly #readOnlySettings: Settings;
   readonly #insertSettings: Settings;
+  /** Ids of the reads running now, to cancel at close. */
+  readonly #running = new Set<string>();
 
-  private constructor(client: ClickHouseClient, target: ServerTarget, facts: ServerFacts) {
+  private constructor(client: ClickHouseClient, target: ServerTarget, database: string, facts: ServerFacts, reader: Reader | undefined) {
     this.#client = client;
     this.#target = target;
+    this.database = database;
     this.#facts = facts;
+    this.#reader = reader;
     this.capabilities = facts.capabilities;
     this.#outputSettings = known(OUTPUT_SETTINGS, facts.knownSettings);
-    // `readonly = 2`, unlike 1, still lets a request set the output settings; the server
-    // then refuses every write, DDL, and any change of `readonly` itself.
-    this.#readOnlySettings = { ...this.#outputSettings, readonly: 2 };
     this.#insertSettings = known(INSERT_SETTINGS, facts.knownSettings);
   }
 
-  static async connect(options: ClickHouseConnectOptions): Promise<ClickHouseStore> {
+  static async connect(options: ClickHouseStoreOptions): Promise<ClickHouseStore> {
     const connection = resolveConnection(options);
     const target: ServerTarget = { url: connection.url, user: connection.user, requestTimeoutMs: connection.requestTimeoutMs };
-    const client = createClient({
-      url: connection.url,
-      username: connection.user,
-      password: connection.password,
-      database: connection.database,
-      request_timeout: connection.requestTimeoutMs,
-      ...(connection.tls ? { tls: connection.tls } : {}),
-      compression: { request: false, response: false },
-      // Failures reach the caller as StoreErrors; the client's own console logging would
-      // print them a second time.
-      log: { level: ClickHouseLogLevel.OFF },
-    });
+    const client = openClient(connection);
+    let reader: Reader | undefined;
     try {
       const ping = await client.ping();
       if (!ping.success) throw ping.error;
-      return new ClickHouseStore(client, target, await learnServer(client));
+      const facts = await learnServer(client);
+      if (options.reader) reader = await openReader(options.reader, connection.database, options.readConcurrency ?? 4);
+      return new ClickHouseStore(client, target, connection.database, facts, reader);
     } catch (error) {
       await client.close().catch(() => {});
       throw toStoreError(error, `cannot connect to ClickHouse at ${connection.url}`, target);
@@ -146,11 +233,82 @@ export class ClickHouseStore implements Store {
     return this.#select<Row>(sql, params, this.#outputSettings);
   }
 
-  async readOnlyQuery<Row = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<QueryResult<Row>> {
+  #queryUser(): Reader {
+    if (this.#reader === undefined) throw new StoreError(`this process has no query user: reads on behalf of clients need one. ${READER_HINT}`);
+    return this.#reader;
+  }
+
+  async read(sql: string, params: QueryParams | undefined, options: ReadOptions = {}): Promise<RowStream> {
     // The server refuses multi-statements too; counting here gives the same error as chDB.
     const statements = statementCount(sql);
     if (statements !== 1) throw new StoreError(`a query must be exactly one statement, got ${statements}`, { engineType: "SYNTAX_ERROR" });
-    return this.#select<Row>(sql, params, this.#readOnlySettings);
+    const reader = this.#queryUser();
+    const bound = this.#bindable(params);
+    const queryId = randomUUID();
+    const { signal } = options;
+    const abort = new AbortController();
+    let ended = false;
+    const cancel = () => {
+      if (ended) return;
+      ended = true;
+      abort.abort();
+      void this.#kill(queryId);
+    };
+    const onAbort = () => cancel();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const release = () => {
+      signal?.removeEventListener("abort", onAbort);
+      this.#running.delete(queryId);
+    };
+    this.#running.add(queryId);
+    if (signal?.aborted) cancel();
+    let body: AsyncIterable<Buffer>;
+    try {
+      // After a newline, so a trailing `--` comment cannot swallow the FORMAT.
+      ({ stream: body } = await reader.client.exec({ query: `${sql}\nFORMAT JSONCompact`, query_id: queryId, abort_signal: abort.signal, ...(bound ? { query_params: bound } : {}) }));
+    } catch (error) {
+      ended = true;
+      release();
+      throw toStoreError(error, "query failed", reader.target);
+    }
+    const target = reader.target;
+    async function* chunks(): AsyncGenerator<string> {
+      const decoder = new TextDecoder();
+      try {
+        for await (const chunk of body) yield decoder.decode(chunk, { stream: true });
+      } catch (error) {
+        throw toStoreError(error, "query failed", target);
+      }
+      ended = true;
+    }
+    return await readCompactJson(chunks(), { rewrites: (columns) => valueRewrites(columns, reader.emulation), cancel, release });
+  }
+
+  async explainAst(sql: string, params: QueryParams | undefined): Promise<string[]> {
+    const reader = this.#queryUser();
+    const bound = this.#bindable(params);
+    try {
+      // No FORMAT clause (it would attach to the explained statement): the server's
+      // default, TabSeparated, one escaped line a node.
+      const { stream } = await reader.client.exec({ query: `EXPLAIN AST ${sql}`, ...(bound ? { query_params: bound } : {}) });
+      let text = "";
+      for await (const chunk of stream as AsyncIterable<Buffer>) text += chunk.toString("utf8");
+      return text
+        .split("\n")
+        .filter((line) => line !== "")
+        .map((line) => line.replace(/\\(.)/g, (_, c: string) => ({ n: "\n", t: "\t", r: "\r", "0": "\0", b: "\b", f: "\f" })[c] ?? c));
+    } catch (error) {
+      throw toStoreError(error, "query failed", reader.target);
+    }
+  }
+
+  /** Cancels a client's read on the server; never throws. */
+  async #kill(queryId: string): Promise<void> {
+    try {
+      await this.#client.command({ query: `KILL QUERY WHERE query_id = ${quoteString(queryId)} ASYNC` });
+    } catch {
+      // Finished already, or the server is gone: nothing left to cancel.
+    }
   }
 
   async insertJsonEachRow(table: string, body: Uint8Array, options: InsertOptions = {}): Promise<void> {
@@ -195,7 +353,10 @@ export class ClickHouseStore implements Store {
     return mine.map((r) => ({ name: r.name, type: r.type, defaultExpression: r.default_expression, comment: r.comment }));
   }
 
+  /** Cancels the reads still running (a stop must not wait for a client's query), then closes. */
   async close(): Promise<void> {
+    await Promise.all([...this.#running].map((id) => this.#kill(id)));
+    await this.#reader?.client.close();
     await this.#client.close();
   }
 }

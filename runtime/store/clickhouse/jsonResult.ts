@@ -101,9 +101,14 @@ function dateTimeZone(type: string, serverTimezone: string): string | undefined 
   return m[1] ?? serverTimezone;
 }
 
-export function parseJsonResult<Row>(text: string, emulation: OutputEmulation): { rows: Row[]; columns: Column[] } {
-  let answer = JSON.parse(text) as JsonAnswer<Record<string, unknown>>;
-  const columns = answer.meta ?? [];
+interface ColumnRewrites {
+  /** Columns whose bare numbers must keep their text. */
+  readonly textNumbers: ReadonlySet<string>;
+  /** DateTime columns and the zone their wall times are in. */
+  readonly zones: ReadonlyMap<string, string>;
+}
+
+function columnRewrites(columns: readonly Column[], emulation: OutputEmulation): ColumnRewrites {
   const textNumbers = new Set(
     columns
       .filter((c) => (emulation.decimalsAsText && c.type.includes("Decimal")) || (emulation.int64AsText && BIG_INT.test(c.type)))
@@ -116,6 +121,27 @@ export function parseJsonResult<Row>(text: string, emulation: OutputEmulation): 
       if (zone !== undefined) zones.set(c.name, zone);
     }
   }
+  return { textNumbers, zones };
+}
+
+/**
+ * The same rewrites for a streamed answer (compactJson.ts): per column, from one value's
+ * JSON text to the JSON text the output settings would have printed.
+ */
+export function valueRewrites(columns: readonly Column[], emulation: OutputEmulation): Map<string, (text: string) => string> {
+  const { textNumbers, zones } = columnRewrites(columns, emulation);
+  const rewrites = new Map<string, (text: string) => string>();
+  for (const name of textNumbers) {
+    rewrites.set(name, (text) => JSON.stringify(restoreNumbers(JSON.parse(text, keepSource as Parameters<typeof JSON.parse>[1]), true)));
+  }
+  for (const [name, zone] of zones) rewrites.set(name, (text) => JSON.stringify(rewriteDateTimes(JSON.parse(text), zone)));
+  return rewrites;
+}
+
+export function parseJsonResult<Row>(text: string, emulation: OutputEmulation): { rows: Row[]; columns: Column[] } {
+  let answer = JSON.parse(text) as JsonAnswer<Record<string, unknown>>;
+  const columns = answer.meta ?? [];
+  const { textNumbers, zones } = columnRewrites(columns, emulation);
   if (textNumbers.size === 0 && zones.size === 0) return { rows: (answer.data ?? []) as Row[], columns };
 
   if (textNumbers.size > 0) answer = JSON.parse(text, keepSource as Parameters<typeof JSON.parse>[1]) as JsonAnswer<Record<string, unknown>>;

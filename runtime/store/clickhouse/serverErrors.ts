@@ -52,29 +52,32 @@ export function toStoreError(error: unknown, what: string, target: ServerTarget)
   const engineType = e.type !== undefined ? String(e.type) : undefined;
   const fields = { cause: error, ...(engineCode !== undefined ? { engineCode } : {}), ...(engineType !== undefined ? { engineType } : {}) };
 
+  const unreachable = { ...fields, unavailable: true, publicMessage: `${what}: the database cannot be reached right now; retry later` };
   if (engineCode !== undefined && AUTH_CODES.has(engineCode)) {
     return new StoreError(
       `${what}: authentication failed for user "${target.user}" at ${target.url} (${engineMessage(raw)}). ` +
         "Check the user name and password (IGLOO_CLICKHOUSE_URL or the connect options) and that this user may connect from this host.",
-      fields,
+      unreachable,
     );
   }
   if (engineCode === UNKNOWN_DATABASE) {
-    return new StoreError(`${what}: ${engineMessage(raw)} at ${target.url}. Create it (CREATE DATABASE <name>) or name an existing one in the URL's path.`, fields);
+    return new StoreError(`${what}: ${engineMessage(raw)} at ${target.url}. Create it (CREATE DATABASE <name>) or name an existing one in the URL's path.`, unreachable);
   }
   if (engineCode === undefined && isTlsFailure(e, raw)) {
     return new StoreError(
       `${what}: the TLS handshake with ${target.url} failed (${raw}). Check that the port speaks HTTPS (or HTTP, for an http:// URL) ` +
         "and that the server's certificate is signed by a trusted CA (tls.caPath for a private one) for this host name.",
-      fields,
+      unreachable,
     );
   }
   if (engineCode === undefined && isNetworkFailure(e, raw)) {
     const reason = /Timeout error/i.test(raw) ? `no answer within ${target.requestTimeoutMs} ms` : e.code !== undefined ? `${String(e.code)}: ${raw}` : raw;
     return new StoreError(
       `${what}: cannot reach ClickHouse at ${target.url} (${reason}). Check that the server is running, the host and port, and http vs https.`,
-      fields,
+      unreachable,
     );
   }
-  return new StoreError(`${what}: ${engineCode !== undefined ? engineMessage(raw) : raw}`, fields);
+  const message = `${what}: ${engineCode !== undefined ? engineMessage(raw) : raw}`;
+  // The engine's words about the statement, with any URL (which may hold credentials) taken out.
+  return new StoreError(message, { ...fields, publicMessage: message.replace(/\b[a-z][a-z0-9+.-]*:\/\/\S+/gi, "<url>") });
 }
