@@ -135,7 +135,7 @@ const query = defineCommand({
   },
   run: guarded(async ({ args }) => {
     const url = args.url ?? process.env.IGLOO_URL ?? `http://127.0.0.1:${process.env.IGLOO_PORT ?? DEFAULT_PORT}`;
-    console.log(formatTable(await runQuery(args.sql, url)));
+    console.log(formatTable(await runQuery(args.sql, url, process.env.IGLOO_KEY)));
   }),
 });
 

@@ -141,7 +141,9 @@ export function createIglooClient<Models, Views extends { readonly [Name in keyo
           throw new IglooError("E_NETWORK", `view ${name}: the server at ${transport.url} could not be reached (${error instanceof Error ? error.message : String(error)})`, { cause: error });
         }
         if (response.status !== 200) throw await errorFromResponse(response, `view ${name}`, response.status === 504 && after !== "" ? "E_WAIT_TIMEOUT" : "E_HTTP");
-        const body = (await response.json().catch(() => undefined)) as { data?: unknown } | undefined;
+        const body = (await response.json().catch(() => undefined)) as { data?: unknown; error?: unknown } | undefined;
+        // A large answer is streamed; a failure after its first rows ends it with `error`.
+        if (typeof body?.error === "string") throw new IglooError("E_HTTP", `view ${name}: ${body.error}`, { status: 200 });
         if (!Array.isArray(body?.data)) throw new IglooError("E_PROTOCOL", `view ${name}: the answer is not { data: [...] }; is ${transport.url} an Igloo server?`, { status: 200 });
         return body.data;
       };

@@ -22,6 +22,8 @@
  * String values are JSON-escaped, so a raw newline always ends a line of the format. A
  * server that fails after it began answering appends its error text (old servers) or an
  * `"exception"` field (newer ones) instead of closing the data: both become errors here.
+ * chDB's streams print one whole document per block: documents that follow one another
+ * are read as one, their rows in order.
  */
 import type { ResultColumn, RowStream } from "./store.ts";
 
@@ -145,6 +147,22 @@ export async function readCompactJson(chunks: AsyncIterable<string>, options: Co
       }
       return text + "}";
     };
+    /** After the rows: the end, the next document's rows (true), or a failure. */
+    const afterRows = async (): Promise<boolean> => {
+      for (let line = await next(); line !== undefined; line = await next()) {
+        // Counts and statistics, or a failure the engine met after the last row (newer
+        // servers name it `exception`, old ones print it bare).
+        const failure = /^\s*"exception":\s*(".*")\s*,?\s*$/.exec(line);
+        if (failure) throw new AnswerError(JSON.parse(failure[1]!) as string);
+        if (/^\s*Code: \d+/.test(line)) throw new AnswerError(line.trim());
+        if (line !== "{") continue;
+        // The next document: its columns again, then its rows.
+        for (line = await next(); line !== undefined && !DATA_LINE.test(line); line = await next());
+        if ((await next())?.trim() !== "[") throw new AnswerError("the engine's answer is cut short after its columns");
+        return true;
+      }
+      return false;
+    };
     async function* batches(): AsyncGenerator<string[]> {
       let finished = false;
       try {
@@ -153,20 +171,16 @@ export async function readCompactJson(chunks: AsyncIterable<string>, options: Co
           if (line === undefined) throw new AnswerError("the engine's answer ended in the middle of the rows");
           const trimmed = line.trim();
           if (trimmed === "") continue;
-          if (END_OF_DATA.test(line)) break;
+          if (END_OF_DATA.test(line)) {
+            if (await afterRows()) continue;
+            break;
+          }
           if (!trimmed.startsWith("[")) throw new AnswerError(engineFailure(trimmed));
           batch.push(toObject(trimmed));
           if (batch.length >= batchRows) {
             yield batch;
             batch = [];
           }
-        }
-        // What follows the data: counts and statistics, or a failure the engine met
-        // after the last row (newer servers name it `exception`).
-        for (let line = await next(); line !== undefined; line = await next()) {
-          const failure = /^\s*"exception":\s*(".*")\s*,?\s*$/.exec(line);
-          if (failure) throw new AnswerError(JSON.parse(failure[1]!) as string);
-          if (/^\s*Code: \d+/.test(line)) throw new AnswerError(line.trim());
         }
         finished = true;
         if (batch.length > 0) yield batch;

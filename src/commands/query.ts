@@ -1,15 +1,18 @@
 /** `igloo query "<sql>"`: a read-only query against the running project, as a table. */
 import { IglooError } from "../../conventions/errors.ts";
 
-export async function runQuery(sql: string, url: string): Promise<Record<string, unknown>[]> {
+/** `key`: for a server that needs one (production, or dev beyond loopback): IGLOO_KEY. */
+export async function runQuery(sql: string, url: string, key?: string): Promise<Record<string, unknown>[]> {
   let response: Response;
+  const headers: Record<string, string> = { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) };
   try {
-    response = await fetch(`${url}/query`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ sql }) });
+    response = await fetch(`${url}/query`, { method: "POST", headers, body: JSON.stringify({ sql }) });
   } catch (error) {
     throw new IglooError("E_NOT_RUNNING", `cannot reach Igloo at ${url}.`, { hint: "Start it with `igloo dev` in the project, or pass --url.", cause: error });
   }
   const body = (await response.json()) as { data?: Record<string, unknown>[]; error?: string };
-  if (!response.ok) throw new IglooError("E_QUERY", body.error ?? `query failed with HTTP ${response.status}`);
+  // A large answer is streamed: a failure after its first rows comes as `error` in a 200.
+  if (!response.ok || body.error !== undefined) throw new IglooError("E_QUERY", body.error ?? `query failed with HTTP ${response.status}`);
   return body.data ?? [];
 }
 

@@ -238,7 +238,7 @@ export class ChdbStore implements Store {
     const iterator = stream?.[Symbol.asyncIterator]();
     // The fetch in flight, if any: the session is handed on only once it settled, since
     // a cancelled stream's handle is destroyed after its last fetch.
-    let inflight: Promise<unknown> = whole ?? Promise.resolve();
+    let inflight: Promise<unknown> = whole ? whole.catch(() => {}) : Promise.resolve();
     let ended = false;
     const cancel = () => {
       if (ended) return;
