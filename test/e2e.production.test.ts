@@ -5,12 +5,21 @@
  * its partitions over and every acknowledged event ends in its table exactly once. Also:
  * keys (401/403), /ready, /metrics, plan --json, drift, and the foundation's per-record
  * ingest and dead letters in production mode.
+ *
+ * The API answers clients' reads as the server's read-only query user (igloo_reader of
+ * scripts/clickhouse/clickhouse.sh: readonly = 1, database `igloo` only), so this test
+ * uses that database. 18.16 has no EXPLAIN AST, so Igloo's read policy cannot run there
+ * and the server alone holds POST /query to reading: the escapes below check that it
+ * does, and that each refused statement changed nothing, wrote no file and reached no
+ * host. Also: the query user is required and must be read-only, /metrics needs the admin
+ * key, error answers name no URL or credential, idempotency keys are scoped per API key,
+ * and the request gate (foreign Origin: 403, non-JSON bodies: 415).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { ClickHouseStore } from "../runtime/store/clickhouse/clickhouseStore.ts";
-import { sharedClickHouse } from "./helpers/clickhouseServer.ts";
+import { serverUrl, sharedClickHouse } from "./helpers/clickhouseServer.ts";
 import { IGLOO, createKey, eventually, freePort, initProject, removeDir, startIgloo, type DevProcess } from "./helpers/igloo.ts";
 import { sharedKafka } from "./helpers/kafka.ts";
 
@@ -52,29 +61,50 @@ describe("production: Kafka + ClickHouse server, scaled out", () => {
   let env: Record<string, string>;
   let store: ClickHouseStore;
   let clickhouse: Awaited<ReturnType<typeof sharedClickHouse>>;
-  const keys = { ingest: createKey("ingest"), query: createKey("query"), admin: createKey("admin") };
+  // Two ingest keys: idempotency keys are scoped per API key.
+  const keys = { ingest: createKey("ingest"), otherIngest: createKey("ingest"), query: createKey("query"), admin: createKey("admin") };
+  const ALLOWED_ORIGIN = "https://app.example.test";
   const processes: DevProcess[] = [];
+  /** An ingest process (it serves the API); both run the same build. */
+  const api = () => processes.find((p) => p.output().includes('"role":"ingest"'))!;
+  const eventCount = async (where = "1") => Number((await store.query<{ c: string }>(`SELECT count() AS c FROM Event WHERE ${where}`)).rows[0]!.c);
+  /** POST /query as a client with `key`. */
+  const postQuery = async (key: string, sql: string, headers: Record<string, string> = {}) => {
+    const response = await fetch(`${api().url}/query`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json", ...headers },
+      body: JSON.stringify({ sql }),
+    });
+    return { status: response.status, body: (await response.json()) as { data?: unknown[][] | Record<string, unknown>[]; error?: string } };
+  };
+  /** What a client is told must not hold the server's address or password. */
+  const expectNoCredentials = (text: string) => {
+    expect(text).not.toContain(`127.0.0.1:${clickhouse.port}`);
+    expect(text).not.toContain(clickhouse.password);
+  };
+  /** Nor, for a failure that is not about access, the name of a ClickHouse user. */
+  const expectNoSecrets = (text: string) => {
+    expectNoCredentials(text);
+    expect(text).not.toContain(clickhouse.reader.user);
+    expect(text).not.toMatch(new RegExp(`\\b${clickhouse.user}\\b`));
+  };
 
   beforeAll(async () => {
     const [kafka, server] = await Promise.all([sharedKafka(), sharedClickHouse()]);
     clickhouse = server;
-    const database = `igloo_prod_${process.pid}`;
-    store = await ClickHouseStore.connect({ url: clickhouse.url, user: clickhouse.user, password: clickhouse.password });
-    await store.exec(`CREATE DATABASE IF NOT EXISTS ${database}`);
-    await store.close();
-    store = await ClickHouseStore.connect({ url: clickhouse.url, user: clickhouse.user, password: clickhouse.password, database });
-    const url = new URL(clickhouse.url);
-    url.username = clickhouse.user;
-    url.password = clickhouse.password;
-    url.pathname = `/${database}`;
+    // The query user may read the database `igloo` only, so the project lives there; its
+    // tables are named after this test's models, which no other test uses.
+    store = await ClickHouseStore.connect({ url: clickhouse.url, user: clickhouse.user, password: clickhouse.password, database: clickhouse.database });
     env = {
       IGLOO_KAFKA_BROKERS: kafka.brokers.join(","),
       IGLOO_KAFKA_PARTITIONS: "4",
       IGLOO_KAFKA_REPLICATION: "1",
       IGLOO_KAFKA_SESSION_TIMEOUT_MS: "6000",
       IGLOO_KAFKA_CLIENT_ID: `igloo-test-${process.pid}`,
-      IGLOO_CLICKHOUSE_URL: url.toString(),
-      IGLOO_KEYS: [keys.ingest.entry, keys.query.entry, keys.admin.entry].join(","),
+      IGLOO_CLICKHOUSE_URL: serverUrl(clickhouse, clickhouse),
+      IGLOO_CLICKHOUSE_QUERY_URL: serverUrl(clickhouse, clickhouse.reader),
+      IGLOO_KEYS: [keys.ingest.entry, keys.otherIngest.entry, keys.query.entry, keys.admin.entry].join(","),
+      IGLOO_CORS_ORIGINS: ALLOWED_ORIGIN,
       IGLOO_HOST: "127.0.0.1",
     };
     project = initProject("prod");
@@ -101,6 +131,23 @@ describe("production: Kafka + ClickHouse server, scaled out", () => {
     const noKeys = run(["start", "--port", String(freePort())], build, { ...env, IGLOO_KEYS: "" });
     expect(noKeys.code).not.toBe(0);
     expect(noKeys.err).toMatch(/IGLOO_KEYS is not set/);
+  });
+
+  test("start requires the query user, and refuses one the server lets write", () => {
+    const port = String(freePort());
+    const unset = run(["start", "--port", port], build, { ...env, IGLOO_CLICKHOUSE_QUERY_URL: "" });
+    expect(unset.code).not.toBe(0);
+    expect(unset.err).toMatch(/IGLOO_CLICKHOUSE_QUERY_URL is not set/);
+    // The default user has readonly = 0: clients' queries could write, SET and reach files.
+    const writer = run(["start", "--port", port], build, { ...env, IGLOO_CLICKHOUSE_QUERY_URL: serverUrl(clickhouse, clickhouse) });
+    expect(writer.code).not.toBe(0);
+    expect(writer.err).toMatch(/query user "default" has readonly = 0/);
+    expectNoCredentials(writer.err);
+    // A query user of another database would read other data than the project's.
+    const elsewhere = run(["start", "--port", port], build, { ...env, IGLOO_CLICKHOUSE_QUERY_URL: serverUrl(clickhouse, clickhouse.reader, "default") });
+    expect(elsewhere.code).not.toBe(0);
+    expect(elsewhere.err).toMatch(/names database `default`, the project's is `igloo`/);
+    expectNoCredentials(elsewhere.err);
   });
 
   test("plan shows the changes, migrate applies and records them, plan is then empty", () => {
@@ -158,7 +205,7 @@ describe("production: Kafka + ClickHouse server, scaled out", () => {
     await eventually(alerts, (c) => c >= expected, 60_000);
   });
 
-  test("keys: 401 without, 403 with the wrong role; /ready and /metrics answer", async () => {
+  test("keys: 401 without, 403 with the wrong role; /ready answers anyone, /metrics the admin key", async () => {
     const api = processes.find((p) => p.output().includes('"role":"ingest"'))!;
     const body = JSON.stringify({ id: "k-1", ts: "2026-01-01T00:00:00Z", userId: "u", value: 1, n: 1, tags: [] });
     expect((await fetch(`${api.url}/ingest/Event`, { method: "POST", body })).status).toBe(401);
@@ -166,15 +213,20 @@ describe("production: Kafka + ClickHouse server, scaled out", () => {
     expect(wrong.status).toBe(403);
     expect(((await wrong.json()) as { error: string }).error).toMatch(/ingest role/);
     expect((await fetch(`${api.url}/query`, { method: "POST", body: JSON.stringify({ sql: "SELECT 1" }), headers: { authorization: `Bearer ${keys.ingest.key}` } })).status).toBe(403);
-    const admin = await fetch(`${api.url}/query`, { method: "POST", body: JSON.stringify({ sql: "SELECT count() AS c FROM Event" }), headers: { authorization: `Bearer ${keys.admin.key}` } });
+    const admin = await fetch(`${api.url}/query`, {
+      method: "POST",
+      body: JSON.stringify({ sql: "SELECT count() AS c FROM Event" }),
+      headers: { authorization: `Bearer ${keys.admin.key}`, "content-type": "application/json" },
+    });
     expect(admin.status).toBe(200);
     const view = await fetch(`${api.url}/views/nope`, { headers: { authorization: `Bearer ${keys.query.key}` } });
     expect(view.status).toBe(404);
     expect((await fetch(`${api.url}/ready`)).status).toBe(200);
-    const metrics = await (await fetch(`${api.url}/metrics`)).text();
+    const asAdmin = { headers: { authorization: `Bearer ${keys.admin.key}` } };
+    const metrics = await (await fetch(`${api.url}/metrics`, asAdmin)).text();
     expect(metrics).toMatch(/igloo_ingest_records_total\{model="Event",result="accepted"\} \d+/);
     const worker = processes.find((p) => p.output().includes('"role":"worker"') && p.proc.exitCode === null && p.proc.signalCode === null)!;
-    expect(await (await fetch(`${worker.url}/metrics`)).text()).toMatch(/igloo_consumer_lag\{topic="Event",group="igloo-writer-Event"\} \d+/);
+    expect(await (await fetch(`${worker.url}/metrics`, asAdmin)).text()).toMatch(/igloo_consumer_lag\{topic="Event",group="igloo-writer-Event"\} \d+/);
   });
 
   test("per-record ingest and dead letters work the same in production", async () => {
@@ -235,7 +287,13 @@ describe("production: Kafka + ClickHouse server, scaled out", () => {
     })();
     await eventually(async () => acked.size, (size) => size >= 2000, 60_000);
     await clickhouse.kill();
-    await Bun.sleep(2000); // ingest keeps acknowledging into Kafka meanwhile
+    // Ingest keeps acknowledging into Kafka meanwhile; a query meanwhile is a 503 to retry,
+    // whose message names neither the server's address nor a credential.
+    const down = await postQuery(keys.admin.key, "SELECT count() FROM Event");
+    expect(down.status).toBe(503);
+    expect(down.body.error).toMatch(/cannot be reached right now; retry/);
+    expectNoSecrets(down.body.error!);
+    await Bun.sleep(2000);
     await clickhouse.start();
     await eventually(async () => acked.size, (size) => size >= 6000, 60_000);
     streaming = false;
@@ -253,14 +311,196 @@ describe("production: Kafka + ClickHouse server, scaled out", () => {
   test("every type this server knows round-trips in production mode", async () => {
     const api = processes.find((p) => p.output().includes('"role":"ingest"'))!;
     const record = { id: "rt-1", ts: "2026-03-04T05:06:07Z", userId: "ü-ser ☃", value: 0.1 + 0.2, n: "18446744073709551615", tags: ["a", "b,c", ""], note: null };
-    const response = await fetch(`${api.url}/ingest/Event`, { method: "POST", headers: { authorization: `Bearer ${keys.ingest.key}` }, body: JSON.stringify(record) });
+    const response = await fetch(`${api.url}/ingest/Event`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${keys.ingest.key}`, "content-type": "application/json" },
+      body: JSON.stringify(record),
+    });
     expect(await response.json()).toMatchObject({ accepted: 1, rejected: 0, errors: [] });
     const read = async () => {
-      const answer = await fetch(`${api.url}/query`, { method: "POST", headers: { authorization: `Bearer ${keys.admin.key}` }, body: JSON.stringify({ sql: "SELECT * FROM Event WHERE id = 'rt-1'" }) });
+      const answer = await fetch(`${api.url}/query`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${keys.admin.key}`, "content-type": "application/json" },
+        body: JSON.stringify({ sql: "SELECT * FROM Event WHERE id = 'rt-1'" }),
+      });
       return ((await answer.json()) as { data: Record<string, unknown>[] }).data;
     };
     const [row] = await eventually(read, (rows) => rows.length === 1, 60_000);
     expect(row).toEqual(record);
+  });
+
+  test("POST /query with the admin key cannot write, change settings, reach files or hosts, or read other databases, and each attempt changes nothing", async () => {
+    const userFiles = join(clickhouse.dir, "user_files");
+    mkdirSync(userFiles, { recursive: true });
+    // A file the server could serve to file(), and a TCP port standing in for a URL, a
+    // remote ClickHouse and a MySQL server: it counts whoever connects.
+    writeFileSync(join(userFiles, "probe.csv"), "42\n");
+    let connections = 0;
+    const decoy = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        open: () => void connections++,
+        data() {},
+      },
+    });
+    const secretTable = `default.igloo_prod_secret_${process.pid}`;
+    await store.exec(`CREATE TABLE ${secretTable} (s String) ENGINE = MergeTree ORDER BY s`);
+    await store.exec(`INSERT INTO ${secretTable} VALUES ('the secret')`);
+    try {
+      const tables = await store.listTables();
+      const columns = { Event: await store.describeTable("Event"), Alert: await store.describeTable("Alert") };
+      const events = await eventCount();
+      const alerts = Number((await store.query<{ c: string }>("SELECT count() AS c FROM Alert")).rows[0]!.c);
+      const readonly = "this API only reads the project's data: ";
+      const escapes: readonly (readonly [sql: string, refusal: string])[] = [
+        ["INSERT INTO Event (id, ts, userId, value, n, tags) VALUES ('esc-insert', now(), 'u', 1, 1, [])", `${readonly}Cannot insert into table in readonly mode`],
+        ["INSERT INTO FUNCTION file('escape.csv', 'CSV', 'a UInt8') VALUES (1)", `${readonly}Cannot insert into table in readonly mode`],
+        ["CREATE TABLE esc_created (a UInt8) ENGINE = Memory", `${readonly}Cannot create table in readonly mode`],
+        ["DROP TABLE Alert", `${readonly}Cannot drop table in readonly mode`],
+        ["TRUNCATE TABLE Event", `${readonly}Cannot drop table in readonly mode`],
+        ["ALTER TABLE Event DROP COLUMN note", `${readonly}Cannot execute query in readonly mode`],
+        ["RENAME TABLE Alert TO esc_renamed", `${readonly}Cannot execute query in readonly mode`],
+        // A temporary table named like a model's would shadow it for the reads after it.
+        ["CREATE TEMPORARY TABLE Event (id String)", `${readonly}Cannot create table in readonly mode`],
+        ["SET max_execution_time = 0", `${readonly}Cannot execute SET query in readonly mode`],
+        ["SELECT 1 SETTINGS max_execution_time = 0", `${readonly}Cannot execute SET query in readonly mode`],
+        [`SELECT * FROM url('http://127.0.0.1:${decoy.port}/rows.csv', CSV, 'a String')`, `${readonly}Table functions are forbidden in readonly mode`],
+        [`SELECT * FROM remote('127.0.0.1:${decoy.port}', system.one)`, `${readonly}Table functions are forbidden in readonly mode`],
+        [`SELECT * FROM mysql('127.0.0.1:${decoy.port}', 'db', 'rows', 'user', 'password')`, `${readonly}Table functions are forbidden in readonly mode`],
+        ["SELECT * FROM file('probe.csv', 'CSV', 'a UInt8')", `${readonly}Table functions are forbidden in readonly mode`],
+        ["SELECT 1; DROP TABLE Alert", "a query must be exactly one statement, got 2"],
+        ["SYSTEM STOP MERGES", `${readonly}Cannot execute query in readonly mode`],
+        ["OPTIMIZE TABLE Event FINAL", `${readonly}Cannot execute query in readonly mode`],
+        [`SELECT * FROM ${secretTable}`, "Access denied to database default"],
+      ];
+      const answers = [];
+      for (const [sql] of escapes) answers.push({ sql, ...(await postQuery(keys.admin.key, sql)) });
+      expect(answers.map(({ sql, status, body }) => ({ sql, status, refused: body.error?.slice(0, escapes.find((e) => e[0] === sql)![1].length) }))).toEqual(
+        escapes.map(([sql, refusal]) => ({ sql, status: 400, refused: refusal })),
+      );
+      for (const { body } of answers) expectNoCredentials(body.error!);
+
+      // Nothing changed: the same tables with the same columns and rows, as Igloo's own user sees them...
+      expect(await store.listTables()).toEqual(tables);
+      expect({ Event: await store.describeTable("Event"), Alert: await store.describeTable("Alert") }).toEqual(columns);
+      expect(await eventCount()).toBe(events);
+      expect(await eventCount("id = 'esc-insert'")).toBe(0);
+      expect(Number((await store.query<{ c: string }>("SELECT count() AS c FROM Alert")).rows[0]!.c)).toBe(alerts);
+      // ...and as a client reads them: no temporary table stands in for Event.
+      const read = await postQuery(keys.admin.key, "SELECT count() AS c FROM Event");
+      expect(read).toMatchObject({ status: 200, body: { data: [[String(events)]] } });
+      // No file was written, no host was reached, the other database's rows stayed there.
+      expect(readdirSync(userFiles)).toEqual(["probe.csv"]);
+      expect(connections).toBe(0);
+      expect((await store.query<{ s: string }>(`SELECT s FROM ${secretTable}`)).rows).toEqual([{ s: "the secret" }]);
+      // Listing the other database shows none of its tables.
+      const listed = await postQuery(keys.admin.key, "SHOW TABLES FROM default");
+      expect(listed).toEqual({ status: 200, body: { meta: [{ name: "name", type: "String" }], data: [] } });
+    } finally {
+      decoy.stop(true);
+      rmSync(join(userFiles, "probe.csv"), { force: true });
+      await store.exec(`DROP TABLE IF EXISTS ${secretTable}`);
+    }
+  });
+
+  test("KILL QUERY through POST /query cannot cancel Igloo's own statements", async () => {
+    // A long statement of Igloo's own user, as a writer's would be, with a known id.
+    const queryId = `igloo-prod-victim-${process.pid}`;
+    const victim = new AbortController();
+    const own = new URL(clickhouse.url);
+    own.search = new URLSearchParams({ user: clickhouse.user, password: clickhouse.password, query_id: queryId }).toString();
+    const running = fetch(own, { method: "POST", body: "SELECT count() FROM system.numbers WHERE number < 100000000000", signal: victim.signal }).catch(() => undefined);
+    const alive = async () => (await store.query(`SELECT query_id FROM system.processes WHERE query_id = '${queryId}'`)).rows.length;
+    try {
+      await eventually(alive, (n) => n === 1, 10_000);
+      const kill = await postQuery(keys.admin.key, `KILL QUERY WHERE query_id = '${queryId}'`);
+      expect(kill.status).toBe(400);
+      expect(kill.body.error).toMatch(/^this API only reads the project's data: Readonly user \S+ attempts to kill query created by /);
+      expectNoCredentials(kill.body.error!);
+      expect(await alive()).toBe(1);
+    } finally {
+      victim.abort();
+      await running;
+      await store.exec(`KILL QUERY WHERE query_id = '${queryId}' SYNC`);
+    }
+  });
+
+  test("/metrics needs the admin key, /openapi.json any key; /health and /ready stay open", async () => {
+    const get = async (path: string, key?: string) => fetch(`${api().url}${path}`, key === undefined ? {} : { headers: { authorization: `Bearer ${key}` } });
+    expect((await get("/metrics")).status).toBe(401);
+    const asQuery = await get("/metrics", keys.query.key);
+    expect(asQuery.status).toBe(403);
+    expect(((await asQuery.json()) as { error: string }).error).toMatch(/needs the admin role/);
+    const asAdmin = await get("/metrics", keys.admin.key);
+    expect(asAdmin.status).toBe(200);
+    expect(await asAdmin.text()).toMatch(/igloo_ingest_records_total\{model="Event",result="accepted"\} \d+/);
+    expect((await get("/openapi.json")).status).toBe(401);
+    const document = await get("/openapi.json", keys.ingest.key);
+    expect(document.status).toBe(200);
+    expect(((await document.json()) as { paths: Record<string, unknown> }).paths).toHaveProperty(["/ingest/Event"]);
+    expect((await get("/health")).status).toBe(200);
+    expect((await get("/ready")).status).toBe(200);
+  });
+
+  test("a query that fails in the engine is answered without the server's address, a password or a user name", async () => {
+    const failing = ["SELECT nope FROM Event", "SELECT * FROM no_such_table", "SELECT toUInt8('not a number')", "SELECT throwIf(1, 'failed on purpose') FROM Event LIMIT 1"];
+    for (const sql of failing) {
+      const { status, body } = await postQuery(keys.admin.key, sql);
+      expect({ sql, status }).toEqual({ sql, status: 400 });
+      expect(body.error).toBeString();
+      expectNoSecrets(body.error!);
+    }
+  });
+
+  test("idempotency keys are scoped per API key: another key's request runs, a resend with the same key is replayed", async () => {
+    const send = (key: string, body: unknown, idempotencyKey?: string) =>
+      fetch(`${api().url}/ingest/Event`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json", ...(idempotencyKey ? { "idempotency-key": idempotencyKey } : {}) },
+        body: JSON.stringify(body),
+      });
+    // One userId, so one partition: once the marker sent last is stored, all before it are.
+    const batch = ["idem-1", "idem-2"].map((id) => ({ id, ts: "2026-01-01T00:00:00Z", userId: "u-idem", value: 1, n: 1, tags: [] }));
+    const first = await send(keys.ingest.key, batch, "same-key");
+    const other = await send(keys.otherIngest.key, batch, "same-key");
+    const again = await send(keys.ingest.key, batch, "same-key");
+    expect([first.status, other.status, again.status]).toEqual([200, 200, 200]);
+    expect([first.headers.get("idempotent-replayed"), other.headers.get("idempotent-replayed"), again.headers.get("idempotent-replayed")]).toEqual([null, null, "true"]);
+    const [firstBody, otherBody, againBody] = (await Promise.all([first.json(), other.json(), again.json()])) as { accepted: number; token: string }[];
+    expect(firstBody!.accepted).toBe(2);
+    expect(otherBody!.accepted).toBe(2);
+    expect(otherBody!.token).not.toBe(firstBody!.token);
+    expect(againBody).toEqual(firstBody!);
+    const marker = await send(keys.ingest.key, { id: "idem-marker", ts: "2026-01-01T00:00:00Z", userId: "u-idem", value: 1, n: 1, tags: [] });
+    expect(marker.status).toBe(200);
+    await eventually(() => eventCount("id = 'idem-marker'"), (n) => n === 1, 60_000);
+    const { rows } = await store.query<{ id: string; c: string }>("SELECT id, count() AS c FROM Event WHERE id IN ('idem-1', 'idem-2') GROUP BY id ORDER BY id");
+    expect(rows).toEqual([
+      { id: "idem-1", c: "2" },
+      { id: "idem-2", c: "2" },
+    ]);
+  });
+
+  test("the gate: a foreign Origin is refused even with a valid key, a configured one gets CORS headers; bodies must be JSON", async () => {
+    const record = (id: string) => JSON.stringify({ id, ts: "2026-01-01T00:00:00Z", userId: "u-gate", value: 1, n: 1, tags: [] });
+    const ingestHeaders = { authorization: `Bearer ${keys.ingest.key}`, "content-type": "application/json" };
+    const foreign = await fetch(`${api().url}/ingest/Event`, { method: "POST", headers: { ...ingestHeaders, origin: "https://attacker.example" }, body: record("gate-foreign") });
+    expect(foreign.status).toBe(403);
+    expect(((await foreign.json()) as { error: string }).error).toMatch(/origin `https:\/\/attacker\.example` are refused/);
+    const foreignQuery = await postQuery(keys.admin.key, "SELECT 1", { origin: "https://attacker.example" });
+    expect(foreignQuery.status).toBe(403);
+    const plain = await fetch(`${api().url}/ingest/Event`, { method: "POST", headers: { ...ingestHeaders, "content-type": "text/plain" }, body: record("gate-plain") });
+    expect(plain.status).toBe(415);
+    expect(((await plain.json()) as { error: string }).error).toMatch(/content-type `text\/plain` is not accepted/);
+    const plainQuery = await postQuery(keys.admin.key, "SELECT 1", { "content-type": "text/plain" });
+    expect(plainQuery.status).toBe(415);
+    const allowed = await fetch(`${api().url}/ingest/Event`, { method: "POST", headers: { ...ingestHeaders, origin: ALLOWED_ORIGIN }, body: record("gate-allowed") });
+    expect(allowed.status).toBe(200);
+    expect(allowed.headers.get("access-control-allow-origin")).toBe(ALLOWED_ORIGIN);
+    // Same partition as the refused ones, sent after them: once it is stored, they would be too.
+    await eventually(() => eventCount("id = 'gate-allowed'"), (n) => n === 1, 60_000);
+    expect(await eventCount("id IN ('gate-foreign', 'gate-plain')")).toBe(0);
   });
 
   test("drift: a column changed outside Igloo makes plan report it and migrate refuse", async () => {

@@ -75,6 +75,8 @@ const KEYWORDS: Record<string, string> = {
   Set: "SET",
   SetQuery: "SET",
   SystemQuery: "SYSTEM",
+  SYSTEM: "SYSTEM",
+  TruncateQuery: "TRUNCATE",
   KillQueryQuery: "KILL",
   OptimizeQuery: "OPTIMIZE",
   UseQuery: "USE",

@@ -16,6 +16,7 @@ import { IglooError } from "../../conventions/errors.ts";
 import { formatBytes, type QueryLimits } from "../limits.ts";
 import { AnswerError } from "../store/compactJson.ts";
 import { StoreError, type QueryParams, type RowStream, type Store } from "../store/store.ts";
+import { statementCount } from "../store/statements.ts";
 import { parseAst, policyProblem } from "./readPolicy.ts";
 
 export type QueryErrorCode = "E_QUERY_REFUSED" | "E_QUERY_LIMIT" | "E_QUERY_BUSY" | "E_QUERY_FAILED" | "E_STORE_UNAVAILABLE";
@@ -142,6 +143,10 @@ export class UserReads {
   }
 
   async #check(request: ReadRequest): Promise<void> {
+    // First, and without the engine: chDB runs `a; b` as two statements, EXPLAIN AST
+    // included, so a second statement must never reach it.
+    const statements = statementCount(request.sql);
+    if (statements !== 1) throw new QueryError("E_QUERY_REFUSED", `a query must be exactly one statement, got ${statements}`);
     if (!this.#store.capabilities.supportsExplainAst) return;
     const lines = await this.#store.explainAst(request.sql, request.params);
     let tables: Set<string> | undefined;

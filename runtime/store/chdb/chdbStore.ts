@@ -17,6 +17,11 @@
  * Settings are SET once per session because chDB applies per-query settings as session
  * SETs, which would leak (a dedup token must never stick to later inserts), except for
  * inserts, whose settings go into the INSERT's own SETTINGS clause.
+ *
+ * chDB 3.4 leaves the output of a statement that failed (or was cancelled) in its
+ * session, and the session's next statement returns that instead of its own answer: an
+ * empty result, silently. So after any failure a session is flushed (flush() below)
+ * before it runs anything else.
  */
 import { createClient, type ClickHouseClient } from "@clickhouse/client";
 import { Session, type ChdbQueryStream } from "chdb";
@@ -98,6 +103,22 @@ async function wholeText(session: Session, sql: string, params: QueryParams | un
   return result.text();
 }
 
+/**
+ * Runs a statement that answers a fresh nonce until the nonce comes back: what a failed
+ * statement left in the session is read and dropped on the way (once, in practice).
+ */
+async function flush(run: (sql: string) => Promise<string>): Promise<void> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const nonce = `igloo-flush-${randomUUID()}`;
+    try {
+      if ((await run(`SELECT '${nonce}' AS flush`)).includes(nonce)) return;
+    } catch {
+      // A stale failure may surface here too; the next attempt reads past it.
+    }
+  }
+  throw new StoreError("a chDB session kept answering with an earlier statement's output after a failure", { unavailable: true });
+}
+
 /** chDB streams SELECTs only; SHOW, DESCRIBE and EXPLAIN are refused with this. */
 const STREAM_REFUSED = /Streaming query is not supported/;
 
@@ -133,7 +154,16 @@ class ReaderPool {
     });
   }
 
-  release(session: Session): void {
+  /** Hands the session on; after a failure, only once it has been flushed. */
+  release(session: Session, failed = false): void {
+    if (failed) {
+      flush(async (sql) => (await session.queryAsync(sql, { format: "TSV" })).text()).then(
+        () => this.release(session),
+        // A session that cannot be cleaned is left out of the pool: reads go on with one less.
+        () => session.close(),
+      );
+      return;
+    }
     const next = this.#waiting.shift();
     if (next) next.resolve(session);
     else this.#free.push(session);
@@ -161,6 +191,8 @@ export class ChdbStore implements Store {
   readonly #control: Session;
   /** Tags of the reads running now, to cancel at close. */
   readonly #running = new Set<string>();
+  /** The writer session's last statement (and its flush): the next one waits for it. */
+  #writerTurn: Promise<void> = Promise.resolve();
   #closed = false;
 
   private constructor(writer: WriterSession, readers: ReaderPool, control: Session, capabilities: StoreCapabilities) {
@@ -195,23 +227,31 @@ export class ChdbStore implements Store {
     }
   }
 
-  async exec(sql: string, params?: QueryParams): Promise<void> {
+  /** The writer session's statements, one at a time, the session flushed after a failure. */
+  async #onWriter<T>(what: string, work: () => Promise<T>): Promise<T> {
+    const turn = this.#writerTurn.then(work);
+    this.#writerTurn = turn.then(
+      () => {},
+      () => flush(async (sql) => JSON.stringify((await runQuery(this.#writer, sql, undefined)).rows)).catch(() => {}),
+    );
     try {
+      return await turn;
+    } catch (error) {
+      throw toStoreError(error, what);
+    }
+  }
+
+  exec(sql: string, params?: QueryParams): Promise<void> {
+    return this.#onWriter("statement failed", async () => {
       await this.#writer.client.command({
         query: sql,
         ...(params && Object.keys(params).length > 0 ? { query_params: params as Record<string, unknown> } : {}),
       });
-    } catch (error) {
-      throw toStoreError(error, "statement failed");
-    }
+    });
   }
 
-  async query<Row = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<QueryResult<Row>> {
-    try {
-      return await runQuery<Row>(this.#writer, sql, params);
-    } catch (error) {
-      throw toStoreError(error, "query failed");
-    }
+  query<Row = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<QueryResult<Row>> {
+    return this.#onWriter("query failed", () => runQuery<Row>(this.#writer, sql, params));
   }
 
   async read(sql: string, params: QueryParams | undefined, options: ReadOptions = {}): Promise<RowStream> {
@@ -228,7 +268,7 @@ export class ChdbStore implements Store {
       stream = startStream(reader, text, params, "JSONCompact");
     } catch (error) {
       if (!STREAM_REFUSED.test(String((error as Error)?.message))) {
-        this.#readers.release(reader);
+        this.#readers.release(reader, true);
         throw toStoreError(error, "query failed");
       }
       whole = wholeText(reader, text, params, "JSONCompact");
@@ -240,6 +280,8 @@ export class ChdbStore implements Store {
     // a cancelled stream's handle is destroyed after its last fetch.
     let inflight: Promise<unknown> = whole ? whole.catch(() => {}) : Promise.resolve();
     let ended = false;
+    /** The engine answered to the end: nothing is left in the session. */
+    let clean = false;
     const cancel = () => {
       if (ended) return;
       ended = true;
@@ -251,12 +293,14 @@ export class ChdbStore implements Store {
     if (signal?.aborted) cancel();
     async function* chunks(): AsyncGenerator<string> {
       if (whole !== undefined || iterator === undefined) {
+        let text: string;
         try {
-          yield await whole!;
+          text = await whole!;
         } catch (error) {
           throw toStoreError(error, "query failed");
         }
-        ended = true;
+        ended = clean = true;
+        yield text;
         return;
       }
       for (;;) {
@@ -269,7 +313,7 @@ export class ChdbStore implements Store {
           throw toStoreError(error, "query failed");
         }
         if (step.done) {
-          ended = true;
+          ended = clean = true;
           return;
         }
         yield step.value.text();
@@ -280,20 +324,24 @@ export class ChdbStore implements Store {
       release: () => {
         signal?.removeEventListener("abort", onAbort);
         this.#running.delete(tag);
-        void inflight.then(() => this.#readers.release(reader));
+        void inflight.then(() => this.#readers.release(reader, !clean));
       },
     });
   }
 
   async explainAst(sql: string, params: QueryParams | undefined): Promise<string[]> {
+    // chDB would run a second statement after the EXPLAIN.
+    if (statementCount(sql) !== 1) throw new StoreError("a query must be exactly one statement", { engineType: "SYNTAX_ERROR" });
     const reader = await this.#readers.acquire();
+    let failed = true;
     try {
       const text = await wholeText(reader, `EXPLAIN AST ${sql}`, params, "JSONCompact");
+      failed = false;
       return (JSON.parse(text) as { data: [string][] }).data.map((row) => row[0]);
     } catch (error) {
       throw toStoreError(error, "query failed");
     } finally {
-      this.#readers.release(reader);
+      this.#readers.release(reader, failed);
     }
   }
 
@@ -312,12 +360,8 @@ export class ChdbStore implements Store {
     if (options.dedupToken !== undefined && this.capabilities.supportsInsertDeduplicationToken) {
       settings.insert_deduplication_token = options.dedupToken;
     }
-    try {
-      // rawInsert hands the bytes to the engine's parallel parser without a JS copy.
-      await this.#writer.connection.chdb.rawInsert({ table, values: body, format: "JSONEachRow", settings });
-    } catch (error) {
-      throw toStoreError(error, `insert into ${table} failed`);
-    }
+    // rawInsert hands the bytes to the engine's parallel parser without a JS copy.
+    await this.#onWriter(`insert into ${table} failed`, () => this.#writer.connection.chdb.rawInsert({ table, values: body, format: "JSONEachRow", settings }));
   }
 
   async listTables(): Promise<string[]> {
