@@ -15,7 +15,7 @@ import { dirname, join } from "node:path";
 import { ClickHouseStore } from "../runtime/store/clickhouse/clickhouseStore.ts";
 import { KafkaStream } from "../runtime/stream/kafka/kafkaStream.ts";
 import { IGLOO, createKey, initProject, removeDir, startIgloo, type DevProcess } from "../scripts/lib/igloo.ts";
-import { sharedClickHouse } from "../test/helpers/clickhouseServer.ts";
+import { serverUrl, sharedClickHouse } from "../test/helpers/clickhouseServer.ts";
 import { sharedKafka } from "../test/helpers/kafka.ts";
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 300_000);
@@ -84,20 +84,18 @@ try {
   const raw = await rawProduce(kafka.brokers);
   results.push(["raw produce, batches of 100 (events/s)", fmt(raw)]);
   for (const workers of [1, 2]) {
-    const database = `bench_${workers}_${Date.now()}`;
-    const admin = await ClickHouseStore.connect({ url: clickhouse.url, user: clickhouse.user, password: clickhouse.password });
-    await admin.exec(`CREATE DATABASE ${database}`);
+    // The query user of the test server reads database `igloo` only: each run starts it empty.
+    const database = clickhouse.database;
+    const admin = await ClickHouseStore.connect({ url: clickhouse.url, user: clickhouse.user, password: clickhouse.password, database });
+    for (const table of await admin.listTables()) await admin.exec(`DROP TABLE ${table}`);
     await admin.close();
-    const url = new URL(clickhouse.url);
-    url.username = clickhouse.user;
-    url.password = clickhouse.password;
-    url.pathname = `/${database}`;
     const env = {
       IGLOO_KAFKA_BROKERS: kafka.brokers.join(","),
       IGLOO_KAFKA_PARTITIONS: "6",
       IGLOO_KAFKA_REPLICATION: "1",
       IGLOO_KAFKA_CLIENT_ID: `bench-${database}`,
-      IGLOO_CLICKHOUSE_URL: url.toString(),
+      IGLOO_CLICKHOUSE_URL: serverUrl(clickhouse, clickhouse),
+      IGLOO_CLICKHOUSE_QUERY_URL: serverUrl(clickhouse, clickhouse.reader),
       IGLOO_KEYS: entry,
       IGLOO_HOST: "127.0.0.1",
     };

@@ -398,6 +398,13 @@ describe("views", () => {
     const down = (await client("http://127.0.0.1:1").views.top().catch((e: unknown) => e)) as IglooError;
     expect(down.code).toBe("E_NETWORK");
   });
+
+  test("a streamed answer that failed after its first rows is a failure, not a short result", async () => {
+    const server = fake(() => Response.json({ data: [{ n: "1" }], error: "the result is larger than a query may return" }));
+    const failed = (await client(server.url).views.top().catch((e: unknown) => e)) as IglooError;
+    expect(failed).toBeInstanceOf(IglooError);
+    expect(failed.message).toContain("the result is larger than a query may return");
+  });
 });
 
 /** An event-stream endpoint whose connections the test drives. */

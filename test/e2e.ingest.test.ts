@@ -117,7 +117,7 @@ describe("igloo init + igloo dev (compiled binary)", () => {
 
   test("POST /query is read-only", async () => {
     for (const sql of ["DROP TABLE Purchase", "INSERT INTO Purchase (orderId) VALUES ('x')", "SELECT 1; DROP TABLE Purchase", "CREATE TABLE x (a UInt8) ENGINE = Memory"]) {
-      const response = await fetch(`${dev.url}/query`, { method: "POST", body: JSON.stringify({ sql }) });
+      const response = await fetch(`${dev.url}/query`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ sql }) });
       expect(response.status).toBe(400);
       expect(((await response.json()) as { error: string }).error.length).toBeGreaterThan(0);
     }

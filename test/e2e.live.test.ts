@@ -27,7 +27,7 @@ describe("read-your-writes and subscriptions", () => {
     expect(typeof body.token).toBe("string");
     const response = await fetch(`${dev.url}/query`, {
       method: "POST",
-      headers: { "x-igloo-after": body.token },
+      headers: { "content-type": "application/json", "x-igloo-after": body.token },
       body: JSON.stringify({ sql: "SELECT count() AS c FROM Purchase WHERE orderId = 'ryw-1'" }),
     });
     expect(((await response.json()) as { data: { c: string }[] }).data).toEqual([{ c: "1" }]);

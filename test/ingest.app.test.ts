@@ -5,7 +5,9 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { parseModels } from "../conventions/datamodels/parse.ts";
+import { DEAD_LETTER_TOPIC } from "../runtime/deadLetters.ts";
 import { DEFAULT_LIMITS, type ServerLimits } from "../runtime/limits.ts";
+import { iglooMetrics, Metrics } from "../runtime/metrics.ts";
 import { consoleLogger } from "../runtime/logger.ts";
 import { Pipeline } from "../runtime/pipeline.ts";
 import { UserReads } from "../runtime/query/userReads.ts";
@@ -29,12 +31,15 @@ async function appWith(maxPendingBytes?: number, limits: Partial<ServerLimits> =
   const pipeline = new Pipeline({ stream, store, logger });
   await pipeline.apply(models.models);
   const all: ServerLimits = { ...DEFAULT_LIMITS, maxBodyBytes: 1024, ...limits };
+  const registry = new Metrics();
+  const observe = iglooMetrics(registry);
   const app = createApp({
     pipeline,
     stream,
     reads: new UserReads(store, all.query),
     logger,
     limits: all,
+    observe,
     gate: new RequestGate({ allowedHosts: [], corsOrigins: [], loopbackOrigins: true }),
   });
   const post = (path: string, body: string | ReadableStream, type = "application/json", headers: Record<string, string> = {}) =>
@@ -44,6 +49,9 @@ async function appWith(maxPendingBytes?: number, limits: Partial<ServerLimits> =
   return {
     post,
     handle: (request: Request) => app.handle(request),
+    metrics: () => registry.render(),
+    /** Dead letters appended so far. */
+    deadLetters: async () => [...(await stream.endOffsets(DEAD_LETTER_TOPIC)).values()].reduce((sum, n) => sum + n, 0),
     appended,
     close: async () => {
       await pipeline.close();
@@ -95,6 +103,115 @@ describe("HTTP app (in-process)", () => {
         expect(response.status).toBe(status);
         expect(((await response.json()) as { error: string }).error.length).toBeGreaterThan(10);
       }
+    } finally {
+      await app.close();
+    }
+  });
+
+  test("a request with more records than allowed is a 413 before they are all parsed; nothing stored", async () => {
+    const app = await appWith(undefined, { maxBodyBytes: 1 << 20, maxRecords: 10 });
+    try {
+      const eleven = Array.from({ length: 11 }, (_, i) => ({ id: `r${i}`, n: i }));
+      for (const [body, type] of [
+        [JSON.stringify(eleven), "application/json"],
+        [eleven.map((r) => JSON.stringify(r)).join("\n"), "application/x-ndjson"],
+        ["1\n".repeat(100_000), "application/x-ndjson"],
+      ] as const) {
+        const response = await app.post(`/ingest/${table}`, body, type);
+        expect(response.status).toBe(413);
+        expect(((await response.json()) as { error: string }).error).toMatch(/more than 10 records \(IGLOO_MAX_RECORDS\); nothing was stored/);
+      }
+      expect(await app.appended()).toBe(0);
+      expect((await app.post(`/ingest/${table}`, JSON.stringify(eleven.slice(0, 10)))).status).toBe(200);
+      expect(await app.appended()).toBe(10);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test("more invalid records than allowed refuse the request whole: no dead letter each, nothing stored", async () => {
+    const app = await appWith(undefined, { maxBodyBytes: 1 << 20, maxInvalidRecords: 5 });
+    try {
+      const deadBefore = await app.deadLetters();
+      const body = [...Array.from({ length: 6 }, () => ({ id: "bad", n: "x" })), { id: "good", n: 1 }];
+      const response = await app.post(`/ingest/${table}`, JSON.stringify(body));
+      expect(response.status).toBe(400);
+      const answer = (await response.json()) as { error: string; errors: { index: number; message: string }[] };
+      expect(answer.error).toMatch(/6 of the 7 records are invalid, more than the 5 a request may hold \(IGLOO_MAX_INVALID_RECORDS\); nothing was stored/);
+      expect(answer.errors.map((e) => e.index)).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(await app.appended()).toBe(0);
+      expect(await app.deadLetters()).toBe(deadBefore);
+      // At the limit, the request is taken record by record as always.
+      const five = await app.post(`/ingest/${table}`, JSON.stringify(body.slice(1)));
+      expect(five.status).toBe(200);
+      expect(await five.json()).toMatchObject({ accepted: 1, rejected: 5 });
+    } finally {
+      await app.close();
+    }
+  });
+
+  test("a body that trickles in past the deadline is a 408; nothing stored", async () => {
+    const app = await appWith(undefined, { bodyTimeoutMs: 300 });
+    try {
+      const encoder = new TextEncoder();
+      let timer: Timer | undefined;
+      const slow = new ReadableStream<Uint8Array>({
+        start(controller) {
+          let sent = 0;
+          timer = setInterval(() => {
+            if (sent++ < 100) controller.enqueue(encoder.encode(" "));
+          }, 50);
+        },
+        cancel() {
+          clearInterval(timer);
+        },
+      });
+      const started = Date.now();
+      const response = await app.post(`/ingest/${table}`, slow);
+      clearInterval(timer);
+      expect(response.status).toBe(408);
+      expect(((await response.json()) as { error: string }).error).toMatch(/did not arrive within 0.3 s \(IGLOO_BODY_TIMEOUT_MS\)/);
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect(await app.appended()).toBe(0);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test("read-your-writes: tokens of unknown topics and waits past the cap are 400s, not 500s", async () => {
+    const app = await appWith(undefined, { maxWaitMs: 1000 });
+    try {
+      const view = (headers: Record<string, string>) => app.handle(new Request("http://localhost/query", { method: "POST", headers: { "content-type": "application/json", ...headers }, body: '{"sql":"SELECT 1"}' }));
+      const foreign = Buffer.from(JSON.stringify({ t: "no_such_topic", o: { "0": 1 } })).toString("base64url");
+      const cases: [Record<string, string>, RegExp][] = [
+        [{ "x-igloo-after": foreign }, /not a model of this project/],
+        [{ "x-igloo-after": "garbage" }, /not a token/],
+        [{ "x-igloo-after": Buffer.from(JSON.stringify({ t: table, o: { "0": -5 } })).toString("base64url") }, /not a token/],
+        [{ "x-igloo-after": Array.from({ length: 65 }, () => foreign).join(",") }, /at most 64/],
+        [{ "x-igloo-after": foreign, "x-igloo-wait-ms": "5000" }, /at most 1000 \(IGLOO_MAX_WAIT_MS\)/],
+      ];
+      for (const [headers, message] of cases) {
+        const response = await view(headers);
+        expect(response.status).toBe(400);
+        expect(((await response.json()) as { error: string }).error).toMatch(message);
+      }
+    } finally {
+      await app.close();
+    }
+  });
+
+  test("unknown model names do not grow the metrics; foreign hosts and origins are refused before any route", async () => {
+    const app = await appWith();
+    try {
+      for (let i = 0; i < 20; i++) expect((await app.post(`/ingest/Nope${i}`, "{}")).status).toBe(404);
+      const metrics = await app.metrics();
+      expect(metrics).not.toContain("Nope");
+      expect(metrics).toContain('model="(unknown)",status="404"} 20');
+      const foreignHost = await app.handle(new Request(`http://attacker.rebind.example/ingest/${table}`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" }));
+      expect(foreignHost.status).toBe(403);
+      const foreignOrigin = await app.post(`/ingest/${table}`, JSON.stringify({ id: "o", n: 1 }), "application/json", { origin: "http://evil.test" });
+      expect(foreignOrigin.status).toBe(403);
+      expect(await app.appended()).toBe(0);
     } finally {
       await app.close();
     }

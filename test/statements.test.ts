@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { statementCount } from "../runtime/store/statements.ts";
+import { sqlTokens, statementCount } from "../runtime/store/statements.ts";
 
 test("counts statements, ignoring semicolons inside strings, identifiers and comments", () => {
   expect(statementCount("SELECT 1")).toBe(1);
@@ -13,4 +13,20 @@ test("counts statements, ignoring semicolons inside strings, identifiers and com
   expect(statementCount("SELECT 1 /* x */; SELECT 2")).toBe(2);
   expect(statementCount("")).toBe(0);
   expect(statementCount(";;")).toBe(0);
+  expect(statementCount("SELECT 'it''s; fine' # ; a comment\n")).toBe(1);
+});
+
+test("tokens: words, quoted names and strings unescaped, comments dropped", () => {
+  expect(sqlTokens("SELECT `a``b`, \"c\\\"d\", 'e''f' /* x */ FROM s.t -- y")).toEqual([
+    { kind: "word", text: "SELECT" },
+    { kind: "quoted", text: "a`b" },
+    { kind: "symbol", text: "," },
+    { kind: "quoted", text: 'c"d' },
+    { kind: "symbol", text: "," },
+    { kind: "string", text: "e'f" },
+    { kind: "word", text: "FROM" },
+    { kind: "word", text: "s" },
+    { kind: "symbol", text: "." },
+    { kind: "word", text: "t" },
+  ]);
 });

@@ -12,10 +12,15 @@
  * - table functions but a few that make rows from their arguments (`numbers`, `values`...);
  * - functions that read files or server state (`file`, `getServerSetting`, dictionaries...).
  *
+ * A server too old to show its tree (ClickHouse before 20.6) gets a coarser check on the
+ * statement's tokens instead (tokenPolicyProblem), for what its user's rights do not stop.
+ *
  * The tree is printed one node a line, children indented by one space more than their
  * parent: `Function file (children 1)`, `TableIdentifier db.t (alias x)`, `Literal 'a'`.
  * String literals are printed escaped, so a node never spans lines.
  */
+
+import { sqlTokens } from "../store/statements.ts";
 
 export interface AstNode {
   /** The node's class: `SelectWithUnionQuery`, `Function`, `TableIdentifier`... */
@@ -180,6 +185,34 @@ function treeProblem(node: AstNode, context: PolicyContext): string | undefined 
   for (const child of node.children) {
     const problem = treeProblem(child, context);
     if (problem !== undefined) return problem;
+  }
+  return undefined;
+}
+
+const FIRST_WORDS = new Set(["SELECT", "WITH", "DESCRIBE", "DESC", "EXPLAIN", "SHOW"]);
+const SYSTEM_DATABASES = new Set(["system", "information_schema"]);
+
+/**
+ * For servers without `EXPLAIN AST`, whose query user's rights are the real policy: what
+ * those rights let through on such servers (a read-only user may still KILL its own
+ * user's queries, and read `system` whatever databases it is given) is refused on the
+ * statement's tokens. Coarser than the tree (a column written `system.x` is refused too),
+ * never looser than the user's rights, which still decide everything else.
+ */
+export function tokenPolicyProblem(sql: string): string | undefined {
+  const tokens = sqlTokens(sql);
+  const words = tokens.filter((t) => t.kind === "word").map((t) => t.text.toUpperCase());
+  const first = words[0] ?? "";
+  if (!FIRST_WORDS.has(first)) return `${first === "" ? "this statement" : `${first} statements`} cannot run here: ${ALLOWED}`;
+  if (first === "SHOW" && words[1] !== "TABLES" && words[1] !== "CREATE") return `SHOW ${words[1] ?? ""} cannot run here: ${ALLOWED}`;
+  for (let i = 0; i + 1 < tokens.length; i++) {
+    const token = tokens[i]!;
+    if ((token.kind === "word" || token.kind === "quoted") && SYSTEM_DATABASES.has(token.text.toLowerCase()) && tokens[i + 1]!.text === ".") {
+      return `\`${token.text}\` is outside the project's database: queries here read the project's tables and views only (SHOW TABLES lists them)`;
+    }
+    if (token.kind === "word" && token.text.toUpperCase() === "INTO" && tokens[i + 1]!.text.toUpperCase() === "OUTFILE") {
+      return "INTO OUTFILE cannot be used here: results come back in the answer, never in a file";
+    }
   }
   return undefined;
 }

@@ -17,7 +17,7 @@ import { formatBytes, type QueryLimits } from "../limits.ts";
 import { AnswerError } from "../store/compactJson.ts";
 import { StoreError, type QueryParams, type RowStream, type Store } from "../store/store.ts";
 import { statementCount } from "../store/statements.ts";
-import { parseAst, policyProblem } from "./readPolicy.ts";
+import { parseAst, policyProblem, tokenPolicyProblem } from "./readPolicy.ts";
 
 export type QueryErrorCode = "E_QUERY_REFUSED" | "E_QUERY_LIMIT" | "E_QUERY_BUSY" | "E_QUERY_FAILED" | "E_STORE_UNAVAILABLE";
 
@@ -147,7 +147,11 @@ export class UserReads {
     // included, so a second statement must never reach it.
     const statements = statementCount(request.sql);
     if (statements !== 1) throw new QueryError("E_QUERY_REFUSED", `a query must be exactly one statement, got ${statements}`);
-    if (!this.#store.capabilities.supportsExplainAst) return;
+    if (!this.#store.capabilities.supportsExplainAst) {
+      const problem = tokenPolicyProblem(request.sql);
+      if (problem !== undefined) throw new QueryError("E_QUERY_REFUSED", problem);
+      return;
+    }
     const lines = await this.#store.explainAst(request.sql, request.params);
     let tables: Set<string> | undefined;
     const store = this.#store;
@@ -241,6 +245,7 @@ function engineTypeOf(code: string | undefined): string | undefined {
     case "164":
       return "READONLY";
     case "497":
+    case "291":
       return "ACCESS_DENIED";
     default:
       return undefined;

@@ -116,6 +116,14 @@ async function readBody(request: Request, limit: number, deadlineMs: number): Pr
   return new TextDecoder().decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
 }
 
+/**
+ * A body refused before it was read to the end (too large, too slow): the connection is
+ * closed after the answer, so a client cannot keep it, and the server's socket, busy.
+ */
+function bodyErrorResponse(error: BodyError): Response {
+  return errorResponse(error.status, error.message, error.status === 408 || error.status === 413 ? { connection: "close" } : {});
+}
+
 function tooLargeMessage(limit: number): string {
   return `the request body is larger than the ${formatBytes(limit)} limit (IGLOO_MAX_BODY_BYTES); send smaller batches`;
 }
@@ -160,7 +168,7 @@ export function createApp(options: AppOptions) {
       return new Response(answer, { status: 200, headers: replayed ? { ...JSON_HEADERS, "idempotent-replayed": "true" } : JSON_HEADERS });
     } catch (error) {
       if (error instanceof IdempotencyError) return errorResponse(error.status, error.message);
-      if (error instanceof BodyError) return errorResponse(error.status, error.message);
+      if (error instanceof BodyError) return bodyErrorResponse(error);
       if (error instanceof TooManyInvalidError) return json(400, { error: error.message, errors: error.verdict.errors });
       if (error instanceof StreamUnavailableError) {
         logger.warn(`ingest into ${modelName} refused: ${error.message}`);
@@ -177,7 +185,7 @@ export function createApp(options: AppOptions) {
   async function awaitFreshness(request: Request): Promise<Response | undefined> {
     const after = request.headers.get("x-igloo-after");
     if (!after) return undefined;
-    const wait = Number(request.headers.get("x-igloo-wait-ms") ?? 5000);
+    const wait = Number(request.headers.get("x-igloo-wait-ms") ?? Math.min(5000, limits.maxWaitMs));
     if (!Number.isFinite(wait) || wait < 0) return errorResponse(400, "x-igloo-wait-ms must be a number of milliseconds");
     if (wait > limits.maxWaitMs) return errorResponse(400, `x-igloo-wait-ms may be at most ${limits.maxWaitMs} (IGLOO_MAX_WAIT_MS), got ${wait}`);
     try {
@@ -187,6 +195,13 @@ export function createApp(options: AppOptions) {
       throw error;
     }
     return errorResponse(504, `the records of x-igloo-after were not queryable within ${wait} ms; the table writers are behind (see /metrics igloo_consumer_lag). Retry, or raise x-igloo-wait-ms.`);
+  }
+
+  function withCors(request: Request, response: unknown): Response | undefined {
+    if (!(response instanceof Response)) return undefined;
+    const headers = gate.corsHeaders(request);
+    if (headers) for (const [name, value] of Object.entries(headers)) response.headers.set(name, value);
+    return response;
   }
 
   const describeFailure = (error: unknown): string => (error instanceof IglooError ? error.message : "the read failed; retry");
@@ -202,7 +217,7 @@ export function createApp(options: AppOptions) {
     try {
       body = JSON.parse(await readBody(request, Math.min(limits.maxBodyBytes, 1024 * 1024), limits.bodyTimeoutMs));
     } catch (error) {
-      if (error instanceof BodyError) return errorResponse(error.status, error.message);
+      if (error instanceof BodyError) return bodyErrorResponse(error);
       return errorResponse(400, 'the body must be JSON: { "sql": "SELECT ...", "params": { ... } }');
     }
     const stale = await awaitFreshness(request);
@@ -287,17 +302,15 @@ export function createApp(options: AppOptions) {
       const headers = gate.corsHeaders(request);
       return headers ? new Response(null, { status: 204, headers }) : undefined;
     })
-    .onAfterHandle(({ request, response }) => {
-      const headers = gate.corsHeaders(request);
-      if (headers && response instanceof Response) for (const [name, value] of Object.entries(headers)) response.headers.set(name, value);
-    })
-    .onError(({ code, error }) => {
-      if (code === "NOT_FOUND") return errorResponse(404, "no such endpoint; see GET /health, POST /ingest/<Model>, GET /views/<name>, POST /query");
-      if (code === "PARSE") return errorResponse(400, "the request body could not be parsed");
+    .onAfterHandle(({ request, response }) => withCors(request, response))
+    .onError(({ code, error, request }) => {
+      // Errors skip onAfterHandle: an allowed page must still be able to read why it failed.
+      if (code === "NOT_FOUND") return withCors(request, errorResponse(404, "no such endpoint; see GET /health, POST /ingest/<Model>, GET /views/<name>, POST /query"));
+      if (code === "PARSE") return withCors(request, errorResponse(400, "the request body could not be parsed"));
       const coded = codedResponse(error);
-      if (coded) return coded;
+      if (coded) return withCors(request, coded);
       logger.error(`request failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-      return errorResponse(500, "internal error; the request may be retried");
+      return withCors(request, errorResponse(500, "internal error; the request may be retried"));
     })
     .get("/health", () => json(200, { status: "ok" }))
     .get("/ready", () => (options.ready?.() ?? true ? json(200, { status: "ready" }) : errorResponse(503, "not ready yet")))

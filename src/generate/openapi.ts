@@ -138,7 +138,7 @@ export function openApiDocument(input: { models: readonly ModelIR[]; views: read
             "application/x-ndjson": { schema: { type: "string", description: `one ${model.name}Input JSON object per line` } },
           },
         },
-        responses: { "200": { description: "processed: per-record verdicts", content: { "application/json": { schema: { $ref: "#/components/schemas/IngestVerdict" } } } }, ...errors(400, 401, 403, 404, 413, 415, 422, 503) },
+        responses: { "200": { description: "processed: per-record verdicts", content: { "application/json": { schema: { $ref: "#/components/schemas/IngestVerdict" } } } }, ...errors(400, 401, 403, 404, 408, 413, 415, 422, 503) },
       },
     };
   }
@@ -152,8 +152,15 @@ export function openApiDocument(input: { models: readonly ModelIR[]; views: read
         security: [{ bearer: [] }],
         parameters: view.params.map((p) => ({ name: p.name, in: "query", required: !p.type.startsWith("Nullable("), schema: columnSchema(p.type), description: p.type })),
         responses: {
-          "200": { description: "rows", content: { "application/json": { schema: { type: "object", properties: { data: { type: "array", items: { $ref: `#/components/schemas/${row}` } } }, required: ["data"] } } } },
-          ...errors(400, 401, 403, 404, 504),
+          "200": {
+            description: "rows; a large answer is streamed, and one that fails after its first 64 KiB ends with `error` after the rows sent",
+            content: {
+              "application/json": {
+                schema: { type: "object", properties: { data: { type: "array", items: { $ref: `#/components/schemas/${row}` } }, error: { type: "string" } }, required: ["data"] },
+              },
+            },
+          },
+          ...errors(400, 401, 403, 404, 503, 504),
         },
       },
     };

@@ -102,9 +102,10 @@ function openClient(connection: ResolvedConnection, maxConnections?: number): Cl
  * Connects as the query user and checks that the server holds it to reading: its
  * `readonly` must be 1. Its output settings decide what to make up for.
  */
-async function openReader(options: ClickHouseConnectOptions, database: string, concurrency: number): Promise<Reader> {
+async function openReader(options: ClickHouseConnectOptions, main: ResolvedConnection, concurrency: number): Promise<Reader> {
   const connection = resolveConnection(options);
-  const target: ServerTarget = { url: connection.url, user: connection.user, requestTimeoutMs: connection.requestTimeoutMs };
+  const database = main.database;
+  const target: ServerTarget = { url: connection.url, user: connection.user, requestTimeoutMs: connection.requestTimeoutMs, hidden: [main.user] };
   const client = openClient(connection, concurrency + 2);
   try {
     if (connection.database !== database) {
@@ -190,7 +191,7 @@ export class ClickHouseStore implements Store {
       const ping = await client.ping();
       if (!ping.success) throw ping.error;
       const facts = await learnServer(client);
-      if (options.reader) reader = await openReader(options.reader, connection.database, options.readConcurrency ?? 4);
+      if (options.reader) reader = await openReader(options.reader, connection, options.readConcurrency ?? 4);
       return new ClickHouseStore(client, target, connection.database, facts, reader);
     } catch (error) {
       await client.close().catch(() => {});

@@ -11,6 +11,8 @@ export interface ServerTarget {
   readonly url: string;
   readonly user: string;
   readonly requestTimeoutMs: number;
+  /** User names never shown to API clients (errors may name them: "for user x"). */
+  readonly hidden?: readonly string[];
 }
 
 // UNKNOWN_USER, WRONG_PASSWORD, REQUIRED_PASSWORD, AUTHENTICATION_FAILED (21.x and later).
@@ -78,6 +80,11 @@ export function toStoreError(error: unknown, what: string, target: ServerTarget)
     );
   }
   const message = `${what}: ${engineCode !== undefined ? engineMessage(raw) : raw}`;
-  // The engine's words about the statement, with any URL (which may hold credentials) taken out.
-  return new StoreError(message, { ...fields, publicMessage: message.replace(/\b[a-z][a-z0-9+.-]*:\/\/\S+/gi, "<url>") });
+  // The engine's words about the statement, without any URL (which may hold credentials)
+  // or the name Igloo connects as.
+  const hidden = new Set([target.user, ...(target.hidden ?? [])]);
+  const publicMessage = message
+    .replace(/\b[a-z][a-z0-9+.-]*:\/\/\S+/gi, "<url>")
+    .replace(/\b(user|by) ([\w.@-]+)/gi, (match, word: string, name: string) => (hidden.has(name) ? `${word} <user>` : match));
+  return new StoreError(message, { ...fields, publicMessage });
 }
