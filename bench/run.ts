@@ -10,18 +10,24 @@
  *   single      one event per request, acknowledged (durable) each
  *   freshness   delay from an ack to the event being queryable, p50 and p99
  *   startup     `igloo dev` start to its ready line; idle RSS after that
+ *
+ * With BENCH_PREVIOUS=<path of an earlier igloo binary>, end-to-end and single-event
+ * ingest are also measured with that binary and this one in turns (three rounds each,
+ * fresh projects, medians), to tell a change's cost from the machine's mood.
  */
 import { createClient } from "@clickhouse/client";
 import { createChdbConnection } from "chdb/connection";
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { countRows, initProject, query, removeDir, startDev, tempDir, type DevProcess } from "../scripts/lib/igloo.ts";
+import { IGLOO, countRows, initProject, query, removeDir, startDev, tempDir, type DevProcess } from "../scripts/lib/igloo.ts";
 
 const E2E_EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const BATCH = 100;
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const SINGLE_SECONDS = Number(process.env.BENCH_SINGLE_SECONDS ?? 5);
 const SINGLE_CONCURRENCY = 64;
+const PREVIOUS = process.env.BENCH_PREVIOUS;
+const COMPARE_ROUNDS = 3;
 
 const MODEL = `
 model BenchEvent {
@@ -194,6 +200,37 @@ function rssMb(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
+/** End-to-end and single-event ingest with one binary, on a fresh project. */
+async function ingestFigures(binary: string): Promise<{ e2e: number; single: number }> {
+  const dir = initProject("bench-compare");
+  writeFileSync(join(dir, "datamodels", "BenchEvent.prisma"), MODEL);
+  const dev = await startDev(dir, { binary });
+  try {
+    return { e2e: await endToEnd(dev), single: await singleEvents(dev) };
+  } finally {
+    await dev.stop();
+    removeDir(dirname(dir));
+  }
+}
+
+/** The previous binary and this one in turns; medians of each. */
+async function compare(previous: string): Promise<[string, string, string][]> {
+  const runs: Record<"previous" | "current", { e2e: number; single: number }[]> = { previous: [], current: [] };
+  for (let round = 1; round <= COMPARE_ROUNDS; round++) {
+    for (const [which, binary] of [["previous", previous], ["current", IGLOO]] as const) {
+      console.error(`comparison round ${round}: ${which} binary...`);
+      runs[which].push(await ingestFigures(binary));
+    }
+  }
+  const median = (list: number[]) => percentile(list, 50);
+  const e2e = { previous: median(runs.previous.map((r) => r.e2e)), current: median(runs.current.map((r) => r.e2e)) };
+  const single = { previous: median(runs.previous.map((r) => r.single)), current: median(runs.current.map((r) => r.single)) };
+  return [
+    ["end-to-end, previous / this binary (events/s)", `${fmt(e2e.previous)} / ${fmt(e2e.current)}`, `${fmt((e2e.current / e2e.previous) * 100)}% of previous (medians of ${COMPARE_ROUNDS} turns each)`],
+    ["single-event, previous / this binary (req/s)", `${fmt(single.previous)} / ${fmt(single.current)}`, `${fmt((single.current / single.previous) * 100)}% of previous`],
+  ];
+}
+
 async function main(): Promise<void> {
   console.error("baseline: chDB through @clickhouse/client, 100k rows per insert...");
   const baseRate = await baseline(Math.min(E2E_EVENTS, 1_000_000));
@@ -249,6 +286,7 @@ async function main(): Promise<void> {
       ["igloo dev start to ready, new / existing project (ms)", `${fmt(coldReady)} / ${fmt(warmReady)}`, "target < 1,500"],
       ["RSS idle / after load (MB)", `${fmt(idleRss)} / ${fmt(loadedRss)}`, "target idle < 400"],
     ];
+    if (PREVIOUS) rows.push(...(await compare(PREVIOUS)));
     const width = Math.max(...rows.map((r) => r[0].length));
     console.log(`\nIgloo benchmark (${new Date().toISOString()}, ${navigator.hardwareConcurrency} cores, ${fmt(E2E_EVENTS)} events end-to-end)`);
     for (const [name, value, note] of rows) console.log(`${name.padEnd(width)}  ${value.padStart(17)}  ${note}`);

@@ -16,7 +16,7 @@
  * and the request gate (foreign Origin: 403, non-JSON bodies: 415).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { ClickHouseStore } from "../runtime/store/clickhouse/clickhouseStore.ts";
 import { serverUrl, sharedClickHouse } from "./helpers/clickhouseServer.ts";
@@ -118,6 +118,8 @@ describe("production: Kafka + ClickHouse server, scaled out", () => {
     const built = Bun.spawnSync([IGLOO, "build", "--out", build], { cwd: project, stdout: "pipe", stderr: "pipe" });
     expect(built.stderr.toString()).toBe("");
     expect(built.exitCode).toBe(0);
+    // Its igloo.config.json may hold connection URLs with passwords.
+    expect(statSync(build).mode & 0o777).toBe(0o700);
   });
   afterAll(async () => {
     await Promise.all(processes.map((p) => (p.proc.exitCode === null && p.proc.signalCode === null ? p.stop() : Promise.resolve(0))));

@@ -1,5 +1,5 @@
 /** `igloo build`: a deployable directory (binary, compiled conventions, manifest). */
-import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { IglooError } from "../../conventions/errors.ts";
 import { loadFunctions } from "../../conventions/functions/load.ts";
@@ -19,7 +19,9 @@ export async function buildProject(root: string, out?: string): Promise<{ dir: s
 
   const dir = resolve(out ?? join(root, ".igloo", "build"));
   rmSync(dir, { recursive: true, force: true });
-  mkdirSync(join(dir, "functions"), { recursive: true });
+  // Private: its igloo.config.json may hold connection URLs with passwords.
+  mkdirSync(join(dir, "functions"), { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
   copyFileSync(process.execPath, join(dir, "igloo"));
   for (const fn of functions.functions) writeFileSync(join(dir, "functions", `${fn.ir.name}.js`), fn.ir.code);
   if (existsSync(join(root, CONFIG_FILE))) copyFileSync(join(root, CONFIG_FILE), join(dir, CONFIG_FILE));
