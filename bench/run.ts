@@ -13,7 +13,8 @@
  *
  * With BENCH_PREVIOUS=<path of an earlier igloo binary>, end-to-end and single-event
  * ingest are also measured with that binary and this one in turns (three rounds each,
- * fresh projects, medians), to tell a change's cost from the machine's mood.
+ * fresh projects, medians), to tell a change's cost from the machine's mood;
+ * BENCH_COMPARE_ONLY=1 runs that comparison alone.
  */
 import { createClient } from "@clickhouse/client";
 import { createChdbConnection } from "chdb/connection";
@@ -232,6 +233,10 @@ async function compare(previous: string): Promise<[string, string, string][]> {
 }
 
 async function main(): Promise<void> {
+  if (PREVIOUS && process.env.BENCH_COMPARE_ONLY === "1") {
+    for (const [name, value, note] of await compare(PREVIOUS)) console.log(`${name}  ${value}  ${note}`);
+    return;
+  }
   console.error("baseline: chDB through @clickhouse/client, 100k rows per insert...");
   const baseRate = await baseline(Math.min(E2E_EVENTS, 1_000_000));
 

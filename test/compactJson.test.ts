@@ -6,18 +6,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { AnswerError, readCompactJson, splitArray } from "../runtime/store/compactJson.ts";
-
-/** mulberry32: small, fast, good enough to make test data. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { random } from "./helpers/random.ts";
 
 const TRICKY = ['"', "\\", "[", "]", "{", "}", ",", "\n", "\t", "é", "💥", " ", ":", "\u0000", "'"];
 

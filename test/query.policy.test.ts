@@ -17,6 +17,7 @@ import { QueryError, UserReads } from "../runtime/query/userReads.ts";
 import type { RowStream } from "../runtime/store/store.ts";
 import { removeDir } from "../scripts/lib/igloo.ts";
 import { sharedChdbStore } from "./helpers/chdb.ts";
+import { random } from "./helpers/random.ts";
 
 const store = await sharedChdbStore();
 const table = `Policy_${process.pid}`;
@@ -50,18 +51,6 @@ async function outcome(userReads: UserReads, sql: string): Promise<{ rows: unkno
     if (error instanceof QueryError) return error;
     throw error;
   }
-}
-
-/** mulberry32, for the choices of the generated statements. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Sources that reach outside the project's tables, as a table. */

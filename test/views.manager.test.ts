@@ -6,6 +6,7 @@ import { createTableSql } from "../runtime/store/clickhouseSql.ts";
 import { readAll } from "../runtime/store/store.ts";
 import { ViewManager, type ViewHooks } from "../runtime/views/viewManager.ts";
 import { sharedChdbStore } from "./helpers/chdb.ts";
+import { random } from "./helpers/random.ts";
 
 const store = await sharedChdbStore();
 let counter = 0;
@@ -30,17 +31,6 @@ const views = (files: Record<string, string>, failed: string[] = []) => {
   return parsed.views;
 };
 const messages = (report: { errors: Error[] }) => report.errors.map((e) => e.message);
-
-/** A deterministic pseudo-random sequence (mulberry32), so failures reproduce. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const COUNTRIES = ["FR", "DE", "US", "fr", "JP", "BR"];
 let rowId = 0;

@@ -153,14 +153,10 @@ export class UserReads {
       return;
     }
     const lines = await this.#store.explainAst(request.sql, request.params);
-    let tables: Set<string> | undefined;
-    const store = this.#store;
-    const project = new Set<string>();
-    // Names with dots are rare; the table list is read only for them.
-    const needTables = lines.some((l) => /(TableIdentifier|Identifier) \S*\./.test(l));
-    if (needTables) tables = new Set(await store.listTables());
-    for (const name of tables ?? []) project.add(name);
-    const problem = policyProblem(parseAst(lines), { database: store.database, isProjectTable: (name) => project.has(name) });
+    // Names with dots are rare; only they need the project's table list.
+    const dotted = lines.some((l) => /(TableIdentifier|Identifier) \S*\./.test(l));
+    const project = new Set(dotted ? await this.#store.listTables() : []);
+    const problem = policyProblem(parseAst(lines), { database: this.#store.database, isProjectTable: (name) => project.has(name) });
     if (problem !== undefined) throw new QueryError("E_QUERY_REFUSED", problem);
   }
 

@@ -79,6 +79,8 @@ export class RequestGate {
   readonly #options: GateOptions;
   readonly #hosts: ReadonlySet<string>;
   readonly #origins: ReadonlySet<string>;
+  /** Host headers already allowed: most requests name the same one or two. */
+  readonly #allowedSeen = new Set<string>();
 
   constructor(options: GateOptions) {
     this.#options = options;
@@ -89,7 +91,13 @@ export class RequestGate {
   hostAllowed(host: string | null): boolean {
     if (this.#options.allowedHosts === "any") return true;
     if (host === null || host === "") return false;
-    const name = hostName(host);
+    if (this.#allowedSeen.has(host)) return true;
+    if (!this.#allowedName(hostName(host))) return false;
+    if (this.#allowedSeen.size < 64) this.#allowedSeen.add(host);
+    return true;
+  }
+
+  #allowedName(name: string): boolean {
     if (isLoopbackName(name) || isIpAddress(name)) return true;
     // A leading dot allows the name and all its subdomains, as in Vite.
     for (const allowed of this.#hosts) {

@@ -57,6 +57,11 @@ export interface ReadOptions {
 
 export type QueryParams = Readonly<Record<string, unknown>>;
 
+/** Whether there are values to bind at all. */
+export function hasParams(params: QueryParams | undefined): params is QueryParams {
+  return params !== undefined && Object.keys(params).length > 0;
+}
+
 export interface StoreCapabilities {
   /** The engine's version string. */
   readonly version: string;

@@ -32,6 +32,7 @@ import { detectCapabilities } from "../capabilities.ts";
 import { quoteString } from "../clickhouseSql.ts";
 import { readCompactJson } from "../compactJson.ts";
 import {
+  hasParams,
   StoreError,
   type ColumnInfo,
   type InsertOptions,
@@ -85,13 +86,11 @@ async function runQuery<Row>(session: WriterSession, sql: string, params: QueryP
   const result = await session.client.query({
     query: sql,
     format: "JSON",
-    ...(params && Object.keys(params).length > 0 ? { query_params: params as Record<string, unknown> } : {}),
+    ...(hasParams(params) ? { query_params: params as Record<string, unknown> } : {}),
   });
   const body = (await result.json()) as { data?: Row[]; meta?: { name: string; type: string }[] };
   return { rows: body.data ?? [], columns: body.meta ?? [] };
 }
-
-const hasParams = (params: QueryParams | undefined): params is QueryParams => params !== undefined && Object.keys(params).length > 0;
 
 function startStream(session: Session, sql: string, params: QueryParams | undefined, format: string): ChdbQueryStream {
   return hasParams(params) ? session.queryStreamBind(sql, params, { format }) : session.queryStream(sql, { format });
@@ -245,7 +244,7 @@ export class ChdbStore implements Store {
     return this.#onWriter("statement failed", async () => {
       await this.#writer.client.command({
         query: sql,
-        ...(params && Object.keys(params).length > 0 ? { query_params: params as Record<string, unknown> } : {}),
+        ...(hasParams(params) ? { query_params: params as Record<string, unknown> } : {}),
       });
     });
   }

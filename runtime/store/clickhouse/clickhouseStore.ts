@@ -27,6 +27,7 @@ import { readCompactJson } from "../compactJson.ts";
 import { INSERT_SETTINGS, OUTPUT_SETTINGS } from "../querySettings.ts";
 import { statementCount } from "../statements.ts";
 import {
+  hasParams,
   StoreError,
   type ColumnInfo,
   type InsertOptions,
@@ -75,7 +76,6 @@ function known(settings: Readonly<Settings>, names: ReadonlySet<string>): Settin
   return Object.fromEntries(Object.entries(settings).filter(([name]) => names.has(name)));
 }
 
-const hasParams = (params: QueryParams | undefined): params is QueryParams => params !== undefined && Object.keys(params).length > 0;
 
 async function selectRows(client: ClickHouseClient, sql: string, params?: Record<string, unknown>): Promise<Record<string, unknown>[]> {
   const result = await client.query({ query: sql, format: "JSON", ...(params ? { query_params: params } : {}) });
@@ -211,15 +211,6 @@ export class ClickHouseStore implements Store {
     return params as Record<string, unknown>;
   }
 
-  async #select<Row>(sql: string, params: QueryParams | undefined, settings: Settings): Promise<QueryResult<Row>> {
-    const bound = this.#bindable(params);
-    try {
-      const result = await this.#client.query({ query: sql, format: "JSON", clickhouse_settings: settings, ...(bound ? { query_params: bound } : {}) });
-      return parseJsonResult<Row>(await result.text(), this.#facts.emulation);
-    } catch (error) {
-      throw toStoreError(error, "query failed", this.#target);
-    }
-  }
 
   async exec(sql: string, params?: QueryParams): Promise<void> {
     const bound = this.#bindable(params);
@@ -230,8 +221,14 @@ export class ClickHouseStore implements Store {
     }
   }
 
-  query<Row = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<QueryResult<Row>> {
-    return this.#select<Row>(sql, params, this.#outputSettings);
+  async query<Row = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<QueryResult<Row>> {
+    const bound = this.#bindable(params);
+    try {
+      const result = await this.#client.query({ query: sql, format: "JSON", clickhouse_settings: this.#outputSettings, ...(bound ? { query_params: bound } : {}) });
+      return parseJsonResult<Row>(await result.text(), this.#facts.emulation);
+    } catch (error) {
+      throw toStoreError(error, "query failed", this.#target);
+    }
   }
 
   #queryUser(): Reader {
