@@ -24,7 +24,18 @@ describe("Host", () => {
 
   test("dev answers loopback names, IP addresses and allowed names only", () => {
     const answered = ["localhost:4000", "127.0.0.1:4000", "[::1]:4000", "app.localhost:4000", "10.1.2.3:4000", "[fe80::1]:4000", "igloo.internal:4000", "x.dev.example", "dev.example"];
-    const refused = ["attacker.rebind.example", "attacker.rebind.example:4000", "localhost.attacker.example", "127.0.0.1.nip.io", "igloo.internal.evil", "notdev.example", ""];
+    const refused = [
+      "attacker.rebind.example",
+      "attacker.rebind.example:4000",
+      "localhost.attacker.example",
+      "127.0.0.1.nip.io",
+      "igloo.internal.evil",
+      "notdev.example",
+      "localhost:4000@attacker.example",
+      "localhost:x",
+      "[::1]evil",
+      "",
+    ];
     for (const host of answered) expect(dev.hostAllowed(host)).toBe(true);
     for (const host of refused) expect(dev.hostAllowed(host)).toBe(false);
     expect(dev.check(request({ host: "attacker.rebind.example:4000" }))?.message).toMatch(/DNS rebinding.*--allowed-hosts/);

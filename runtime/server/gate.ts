@@ -39,15 +39,16 @@ export interface GateRefusal {
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
-/** The host name of a `Host` header: no port, no IPv6 brackets, lower case. */
+/**
+ * The host name of a `Host` header: no port, no IPv6 brackets, lower case. Anything but
+ * digits after the colon leaves the whole text, which then names no allowed host.
+ */
 export function hostName(host: string): string {
   const text = host.trim().toLowerCase();
-  if (text.startsWith("[")) {
-    const end = text.indexOf("]");
-    return end === -1 ? text : text.slice(1, end);
-  }
-  const colon = text.lastIndexOf(":");
-  return colon === -1 ? text : text.slice(0, colon);
+  const bracketed = /^\[([0-9a-f:.]+)\](?::\d*)?$/.exec(text);
+  if (bracketed) return bracketed[1]!;
+  const port = /^([^:]*):\d*$/.exec(text);
+  return port ? port[1]! : text;
 }
 
 function isIpAddress(name: string): boolean {
