@@ -4,6 +4,7 @@
  * subscriptions and metrics, plus what the HTTP app needs from them. The commands add
  * only what differs: where the conventions come from, and how the app is exposed.
  */
+import { IglooError } from "../conventions/errors.ts";
 import { FunctionHost } from "../runtime/functions/functionHost.ts";
 import type { ServerLimits } from "../runtime/limits.ts";
 import type { Logger } from "../runtime/logger.ts";
@@ -49,7 +50,10 @@ export function assembleRuntime(
     try {
       return { status: 200, text: await reads.viewText({ sql: resolved.sql, params: resolved.params }) };
     } catch (error) {
-      return { status: 400, error: error instanceof Error ? error.message : String(error) };
+      // Igloo's own errors say what a client may know; anything else is logged, not shown.
+      if (error instanceof IglooError) return { status: 400, error: error.message };
+      logger.error(`live read of view ${name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      return { status: 500, error: "internal error; the subscription retries at the next change" };
     }
   };
   const subscriptions = new ViewSubscriptions({

@@ -20,7 +20,6 @@ export type ViewText = { readonly status: 200; readonly text: string } | { reado
 interface Subscriber {
   readonly name: string;
   readonly params: Readonly<Record<string, string>>;
-  readonly client: string;
   /** The rows, as the text of a JSON array. */
   readonly push: (rows: string) => void;
   readonly fail: (message: string) => void;
@@ -71,7 +70,7 @@ export class ViewSubscriptions {
     if (held >= maxPerClient) {
       throw new IglooError("E_TOO_MANY_SUBSCRIPTIONS", `this client already holds ${maxPerClient} live subscriptions (IGLOO_MAX_SUBSCRIPTIONS_PER_CLIENT); close some first`);
     }
-    const subscriber: Subscriber = { name, params, client, push, fail, end, last: "" };
+    const subscriber: Subscriber = { name, params, push, fail, end, last: "" };
     this.#subscribers.add(subscriber);
     this.#perClient.set(client, held + 1);
     let subscribed = true;
