@@ -26,10 +26,14 @@ export function removeDir(dir: string): void {
 
 /** `igloo init` a fresh project and return its directory. */
 export function initProject(prefix: string): string {
+  const binary = requireBinary();
   const parent = tempDir(prefix);
   const dir = join(parent, "project");
-  const result = Bun.spawnSync([requireBinary(), "init", dir], { stdout: "pipe", stderr: "pipe" });
-  if (result.exitCode !== 0) throw new Error(`igloo init failed: ${result.stderr.toString()}`);
+  const result = Bun.spawnSync([binary, "init", dir], { stdout: "pipe", stderr: "pipe" });
+  if (result.exitCode !== 0) {
+    removeDir(parent);
+    throw new Error(`igloo init failed: ${result.stderr.toString()}`);
+  }
   return dir;
 }
 
