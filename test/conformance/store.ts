@@ -160,9 +160,10 @@ export function storeConformance(name: string, open: () => Promise<{ store: Stor
         expect(await progress()).toBeGreaterThan(0);
         abort.abort();
         await expect(draining).rejects.toThrow();
+        // Stopped: it reads no more rows (it may also be gone from the list by now).
         const at = await progress();
         await Bun.sleep(500);
-        expect(await progress()).toBe(at);
+        expect(await progress()).toBeLessThanOrEqual(at);
       }),
     );
 
