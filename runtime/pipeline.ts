@@ -8,7 +8,7 @@ import type { ModelIR } from "../conventions/datamodels/ir.ts";
 import { IglooError } from "../conventions/errors.ts";
 import { compileValidator } from "../conventions/datamodels/validator.ts";
 import { DEAD_LETTER_MODEL, DEAD_LETTER_TOPIC } from "./deadLetters.ts";
-import type { IngestTarget } from "./ingest/ingest.ts";
+import { rowShape, type IngestTarget } from "./ingest/ingest.ts";
 import type { Logger } from "./logger.ts";
 import type { IglooMetrics } from "./metrics.ts";
 import { liveColumns, planModels, type Change } from "./plan/plan.ts";
@@ -17,6 +17,19 @@ import type { Store } from "./store/store.ts";
 import type { Stream } from "./stream/stream.ts";
 import { waitForWriters } from "./writer/progress.ts";
 import { TableWriter, type TableWriterOptions } from "./writer/tableWriter.ts";
+
+/**
+ * The writer's check of records written into a topic from outside Igloo: they may name
+ * fields or columns; a valid one becomes the row the table takes.
+ */
+function rowCheck(target: IngestTarget): IngestTarget["validate"] {
+  const { toRow, toRecord, validate } = target;
+  if (!toRow || !toRecord) return validate;
+  return (input) => {
+    const checked = validate(typeof input === "object" && input !== null && !Array.isArray(input) ? toRecord(input as Record<string, unknown>) : input);
+    return checked.ok ? { ok: true, record: toRow(checked.record) } : checked;
+  };
+}
 
 export interface PipelineOptions {
   readonly stream: Stream;
@@ -136,12 +149,12 @@ export class Pipeline {
       }
       const topic = model.name;
       await stream.ensureTopic(topic);
-      const target: IngestTarget = { model, topic, validate: compileValidator(model) };
+      const target: IngestTarget = { model, topic, validate: compileValidator(model), ...rowShape(model) };
       // The writer only moves bytes into a table, so a changed model keeps its writer
       // unless the model now maps to another table.
       const keep = current !== undefined && current.model.table === model.table && current.model.streamOnly === model.streamOnly;
       if (current && !keep) await current.writer.stop();
-      const writer = keep ? current.writer : this.#writer(model, topic, target.validate);
+      const writer = keep ? current.writer : this.#writer(model, topic, rowCheck(target));
       if (!keep && writers && !model.streamOnly) await writer.start();
       next.set(model.name, { model, target, writer, signature });
     }

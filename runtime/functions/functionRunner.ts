@@ -131,7 +131,8 @@ export class FunctionRunner {
     const to = this.#target(this.#options.to);
     const inputs = parseAll(batch.records);
     const text = (i: number) => decoder.decode(batch.records[i]!.value);
-    const runnable = inputs.flatMap((input, i) => (input instanceof NotJson ? [] : [{ input, i }]));
+    // The stream carries rows (column names); `run` gets records (field names).
+    const runnable = inputs.flatMap((input, i) => (input instanceof NotJson ? [] : [{ input: from.toRecord ? from.toRecord(input) : input, i }]));
     const keys = runnable.map(({ input }) => (from.model.key === undefined ? undefined : String(input[from.model.key])));
     const ran = await executor.run(
       runnable.map(({ input }) => input),
@@ -159,7 +160,7 @@ export class FunctionRunner {
           letters.push(this.#letter(text(i), `${this.#options.name} returned an invalid ${to.model.name} in${which}: ${checked.error}`));
           return;
         }
-        const value = JSON.stringify(checked.record);
+        const value = JSON.stringify(to.toRow ? to.toRow(checked.record) : checked.record);
         valid.push(to.model.key === undefined ? { value } : { key: String(checked.record[to.model.key]), value });
       }
       outputs.push(...valid);

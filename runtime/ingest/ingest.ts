@@ -15,6 +15,29 @@ export interface IngestTarget {
   readonly model: ModelIR;
   readonly topic: string;
   readonly validate: Validate;
+  /**
+   * A record (field names) as the row the stream carries and the table takes (column
+   * names), for models with `@map` fields; undefined when every column is named after its
+   * field. The column is what stays when a field is renamed, so records written before a
+   * rename still land in it.
+   */
+  readonly toRow?: (record: Record<string, unknown>) => Record<string, unknown>;
+  /** The inverse, for what reads the stream as records (functions). */
+  readonly toRecord?: (row: Record<string, unknown>) => Record<string, unknown>;
+}
+
+/** The renames between a model's fields and its columns, or nothing when there are none. */
+export function rowShape(model: ModelIR): Pick<IngestTarget, "toRow" | "toRecord"> {
+  const mapped = model.fields.filter((f) => f.column !== f.name);
+  if (mapped.length === 0) return {};
+  const toColumn = new Map(mapped.map((f) => [f.name, f.column]));
+  const toField = new Map(mapped.map((f) => [f.column, f.name]));
+  const rename = (names: ReadonlyMap<string, string>) => (input: Record<string, unknown>) => {
+    const out: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(input)) out[names.get(name) ?? name] = value;
+    return out;
+  };
+  return { toRow: rename(toColumn), toRecord: rename(toField) };
 }
 
 export interface RecordError {
@@ -70,7 +93,7 @@ export async function ingest(stream: Stream, target: IngestTarget, candidates: r
     }
     const result = target.validate(candidate);
     if (result.ok) {
-      const value = JSON.stringify(result.record);
+      const value = JSON.stringify(target.toRow ? target.toRow(result.record) : result.record);
       accepted.push(key === undefined ? { value } : { key: String(result.record[key]), value });
     } else {
       rejected.push({ index: i, candidate, message: result.error });
