@@ -15,6 +15,13 @@ const END_MS = Date.UTC(LAST_YEAR + 1, 0, 1);
 const yearRange = ` (outside the years ${FIRST_YEAR}-${LAST_YEAR} the column holds)`;
 
 const EXPECTED_DATETIME = "expected an ISO-8601 timestamp or epoch milliseconds";
+
+/**
+ * Epoch numbers closer to 1970 than this many milliseconds (1966-10-31 to 1973-03-03) are
+ * refused as ambiguous: epoch *seconds* of any date since 1973 fall in this range, and
+ * read as milliseconds they would be stored as a day of January 1970, silently.
+ */
+const AMBIGUOUS_EPOCH = 1e11;
 const EXPECTED_DATE = 'expected a date "YYYY-MM-DD"';
 
 export function normalizeDateTime(value: unknown, precision: number): string | Invalid {
@@ -115,6 +122,10 @@ function badText(text: string, why = ""): Invalid {
 function fromEpochMs(value: number, precision: number): string | Invalid {
   const bad = (why = ""): Invalid => invalid(`${EXPECTED_DATETIME}, got ${preview(value)}${why}`);
   if (!Number.isFinite(value)) return bad();
+  if (Math.abs(value) < AMBIGUOUS_EPOCH) {
+    const seconds = Number.isInteger(value) && value > 0 ? `; as epoch seconds it would be ${new Date(value * 1000).toISOString()}: multiply by 1000` : "";
+    return bad(` (a number this close to 1970 reads like epoch seconds${seconds}; epoch numbers are milliseconds, and dates from 1966-10-31 to 1973-03-03 are sent as ISO-8601 text)`);
+  }
   const ms = Math.floor(value);
   if (ms < MIN_MS || ms >= END_MS) return bad(yearRange);
   let subMs = "";
