@@ -86,8 +86,12 @@ describe("durability", () => {
     try {
       const file = join(dir, "datamodels", "Purchase.prisma");
       const good = readFileSync(file, "utf8");
+      const mark = dev.output().length;
       writeFileSync(file, good.replace("coupon    String?", "coupon    Coupon @relation(fields: [userId], references: [id])"));
       await eventually(async () => dev.output(), (out) => /datamodels\/Purchase\.prisma:\d+:\d+: .*coupon/.test(out), 10_000);
+      // The reload does not claim success: it says what kept its last good version.
+      const afterBroken = await eventually(async () => dev.output().slice(mark), (out) => /kept the last good version of the files with errors/.test(out), 10_000);
+      expect(afterBroken).not.toMatch(/^reloaded \(/m);
       const { status, body } = await postIngest(dev.url, "Purchase", purchase("still-served"));
       expect(status).toBe(200);
       expect(body.accepted).toBe(1);

@@ -98,7 +98,11 @@ export class DevProject {
     if (changed.has("datamodels") || changed.has("views")) await this.#loadViews(models);
     writeClientFiles(join(root, DEFAULT_CLIENT_OUT), { models, views: describeViews(this.#options.views) });
     const counts = [plural(models.length, "model"), plural(functions.names().length, "function"), plural(this.#options.views.names().length, "view")];
-    if (!first) logger.info(`reloaded (${counts.join(", ")})`);
+    if (first) return;
+    // A file with an error was reported above, and its last good version kept running.
+    const failed = [...changed].filter((folder) => (this.errors.get(folder)?.length ?? 0) > 0);
+    if (failed.length === 0) logger.info(`reloaded (${counts.join(", ")})`);
+    else logger.warn(`reloaded what loaded (${counts.join(", ")}); ${failed.join(", ")} kept the last good version of the files with errors above`);
   }
 
   async #loadViews(models: readonly ModelIR[]): Promise<void> {
