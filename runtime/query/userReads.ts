@@ -171,10 +171,8 @@ export class UserReads {
         for await (const batch of stream.batches) {
           rows += batch.length;
           for (const row of batch) bytes += row.length;
-          if (rows > maxResultRows || bytes > maxResultBytes) {
-            stream.close();
-            throw new QueryError("E_QUERY_LIMIT", resultLimitMessage(maxResultRows, maxResultBytes));
-          }
+          // Thrown, the read is closed (and cancelled in the engine) by the finally below.
+          if (rows > maxResultRows || bytes > maxResultBytes) throw new QueryError("E_QUERY_LIMIT", resultLimitMessage(maxResultRows, maxResultBytes));
           yield batch;
         }
       } catch (error) {

@@ -15,7 +15,7 @@ import { BodyError, bodyFormat, parseBody } from "../ingest/parseBody.ts";
 import { formatBytes, type ServerLimits } from "../limits.ts";
 import type { Logger } from "../logger.ts";
 import type { Pipeline } from "../pipeline.ts";
-import { QueryError, type UserReads } from "../query/userReads.ts";
+import type { UserReads } from "../query/userReads.ts";
 import { StreamUnavailableError, type Stream } from "../stream/stream.ts";
 import type { ViewManager } from "../views/viewManager.ts";
 import { METRICS_CONTENT_TYPE, type IglooMetrics } from "../metrics.ts";

@@ -271,12 +271,12 @@ export class ChdbStore implements Store {
         throw toStoreError(error, "query failed");
       }
       whole = wholeText(reader, text, params, "JSONCompact");
-      whole.catch(() => {});
     }
     this.#running.add(tag);
     const iterator = stream?.[Symbol.asyncIterator]();
     // The fetch in flight, if any: the session is handed on only once it settled, since
-    // a cancelled stream's handle is destroyed after its last fetch.
+    // a cancelled stream's handle is destroyed after its last fetch. (Its catch also keeps
+    // a failed whole answer from being an unhandled rejection.)
     let inflight: Promise<unknown> = whole ? whole.catch(() => {}) : Promise.resolve();
     let ended = false;
     /** The engine answered to the end: nothing is left in the session. */
@@ -287,8 +287,7 @@ export class ChdbStore implements Store {
       void this.#kill(tag);
       stream?.cancel();
     };
-    const onAbort = () => cancel();
-    signal?.addEventListener("abort", onAbort, { once: true });
+    signal?.addEventListener("abort", cancel, { once: true });
     if (signal?.aborted) cancel();
     async function* chunks(): AsyncGenerator<string> {
       if (whole !== undefined || iterator === undefined) {
@@ -321,7 +320,7 @@ export class ChdbStore implements Store {
     return await readCompactJson(chunks(), {
       cancel,
       release: () => {
-        signal?.removeEventListener("abort", onAbort);
+        signal?.removeEventListener("abort", cancel);
         this.#running.delete(tag);
         void inflight.then(() => this.#readers.release(reader, !clean));
       },

@@ -252,10 +252,9 @@ export class ClickHouseStore implements Store {
       abort.abort();
       void this.#kill(queryId);
     };
-    const onAbort = () => cancel();
-    signal?.addEventListener("abort", onAbort, { once: true });
+    signal?.addEventListener("abort", cancel, { once: true });
     const release = () => {
-      signal?.removeEventListener("abort", onAbort);
+      signal?.removeEventListener("abort", cancel);
       this.#running.delete(queryId);
     };
     this.#running.add(queryId);
