@@ -9,7 +9,7 @@ import { IglooError } from "../conventions/errors.ts";
 import { compileValidator } from "../conventions/datamodels/validator.ts";
 import { DEAD_LETTER_MODEL, DEAD_LETTER_TOPIC } from "./deadLetters.ts";
 import { rowShape, type IngestTarget } from "./ingest/ingest.ts";
-import type { Logger } from "./logger.ts";
+import { RepeatReporter, type Logger } from "./logger.ts";
 import type { IglooMetrics } from "./metrics.ts";
 import { liveColumns, planModels, type Change } from "./plan/plan.ts";
 import { quoteIdent } from "./store/clickhouseSql.ts";
@@ -66,9 +66,12 @@ export class Pipeline {
   readonly #options: PipelineOptions;
   #running = new Map<string, Running>();
   #deadLetterWriter: TableWriter | undefined;
+  /** A writer retrying against a full disk says so once, then how often, every 10 s. */
+  readonly #writerErrors: RepeatReporter;
 
   constructor(options: PipelineOptions) {
     this.#options = options;
+    this.#writerErrors = new RepeatReporter((message) => options.logger.error(message));
   }
 
   target(modelName: string): IngestTarget | undefined {
@@ -101,7 +104,7 @@ export class Pipeline {
       idColumns: model.id.map((name) => model.fields.find((f) => f.name === name)?.column ?? name),
       ...(stream.external && validate ? { validate } : {}),
       ...this.#options.writer,
-      onError: (error) => logger.error(`table writer for ${model.table}: ${error instanceof Error ? error.message : String(error)}; retrying`),
+      onError: (error) => this.#writerErrors.add(model.table, error instanceof IglooError ? error.message : `table writer for ${model.table}: ${error instanceof Error ? error.message : String(error)}; retrying`),
       onBatch: ({ rows, ms }) => {
         const metrics = this.#options.metrics;
         metrics?.writerBatchRows.observe({ table: model.table }, rows);
@@ -187,5 +190,6 @@ export class Pipeline {
     this.#running.clear();
     await this.#deadLetterWriter?.stop();
     this.#deadLetterWriter = undefined;
+    this.#writerErrors.close();
   }
 }

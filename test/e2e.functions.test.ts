@@ -46,6 +46,10 @@ model Cooked {
   id      String
   doubled Int
 }
+
+model LateAudit {
+  orderId String
+}
 `;
 
 // Fan-out (one Line per line), drop (lines = 0), a throw (mode "explode"), and an invalid
@@ -137,6 +141,22 @@ describe("functions", () => {
     const bad = letters.filter((l) => l.error.includes("invalid Line"));
     expect(bad.length).toBe(invalid.length);
     expect(bad[0]!.error).toContain("`n`");
+
+    // The terminal shows each kind of failure once, with the line, not once per record.
+    const out = dev.output();
+    expect(out).toMatch(/function split threw: cannot split order o-\d+ \(at functions\/split\.ts:9:\d+\); the record went to igloo_dead_letters/);
+    expect(out).toMatch(/function split returned an invalid Line in (its )?result( \d+)?: .*`n`/);
+    expect(out.match(/split threw/g)!.length).toBeLessThanOrEqual(2);
+  });
+
+  test("a new function with startFrom: \"latest\" skips what its source held before it started", async () => {
+    writeFileSync(join(dir, "functions", "late.ts"), 'import { defineFunction } from "igloo";\nexport default defineFunction({ from: "Order", to: "LateAudit", startFrom: "latest", run: (o) => ({ orderId: o.id }) });\n');
+    await eventually(async () => dev.output(), (out) => out.includes("started function late"), 10_000);
+    const { body } = await postIngest(dev.url, "Order", orders(10).map((o) => ({ ...o, id: `late-${o.id}`, mode: "normal" })));
+    expect(body.accepted).toBe(10);
+    await eventually(() => countRows(dev.url, "LateAudit"), (n) => n >= 10);
+    await Bun.sleep(300);
+    expect(await countRows(dev.url, "LateAudit")).toBe(10);
   });
 
   test("a @@streamOnly model has an endpoint and a topic but no table; its function's output is stored", async () => {

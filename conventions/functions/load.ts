@@ -19,6 +19,8 @@ export interface FunctionIR {
   readonly from: string;
   readonly to: string;
   readonly workers: number;
+  /** Where the function's consumer group starts the first time it runs. */
+  readonly startFrom: "earliest" | "latest";
   /** The bundled ES module (with an inline source map), for workers to import. */
   readonly code: string;
 }
@@ -98,7 +100,7 @@ async function loadOne(root: string, fileName: string, models: ReadonlyMap<strin
   } catch (error) {
     throw new ConventionError({ file, line: 1, column: 1 }, `loading the module threw: ${error instanceof Error ? error.message : String(error)}`);
   }
-  const definition = exported as { from?: unknown; to?: unknown; run?: unknown; workers?: unknown } | undefined;
+  const definition = exported as { from?: unknown; to?: unknown; run?: unknown; workers?: unknown; startFrom?: unknown } | undefined;
   if (typeof definition !== "object" || definition === null || typeof definition.run !== "function") {
     throw new ConventionError({ file, line: 1, column: 1 }, "the default export is not a function definition", {
       hint: 'Write `export default defineFunction({ from: "ModelA", to: "ModelB", run(record) { ... } })` with defineFunction from "igloo".',
@@ -115,8 +117,12 @@ async function loadOne(root: string, fileName: string, models: ReadonlyMap<strin
   if (typeof workers !== "number" || !Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
     throw new ConventionError(locate(text, file, /\bworkers\s*:/), `\`workers\` must be an integer from 1 to ${MAX_WORKERS}, got ${JSON.stringify(workers)}`);
   }
+  const startFrom = definition.startFrom ?? "earliest";
+  if (startFrom !== "earliest" && startFrom !== "latest") {
+    throw new ConventionError(locate(text, file, /\bstartFrom\s*:/), `\`startFrom\` must be "earliest" or "latest", got ${JSON.stringify(startFrom)}`);
+  }
   const run = definition.run as (record: unknown) => unknown;
-  return { ir: { name, file, from: definition.from as string, to: definition.to as string, workers, code }, run: (record) => run.call(definition, record) };
+  return { ir: { name, file, from: definition.from as string, to: definition.to as string, workers, startFrom, code }, run: (record) => run.call(definition, record) };
 }
 
 /** Loads every function; a file with an error is reported and left out. */

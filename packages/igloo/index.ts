@@ -60,6 +60,12 @@ export interface FunctionDefinition<From extends string, To extends string, Row,
   readonly to: To;
   /** Parallel workers; records with the same key always go to the same worker, in order. Default 1. */
   readonly workers?: number;
+  /**
+   * Where a new function starts reading `from`: `"earliest"` (default) runs it over every
+   * record the topic still holds, then new ones; `"latest"` only over records ingested
+   * after it first started. Once it ran, a function resumes where it stopped.
+   */
+  readonly startFrom?: "earliest" | "latest";
   run(record: Row): Result;
 }
 

@@ -5,7 +5,7 @@
  */
 import type { LoadedFunction } from "../../conventions/functions/load.ts";
 import type { IngestTarget } from "../ingest/ingest.ts";
-import type { Logger } from "../logger.ts";
+import { RepeatReporter, type Logger } from "../logger.ts";
 import type { Stream } from "../stream/stream.ts";
 import { inlineExecutor, workerExecutor } from "./executor.ts";
 import { FunctionRunner, functionGroup, type RunnerOptions } from "./functionRunner.ts";
@@ -27,6 +27,8 @@ export class FunctionHost {
   readonly #logger: Logger;
   readonly #targets: (model: string) => IngestTarget | undefined;
   #running = new Map<string, Running>();
+  /** Records a function refused: the first of each function's in full, then counts. */
+  readonly #refusals: RepeatReporter;
 
   readonly #metrics: RunnerOptions["metrics"];
 
@@ -35,6 +37,7 @@ export class FunctionHost {
     this.#logger = logger;
     this.#targets = targets;
     this.#metrics = metrics;
+    this.#refusals = new RepeatReporter((message) => logger.error(message));
   }
 
   /** Consumer groups and the topics they read, for lag metrics. */
@@ -54,10 +57,12 @@ export class FunctionHost {
       file: ir.file,
       from: ir.from,
       to: ir.to,
+      startFrom: ir.startFrom,
       targets: this.#targets,
       executor,
       ...(this.#metrics ? { metrics: this.#metrics } : {}),
       onError: (error) => this.#logger.error(`function ${ir.name}: ${error instanceof Error ? error.message : String(error)}; retrying`),
+      onRecordError: (message) => this.#refusals.add(message.split(":", 1)[0]!.replace(/\d+/g, "#"), `function ${message}; the record went to igloo_dead_letters`),
     });
     await runner.start();
     return runner;
@@ -83,7 +88,7 @@ export class FunctionHost {
     }
     for (const fn of functions) {
       const { code, from, to, workers } = fn.ir;
-      const signature = JSON.stringify([code, from, to, workers]);
+      const signature = JSON.stringify([code, from, to, workers, fn.ir.startFrom]);
       const current = this.#running.get(fn.ir.name);
       if (current?.signature === signature) {
         next.set(fn.ir.name, current);
@@ -106,5 +111,6 @@ export class FunctionHost {
   async close(): Promise<void> {
     for (const running of this.#running.values()) await running.runner.stop();
     this.#running.clear();
+    this.#refusals.close();
   }
 }

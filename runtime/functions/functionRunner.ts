@@ -20,6 +20,8 @@ export interface RunnerOptions {
   readonly file: string;
   readonly from: string;
   readonly to: string;
+  /** Where the consumer group starts the first time (see `startFrom` in "igloo"). */
+  readonly startFrom?: "earliest" | "latest";
   /**
    * The current ingest target of a model, looked up per batch: a model reloaded with a
    * new field validates this function's results the new way without a restart.
@@ -29,6 +31,8 @@ export interface RunnerOptions {
   readonly maxBatchRecords?: number;
   readonly maxWaitMs?: number;
   readonly onError?: (error: unknown) => void;
+  /** Called with what each dead-lettered record is told (the dev terminal shows them). */
+  readonly onRecordError?: (message: string) => void;
   readonly metrics?: Pick<IglooMetrics, "functionRecords" | "functionErrors">;
 }
 
@@ -109,6 +113,7 @@ export class FunctionRunner {
       group: functionGroup(o.name),
       maxBatchRecords: o.maxBatchRecords ?? 5000,
       maxWaitMs: o.maxWaitMs ?? 20,
+      startAt: o.startFrom ?? "earliest",
       handle: (batch) => this.#handle(batch),
       onError: (error) => o.onError?.(error),
     });
@@ -168,7 +173,10 @@ export class FunctionRunner {
     this.#options.metrics?.functionRecords.inc({ function: this.#options.name }, inputs.length);
     this.#options.metrics?.functionErrors.inc({ function: this.#options.name }, letters.length);
     if (outputs.length > 0) await this.#stream.append(to.topic, outputs);
-    if (letters.length > 0) await this.#stream.append(DEAD_LETTER_TOPIC, letters.map((l) => ({ value: JSON.stringify(l) })));
+    if (letters.length > 0) {
+      await this.#stream.append(DEAD_LETTER_TOPIC, letters.map((l) => ({ value: JSON.stringify(l) })));
+      for (const letter of letters) this.#options.onRecordError?.(letter.error);
+    }
   }
 
   async stop(): Promise<void> {

@@ -1,3 +1,4 @@
+import { failpoint } from "../failpoints.ts";
 import type { RecordBatch, StreamRecord } from "./stream.ts";
 
 /** What an engine's consumer gives `handleUntilCommitted` for one batch. */
@@ -31,6 +32,7 @@ export async function handleUntilCommitted(delivery: BatchDelivery): Promise<voi
   const { topic, partition, records, firstOffset, nextOffset } = delivery;
   let savedIntent = delivery.replayedIntent;
   let committed = false;
+  let attempt = 0;
   for (;;) {
     const batch: RecordBatch = {
       topic,
@@ -54,10 +56,16 @@ export async function handleUntilCommitted(delivery: BatchDelivery): Promise<voi
     }
     if (handled) {
       committed = await delivery.commit(batch);
+      if (committed) failpoint("stream.afterCommit");
       return;
     }
-    if (delivery.stopping()) return;
-    await delivery.pause();
+    // Backoff: 1, 2, 4, then 5 pauses between attempts, so a fault that lasts (a full
+    // disk, a dead engine) is not hammered, and its end is noticed within 5 pauses.
+    for (let i = 0; i < Math.min(2 ** attempt, 5); i++) {
+      if (delivery.stopping()) return;
+      await delivery.pause();
+    }
+    attempt++;
     if (delivery.stopping()) return;
   }
 }

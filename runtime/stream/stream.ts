@@ -58,6 +58,11 @@ export interface SubscribeOptions {
   /** Called when `handle` throws, before the retry. */
   readonly onError?: (error: unknown, batch: RecordBatch) => void;
   readonly retryDelayMs?: number;
+  /**
+   * Where a group that has committed nothing yet starts: the topic's first record
+   * (default), or its end (only records appended from now on).
+   */
+  readonly startAt?: "earliest" | "latest";
 }
 
 export interface Subscription {

@@ -9,12 +9,15 @@
  * engine drops it as a duplicate (the idea of ClickHouse Kafka Connect's exactly-once
  * mode, with the stream's commit metadata standing in for its KeeperMap state).
  */
+import { IglooError } from "../../conventions/errors.ts";
 import { deadLetter, DEAD_LETTER_TOPIC } from "../deadLetters.ts";
+import { failpoint } from "../failpoints.ts";
+import { classifyEngineError, type EngineErrorKind } from "../store/engineErrors.ts";
 import { quoteIdent } from "../store/clickhouseSql.ts";
 import type { Store } from "../store/store.ts";
 import type { Validate } from "../ingest/ingest.ts";
 import { joinValues } from "../stream/joinValues.ts";
-import type { RecordBatch, Stream, StreamRecord, Subscription } from "../stream/stream.ts";
+import type { RecordBatch, Stream, Subscription } from "../stream/stream.ts";
 
 export interface TableWriterOptions {
   readonly topic: string;
@@ -51,10 +54,26 @@ export function writerGroup(topic: string): string {
 }
 
 const decoder = new TextDecoder();
+const encoder = new TextEncoder();
 
-/** An error from the engine about the data, as opposed to the engine being unreachable. */
-function isDataError(error: unknown): boolean {
-  return typeof (error as { engineCode?: unknown })?.engineCode === "string";
+/**
+ * The writer could not insert a batch for a reason that is not the rows' fault. The batch
+ * stays in the log and is retried with the same token until the cause clears.
+ */
+export class WriterRetryError extends IglooError {
+  readonly kind: EngineErrorKind;
+  constructor(table: string, kind: EngineErrorKind, error: unknown) {
+    const reason = error instanceof Error ? error.message : String(error);
+    const what =
+      kind === "resource"
+        ? "the engine is short of a resource (disk, memory or parts)"
+        : kind === "unavailable"
+          ? "the engine cannot be reached"
+          : "the engine refused the insert for a reason other than its rows (for example a view reading the table)";
+    super("E_WRITER_RETRY", `table ${table}: ${what}: ${reason}. The batch stays in the log and is retried; nothing is lost or dead-lettered.`, { cause: error });
+    this.name = "WriterRetryError";
+    this.kind = kind;
+  }
 }
 
 export class TableWriter {
@@ -103,24 +122,24 @@ export class TableWriter {
       else letters.push(JSON.stringify(deadLetter({ source: this.#options.source, stage: "writer", record: text, error: checked.error })));
     }
     if (letters.length > 0 && this.#options.topic !== DEAD_LETTER_TOPIC) await this.#stream.append(DEAD_LETTER_TOPIC, letters.map((value) => ({ value })));
-    return new TextEncoder().encode(lines.join("\n"));
+    return encoder.encode(lines.join("\n"));
   }
 
   async #write(batch: RecordBatch): Promise<void> {
     const started = performance.now();
     const token = batch.replayedIntent ?? `${this.group}:${batch.topic}:${batch.partition}:${batch.firstOffset}-${batch.nextOffset}`;
+    failpoint("writer.beforeIntent");
     if (batch.replayedIntent === undefined) await batch.saveIntent(token);
+    failpoint("writer.afterIntent");
+    const body = await this.#body(batch);
     try {
-      const body = await this.#body(batch);
-      if (batch.replayedIntent !== undefined && !this.#store.capabilities.supportsInsertDeduplicationToken && this.#options.idColumns?.length) {
-        await this.#insertMissing(body, token);
-      } else {
-        await this.#store.insertJsonEachRow(this.#options.table, body, { dedupToken: token });
-      }
+      await this.#insert(body, token, batch.replayedIntent !== undefined);
     } catch (error) {
-      if (!isDataError(error)) throw error;
-      await this.#writeOneByOne(batch, token);
+      const kind = classifyEngineError(error);
+      if (kind !== "data") throw new WriterRetryError(this.#options.table, kind, error);
+      await this.#insertValidRows(batch, body, token);
     }
+    failpoint("writer.afterInsert");
     this.#options.onBatch?.({
       topic: batch.topic,
       partition: batch.partition,
@@ -130,6 +149,14 @@ export class TableWriter {
     });
   }
 
+  async #insert(body: Uint8Array, token: string, replay: boolean): Promise<void> {
+    if (replay && !this.#store.capabilities.supportsInsertDeduplicationToken && this.#options.idColumns?.length) {
+      await this.#insertMissing(body, token);
+    } else {
+      await this.#store.insertJsonEachRow(this.#options.table, body, { dedupToken: token });
+    }
+  }
+
   /**
    * A replay on an engine that cannot drop a repeated insert: stage the batch in a table
    * of its own, then copy over only the rows whose ids the table lacks. No record value
@@ -137,52 +164,99 @@ export class TableWriter {
    */
   async #insertMissing(body: Uint8Array, token: string): Promise<void> {
     const table = quoteIdent(this.#options.table);
-    const stagingName = `igloo_replay_${Bun.hash(token).toString(16)}`;
-    const staging = quoteIdent(stagingName);
     const ids = this.#options.idColumns!.map(quoteIdent).join(", ");
-    await this.#store.exec(`DROP TABLE IF EXISTS ${staging}`);
-    await this.#store.exec(`CREATE TABLE ${staging} AS ${table} ENGINE = Memory`);
+    await this.#withStaging(token, async (staging) => {
+      await this.#store.insertJsonEachRow(staging, body);
+      await this.#store.exec(`INSERT INTO ${table} SELECT * FROM ${quoteIdent(staging)} WHERE (${ids}) NOT IN (SELECT ${ids} FROM ${table})`);
+    });
+  }
+
+  /** A Memory table shaped like the target, for this batch only: nothing reads it, no view is attached to it. */
+  async #withStaging<T>(token: string, use: (staging: string) => Promise<T>): Promise<T> {
+    const name = `igloo_staging_${Bun.hash(token).toString(16)}`;
+    await this.#store.exec(`DROP TABLE IF EXISTS ${quoteIdent(name)}`);
+    await this.#store.exec(`CREATE TABLE ${quoteIdent(name)} AS ${quoteIdent(this.#options.table)} ENGINE = Memory`);
     try {
-      await this.#store.insertJsonEachRow(stagingName, body);
-      await this.#store.exec(`INSERT INTO ${table} SELECT * FROM ${staging} WHERE (${ids}) NOT IN (SELECT ${ids} FROM ${table})`);
+      return await use(name);
     } finally {
-      await this.#store.exec(`DROP TABLE IF EXISTS ${staging}`);
+      await this.#store.exec(`DROP TABLE IF EXISTS ${quoteIdent(name)}`);
     }
   }
 
   /**
-   * The engine refused the batch for its data: insert record by record (each with its own
-   * token, so a replay stays idempotent) and dead-letter the ones it refuses, rather than
-   * blocking the topic forever or dropping rows silently.
+   * The engine refused the batch for its rows. A refused insert of one block stores
+   * nothing, so the rows are sorted out in a staging table that no view reads: halves that
+   * the engine takes are kept, halves it refuses are split again, down to single records
+   * (about 2·k·log2(n) staging inserts for k bad records in n). The good rows then go to
+   * the table in one insert whose token names the refused offsets: a replay finds the same
+   * rows refused (the engine's verdict on the same bytes does not change) and repeats the
+   * same token, so the insert stays exactly-once. Refused records become dead letters.
+   *
+   * If the staging table takes the whole batch, the rows were not the problem (a view
+   * reading the table refused them, say): that is retried, never dead-lettered.
    */
-  async #writeOneByOne(batch: RecordBatch, token: string): Promise<void> {
-    const refused: { record: StreamRecord; error: unknown }[] = [];
-    for (const record of batch.records) {
+  async #insertValidRows(batch: RecordBatch, body: Uint8Array, token: string): Promise<void> {
+    const rows = splitLines(body);
+    const refused: { index: number; error: unknown }[] = [];
+    await this.#withStaging(token, async (staging) => {
+      const sortOut = async (from: number, to: number, error: unknown): Promise<void> => {
+        if (to - from === 1) {
+          refused.push({ index: from, error });
+          return;
+        }
+        const middle = (from + to) >>> 1;
+        for (const [a, b] of [[from, middle], [middle, to]] as const) {
+          try {
+            await this.#store.insertJsonEachRow(staging, encoder.encode(rows.slice(a, b).join("\n")));
+          } catch (halfError) {
+            if (classifyEngineError(halfError) !== "data") throw new WriterRetryError(this.#options.table, classifyEngineError(halfError), halfError);
+            await sortOut(a, b, halfError);
+          }
+        }
+      };
       try {
-        await this.#store.insertJsonEachRow(this.#options.table, joinValues([record]), { dedupToken: `${token}:${record.offset}` });
+        await this.#store.insertJsonEachRow(staging, body);
       } catch (error) {
-        if (!isDataError(error)) throw error;
-        refused.push({ record, error });
+        const kind = classifyEngineError(error);
+        if (kind !== "data") throw new WriterRetryError(this.#options.table, kind, error);
+        await sortOut(0, rows.length, error);
+        return;
       }
+      throw new WriterRetryError(this.#options.table, "other", new Error("the rows fit the table, yet the insert failed: a view reading the table refused them"));
+    });
+    const bad = new Set(refused.map((r) => r.index));
+    const good = rows.filter((_, i) => !bad.has(i));
+    if (good.length > 0) {
+      const goodToken = `${token}:without:${Bun.hash([...bad].join(",")).toString(16)}`;
+      await this.#insert(encoder.encode(good.join("\n")), goodToken, batch.replayedIntent !== undefined);
     }
     if (refused.length === 0 || this.#options.topic === DEAD_LETTER_TOPIC) return;
     await this.#stream.append(
       DEAD_LETTER_TOPIC,
-      refused.map(({ record, error }) => ({
+      refused.map(({ index, error }) => ({
         value: JSON.stringify(
           deadLetter({
             source: this.#options.source,
             stage: "writer",
-            record: decoder.decode(record.value),
+            record: rows[index]!,
             error: error instanceof Error ? error.message : String(error),
           }),
         ),
       })),
     );
+    failpoint("writer.afterDeadLetters");
   }
 
   async stop(): Promise<void> {
     await this.#subscription?.close();
     this.#subscription = undefined;
   }
+}
+
+/** The rows of a JSONEachRow body: record values never hold a newline (see stream.ts). */
+function splitLines(body: Uint8Array): string[] {
+  return decoder
+    .decode(body)
+    .split("\n")
+    .filter((line) => line !== "");
 }

@@ -38,7 +38,7 @@ export class TopicSubscription implements Subscription {
     private readonly onClosed: () => void,
   ) {
     const committed = offsets.get(topic.name, options.group);
-    this.positionValue = Math.max(committed?.offset ?? 0, topic.startOffset);
+    this.positionValue = Math.max(committed?.offset ?? (options.startAt === "latest" ? topic.endOffset : 0), topic.startOffset);
     this.bufferedEnd = this.positionValue;
     // Records already in the log waited long enough: a backlog is delivered at once.
     this.arrivals = [{ end: topic.endOffset, at: -Infinity }];
@@ -46,7 +46,9 @@ export class TopicSubscription implements Subscription {
       this.arrivals.push({ end: topic.endOffset, at: performance.now() });
       if (this.wakeOnAppend) this.wakeUp?.();
     });
-    this.done = this.run(committed?.intent);
+    // A group that starts at the end remembers where, so a restart does not move it on.
+    const pin = committed === undefined && options.startAt === "latest" ? this.positionValue : undefined;
+    this.done = this.run(committed?.intent, pin);
   }
 
   get topicName(): string {
@@ -73,8 +75,9 @@ export class TopicSubscription implements Subscription {
     return this.closed;
   }
 
-  private async run(intent: StoredIntent | undefined): Promise<void> {
+  private async run(intent: StoredIntent | undefined, pin: number | undefined): Promise<void> {
     try {
+      if (pin !== undefined && !(await this.withRetry(async () => (await this.offsets.commit(this.options.topic, this.options.group, pin), true)))) return;
       if (intent) {
         // Replay the interrupted batch exactly, whatever maxBatchRecords is now.
         while (!this.closing && this.topic.endOffset < intent.end) await this.sleep(undefined, true);

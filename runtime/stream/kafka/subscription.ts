@@ -72,7 +72,7 @@ export class KafkaSubscription implements Subscription, PartitionHost {
     const subscription = new KafkaSubscription(context, options);
     try {
       await subscription.#consumer.connect();
-      await subscription.#consumer.subscribe({ topics: [options.topic], fromBeginning: true });
+      await subscription.#consumer.subscribe({ topics: [options.topic], fromBeginning: options.startAt !== "latest" });
       await subscription.#run();
     } catch (error) {
       await subscription.close();
