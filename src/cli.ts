@@ -10,6 +10,7 @@ import { initMessage, initProject } from "./commands/init.ts";
 import { formatTable, runQuery } from "./commands/query.ts";
 import { VERSION } from "./version.ts";
 import { buildProject } from "./commands/build.ts";
+import { checkProject, formatCheckSummary } from "./commands/check.ts";
 import { DEFAULT_CLIENT_OUT, writeClient } from "./commands/generate.ts";
 import { readViewDescriptions } from "./generate/projectLib.ts";
 import { runPlan } from "./commands/migrate.ts";
@@ -143,8 +144,23 @@ const build = defineCommand({
   meta: { name: "build", description: "Write a deployable directory: the binary, compiled conventions and a manifest" },
   args: { out: { type: "string", description: "Output directory (default <project>/.igloo/build)" } },
   run: guarded(async ({ args }) => {
-    const { dir, manifest } = await buildProject(process.cwd(), args.out);
+    const { dir, manifest, check } = await buildProject(process.cwd(), args.out);
+    console.log(formatCheckSummary(check));
     console.log(`built ${dir}: ${manifest.models.length} models, ${manifest.functions.length} functions, ${manifest.views.length} views`);
+  }),
+});
+
+const check = defineCommand({
+  meta: { name: "check", description: "Check the project without running it (models, function types, views in the engine); exit 1 on a problem" },
+  run: guarded(async () => {
+    const result = await checkProject(process.cwd());
+    if (result.problems.length === 0) {
+      console.log(formatCheckSummary(result));
+      return;
+    }
+    for (const problem of result.problems) console.error(problem.message);
+    console.error(formatCheckSummary(result));
+    process.exit(1);
   }),
 });
 
@@ -227,7 +243,7 @@ const test = defineCommand({
 
 const main = defineCommand({
   meta: { name: "igloo", version: VERSION, description: "Data pipelines the way web frameworks do web apps" },
-  subCommands: { init, dev, query, test, build, start, plan, migrate, keys, generate },
+  subCommands: { init, dev, query, test, check, build, start, plan, migrate, keys, generate },
 });
 
 process.on("unhandledRejection", fail);

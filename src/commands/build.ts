@@ -1,21 +1,55 @@
-/** `igloo build`: a deployable directory (binary, compiled conventions, manifest). */
-import { chmodSync, copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+/**
+ * `igloo build`: a deployable directory (binary, compiled conventions, manifest, config).
+ * It runs `igloo check` first and builds nothing for a project with a problem.
+ */
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { IglooError } from "../../conventions/errors.ts";
-import { loadFunctions } from "../../conventions/functions/load.ts";
-import { isProject, loadProjectOrThrow } from "../../conventions/project.ts";
-import { CONFIG_FILE } from "../config.ts";
-import { writeProjectLib } from "../generate/projectLib.ts";
+import { isProject } from "../../conventions/project.ts";
+import { CONFIG_FILE, LIMIT_SETTINGS, SETTINGS } from "../config.ts";
 import { MANIFEST_FILE, type Manifest } from "../manifest.ts";
 import { VERSION } from "../version.ts";
+import { checkProject, formatCheckSummary, type CheckResult } from "./check.ts";
 
-export async function buildProject(root: string, out?: string): Promise<{ dir: string; manifest: Manifest }> {
+/**
+ * The build's `igloo.config.json`: the project's settings (its file, if any) plus the
+ * default of every setting it leaves out and that has one, so the file shows every value
+ * the build runs with but what the environment says (which wins) and what each deployment
+ * must give (brokers, ClickHouse URLs, keys). Read the same way, it gives the same values.
+ */
+export function buildConfig(root: string): Record<string, unknown> {
+  const path = join(root, CONFIG_FILE);
+  const config = existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>) : {};
+  for (const setting of [...SETTINGS, ...LIMIT_SETTINGS]) {
+    if (setting.fallback === undefined) continue;
+    const parts = setting.key.split(".");
+    let object = config;
+    for (const part of parts.slice(0, -1)) {
+      if (typeof object[part] !== "object" || object[part] === null) object[part] = {};
+      object = object[part] as Record<string, unknown>;
+    }
+    const last = parts[parts.length - 1]!;
+    if (object[last] === undefined) object[last] = setting.fallback;
+  }
+  return config;
+}
+
+/** The check failed: `message` lists each problem and the summary. */
+export class CheckFailedError extends IglooError {
+  readonly result: CheckResult;
+  constructor(result: CheckResult) {
+    const n = result.problems.length;
+    super("E_CHECK", `the project has ${n} problem${n === 1 ? "" : "s"}; nothing was built:\n${result.problems.map((p) => p.message).join("\n")}\n${formatCheckSummary(result)}`);
+    this.result = result;
+  }
+}
+
+export async function buildProject(root: string, out?: string): Promise<{ dir: string; manifest: Manifest; check: CheckResult }> {
   if (!isProject(root)) throw new IglooError("E_NOT_A_PROJECT", `${root} has no datamodels/ folder.`, { hint: "Run `igloo build` in a project." });
   if (!Bun.isStandaloneExecutable) throw new IglooError("E_BUILD_FROM_SOURCE", "igloo build copies the igloo binary, so run the compiled one (npm run build makes dist/igloo).");
-  const { models, views } = loadProjectOrThrow(root);
-  writeProjectLib(root, models);
-  const functions = await loadFunctions(root, models);
-  if (functions.errors.length > 0) throw functions.errors[0]!;
+  const check = await checkProject(root);
+  if (check.problems.length > 0) throw new CheckFailedError(check);
+  const { models, views, functions } = check;
 
   const dir = resolve(out ?? join(root, ".igloo", "build"));
   rmSync(dir, { recursive: true, force: true });
@@ -23,15 +57,15 @@ export async function buildProject(root: string, out?: string): Promise<{ dir: s
   mkdirSync(join(dir, "functions"), { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
   copyFileSync(process.execPath, join(dir, "igloo"));
-  for (const fn of functions.functions) writeFileSync(join(dir, "functions", `${fn.ir.name}.js`), fn.ir.code);
-  if (existsSync(join(root, CONFIG_FILE))) copyFileSync(join(root, CONFIG_FILE), join(dir, CONFIG_FILE));
+  for (const fn of functions) writeFileSync(join(dir, "functions", `${fn.ir.name}.js`), fn.ir.code);
+  writeFileSync(join(dir, CONFIG_FILE), JSON.stringify(buildConfig(root), null, 2) + "\n", { mode: 0o600 });
   const manifest: Manifest = {
     igloo: VERSION,
     builtAt: new Date().toISOString(),
     models,
-    functions: functions.functions.map(({ ir: { code: _code, ...meta } }) => ({ ...meta, bundle: `functions/${meta.name}.js` })),
+    functions: functions.map(({ ir: { code: _code, ...meta } }) => ({ ...meta, bundle: `functions/${meta.name}.js` })),
     views,
   };
   writeFileSync(join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2));
-  return { dir, manifest };
+  return { dir, manifest, check };
 }
