@@ -50,8 +50,22 @@ export interface PipelineOptions {
 
 export interface ApplyReport {
   readonly applied: readonly Change[];
-  /** Destructive changes waiting for an explicit go-ahead. */
+  /**
+   * Changes waiting for an explicit go-ahead: the destructive ones, and with them every
+   * other change of the same table. Until then the table's model keeps its last applied
+   * version, for ingest too: a held change never changes what is accepted.
+   */
   readonly held: readonly Change[];
+}
+
+export interface ApplyOptions {
+  readonly allowDestructive?: boolean;
+  /**
+   * Runs after the tables in `altered` changed columns and before their writers resume:
+   * views that read them are rebuilt here, so no row reaches a view built for the old
+   * column types (their inserts would fail, or be counted twice once the view is rebuilt).
+   */
+  readonly whileAltered?: (altered: readonly string[]) => Promise<void>;
 }
 
 interface Running {
@@ -65,6 +79,12 @@ interface Running {
 export class Pipeline {
   readonly #options: PipelineOptions;
   #running = new Map<string, Running>();
+  /** The models last asked for, held changes included: what `applyHeld` applies. */
+  #requested: readonly ModelIR[] = [];
+  /** Models with no applied version yet whose table waits for a held change. */
+  #waiting = new Map<string, ModelIR>();
+  /** Pauses per table: a writer runs again when the last pause ends. */
+  readonly #pauses = new Map<string, number>();
   #deadLetterWriter: TableWriter | undefined;
   /** A writer retrying against a full disk says so once, then how often, every 10 s. */
   readonly #writerErrors: RepeatReporter;
@@ -80,6 +100,16 @@ export class Pipeline {
 
   models(): ModelIR[] {
     return [...this.#running.values()].map((r) => r.model);
+  }
+
+  /** The models last given to `apply`, including those whose changes are held. */
+  requestedModels(): readonly ModelIR[] {
+    return this.#requested;
+  }
+
+  /** Whether the model exists but waits for a held change to its table before it takes records. */
+  isWaiting(modelName: string): boolean {
+    return this.#waiting.has(modelName);
   }
 
   /**
@@ -114,8 +144,9 @@ export class Pipeline {
     });
   }
 
-  async apply(models: readonly ModelIR[], options: { allowDestructive?: boolean } = {}): Promise<ApplyReport> {
+  async apply(models: readonly ModelIR[], options: ApplyOptions = {}): Promise<ApplyReport> {
     const { stream, store } = this.#options;
+    this.#requested = models;
     const allowDestructive = options.allowDestructive ?? this.#options.allowDestructive ?? false;
     const all = [DEAD_LETTER_MODEL, ...models.filter((m) => !m.streamOnly)];
     const plan = planModels(all, await liveColumns(store, all.map((m) => m.table)), store.capabilities);
@@ -126,13 +157,22 @@ export class Pipeline {
     }
     const applied: Change[] = [];
     const held: Change[] = [];
-    for (const change of plan.changes) {
-      if (change.destructive && !allowDestructive) {
-        held.push(change);
-        continue;
+    const heldTables = new Set(allowDestructive ? [] : plan.changes.filter((c) => c.destructive).map((c) => c.table));
+    // Tables whose columns change: their writers wait until the views reading them are rebuilt.
+    const altered = [...new Set(plan.changes.filter((c) => c.kind !== "create_table" && !heldTables.has(c.table)).map((c) => c.table))];
+    const resumes = await Promise.all(altered.map((table) => this.pauseWriter(table)));
+    try {
+      for (const change of plan.changes) {
+        if (heldTables.has(change.table)) {
+          held.push(change);
+          continue;
+        }
+        await store.exec(change.sql);
+        applied.push(change);
       }
-      await store.exec(change.sql);
-      applied.push(change);
+      if (altered.length > 0) await options.whileAltered?.(altered);
+    } finally {
+      for (const resume of resumes) await resume();
     }
 
     const writers = this.#options.writers !== false;
@@ -143,9 +183,15 @@ export class Pipeline {
     }
 
     const next = new Map<string, Running>();
+    this.#waiting = new Map();
     for (const model of models) {
       const signature = JSON.stringify(model);
       const current = this.#running.get(model.name);
+      if (heldTables.has(model.table)) {
+        if (current) next.set(model.name, current);
+        else this.#waiting.set(model.name, model);
+        continue;
+      }
       if (current && current.signature === signature) {
         next.set(model.name, current);
         continue;
@@ -158,7 +204,7 @@ export class Pipeline {
       const keep = current !== undefined && current.model.table === model.table && current.model.streamOnly === model.streamOnly;
       if (current && !keep) await current.writer.stop();
       const writer = keep ? current.writer : this.#writer(model, topic, rowCheck(target));
-      if (!keep && writers && !model.streamOnly) await writer.start();
+      if (!keep && writers && !model.streamOnly && !this.#pauses.has(model.table)) await writer.start();
       next.set(model.name, { model, target, writer, signature });
     }
     for (const [name, running] of this.#running) {
@@ -180,9 +226,24 @@ export class Pipeline {
    */
   async pauseWriter(table: string): Promise<() => Promise<void>> {
     const running = [...this.#running.values()].find((r) => r.model.table === table);
-    if (!running) return async () => {};
-    await running.writer.stop();
-    return () => running.writer.start();
+    if (!running || running.model.streamOnly || this.#options.writers === false) return async () => {};
+    const pauses = this.#pauses.get(table) ?? 0;
+    this.#pauses.set(table, pauses + 1);
+    if (pauses === 0) await running.writer.stop();
+    let resumed = false;
+    return async () => {
+      if (resumed) return;
+      resumed = true;
+      const left = (this.#pauses.get(table) ?? 1) - 1;
+      if (left > 0) {
+        this.#pauses.set(table, left);
+        return;
+      }
+      this.#pauses.delete(table);
+      // A reload may have replaced the writer while it was paused: start the current one.
+      const current = [...this.#running.values()].find((r) => r.model.table === table);
+      if (current && !current.model.streamOnly) await current.writer.start();
+    };
   }
 
   async close(): Promise<void> {

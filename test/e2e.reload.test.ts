@@ -125,3 +125,64 @@ describe("destructive schema changes in dev", () => {
     }
   });
 });
+
+describe("a held type change under load, with an incremental view reading the column", () => {
+  test("ingest keeps the applied model until y; then the view is rebuilt and equals its SELECT; nothing lost, doubled or dead-lettered", async () => {
+    const dir = initProject("retype");
+    dirs.push(dir);
+    const model = (type: string) => `model Reading {\n  id      String @id\n  device  String\n  battery Int @db.${type}\n}\n`;
+    writeFileSync(join(dir, "datamodels", "Reading.prisma"), model("UInt8"));
+    writeFileSync(join(dir, "views", "battery_by_device.sql"), "SELECT device, min(battery) AS lowest, max(battery) AS highest, count() AS readings FROM Reading GROUP BY device");
+    const dev = await startDev(dir);
+    try {
+      expect(dev.output()).toMatch(/view battery_by_device created \(incremental\)/);
+      const acked = new Set<string>();
+      let running = true;
+      let n = 0;
+      const send = async (battery: (i: number) => number) => {
+        const ids = Array.from({ length: 20 }, () => `r-${n++}`);
+        const response = await fetch(`${dev.url}/ingest/Reading`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(ids.map((id, i) => ({ id, device: `d${i % 3}`, battery: battery(i) }))),
+        });
+        const body = (await response.json()) as { accepted?: number };
+        if (response.status === 200 && body.accepted === ids.length) ids.forEach((id) => acked.add(id));
+        return { status: response.status, body };
+      };
+      const load = (async () => {
+        while (running) await send((i) => (i * 37) % 256);
+      })();
+      await eventually(async () => acked.size, (size) => size >= 500);
+
+      const mark = dev.output().length;
+      writeFileSync(join(dir, "datamodels", "Reading.prisma"), model("UInt16"));
+      await eventually(async () => dev.output().slice(mark), (out) => /held: .*Reading\.battery/.test(out), 10_000);
+      // Held: ingest still checks against UInt8, so 1000 is refused, not stored as 232.
+      const early = await send(() => 1000);
+      expect(early.status).toBe(200);
+      expect(early.body).toMatchObject({ accepted: 0, rejected: 20 });
+
+      dev.type("y");
+      await eventually(async () => dev.output().slice(mark), (out) => /view battery_by_device created \(incremental\)/.test(out), 15_000);
+      const late = await send(() => 1000);
+      expect(late.body).toMatchObject({ accepted: 20, rejected: 0 });
+      await eventually(async () => acked.size, (size) => size >= 1_500);
+      running = false;
+      await load;
+
+      await eventually(() => countRows(dev.url, "Reading"), (count) => count >= acked.size, 30_000);
+      await Bun.sleep(500);
+      const stored = await query<{ c: string; u: string }>(dev.url, "SELECT count() AS c, uniqExact(id) AS u FROM Reading");
+      expect(stored[0]).toEqual({ c: String(acked.size), u: String(acked.size) });
+      const fromView = await query(dev.url, "SELECT device, lowest, highest, readings FROM battery_by_device ORDER BY device");
+      const fromScratch = await query(dev.url, "SELECT device, min(battery) AS lowest, max(battery) AS highest, count() AS readings FROM Reading GROUP BY device ORDER BY device");
+      expect(fromView).toEqual(fromScratch);
+      expect(fromScratch.some((row) => Number(row.highest) === 1000)).toBe(true);
+      expect(await countRows(dev.url, "igloo_dead_letters", "stage != 'ingest'")).toBe(0);
+      expect(dev.output().slice(mark)).not.toMatch(/table writer|refused the insert/);
+    } finally {
+      expect(await dev.stop()).toBe(0);
+    }
+  }, 120_000);
+});

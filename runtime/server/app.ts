@@ -144,6 +144,13 @@ export function createApp(options: AppOptions) {
   async function handleIngest(modelName: string, request: Request, client: () => string): Promise<Response> {
     const target = options.pipeline.target(modelName);
     if (!target) {
+      if (options.pipeline.isWaiting(modelName)) {
+        return errorResponse(
+          503,
+          `model \`${modelName}\` waits for a schema change to its table that would drop or rewrite data; nothing was stored. Confirm it in the igloo dev terminal (type y), or undo the edit.`,
+          { "retry-after": "5" },
+        );
+      }
       const known = options.pipeline.models().map((m) => m.name);
       return errorResponse(404, `unknown model \`${modelName.slice(0, 100)}\`; this project has ${known.length ? known.map((n) => `\`${n}\``).join(", ") : "no models"}`);
     }

@@ -80,7 +80,7 @@ export class TableWriter {
   readonly #stream: Stream;
   readonly #store: Store;
   readonly #options: TableWriterOptions;
-  #subscription: Subscription | undefined;
+  #subscription: Promise<Subscription> | undefined;
 
   constructor(stream: Stream, store: Store, options: TableWriterOptions) {
     this.#stream = stream;
@@ -92,9 +92,11 @@ export class TableWriter {
     return this.#options.group ?? writerGroup(this.#options.topic);
   }
 
+  /** Starts draining; a no-op while it already runs. */
   async start(): Promise<void> {
+    if (this.#subscription) return;
     const o = this.#options;
-    this.#subscription = await this.#stream.subscribe({
+    const subscribing = this.#stream.subscribe({
       topic: o.topic,
       group: this.group,
       maxBatchRecords: o.maxBatchRecords ?? 100_000,
@@ -102,6 +104,13 @@ export class TableWriter {
       handle: (batch) => this.#write(batch),
       onError: (error) => o.onError?.(error),
     });
+    this.#subscription = subscribing;
+    try {
+      await subscribing;
+    } catch (error) {
+      if (this.#subscription === subscribing) this.#subscription = undefined;
+      throw error;
+    }
   }
 
   /** The insert body: the values as they are, or, for outside records, checked and normalised. */
@@ -248,8 +257,9 @@ export class TableWriter {
   }
 
   async stop(): Promise<void> {
-    await this.#subscription?.close();
+    const subscription = this.#subscription;
     this.#subscription = undefined;
+    await (await subscription?.catch(() => undefined))?.close();
   }
 }
 

@@ -59,7 +59,10 @@ export class DevProject {
   /** Applies the held destructive changes of the current models, once a person said so. */
   async applyHeld(): Promise<void> {
     if (!this.#held) return;
-    await this.#reportApply(await this.#options.pipeline.apply(this.#options.pipeline.models(), { allowDestructive: true }));
+    const { pipeline, root } = this.#options;
+    const models = pipeline.requestedModels();
+    await this.#reportApply(await pipeline.apply(models, { allowDestructive: true, whileAltered: () => this.#loadViews(models) }));
+    writeProjectLib(root, models);
   }
 
   /**
@@ -69,13 +72,18 @@ export class DevProject {
   async load(changed: ReadonlySet<Folder>, first: boolean): Promise<void> {
     const { root, pipeline, functions, logger } = this.#options;
     let models: readonly ModelIR[] = pipeline.models();
+    let viewsLoaded = false;
     if (changed.has("datamodels")) {
       const project = loadProject(root);
       this.#report("datamodels", project.errors);
       // At start, the models that parsed are the best version there is; later, a broken
       // file keeps the whole last good set running.
       if (first || project.errors.length === 0) {
-        await this.#reportApply(await pipeline.apply(project.models.models));
+        const whileAltered = async () => {
+          await this.#loadViews(project.models.models);
+          viewsLoaded = true;
+        };
+        await this.#reportApply(await pipeline.apply(project.models.models, { whileAltered }));
         models = project.models.models;
         writeProjectLib(root, models);
       } else {
@@ -95,7 +103,7 @@ export class DevProject {
       for (const name of report.restarted) logger.info(`  reloaded function ${name}`);
       for (const name of report.stopped) logger.info(`  stopped function ${name}`);
     }
-    if (changed.has("datamodels") || changed.has("views")) await this.#loadViews(models);
+    if ((changed.has("datamodels") || changed.has("views")) && !viewsLoaded) await this.#loadViews(models);
     writeClientFiles(join(root, DEFAULT_CLIENT_OUT), { models, views: describeViews(this.#options.views) });
     const counts = [plural(models.length, "model"), plural(functions.names().length, "function"), plural(this.#options.views.names().length, "view")];
     if (first) return;
