@@ -8,6 +8,7 @@ import type { ModelIR } from "../conventions/datamodels/ir.ts";
 import { IglooError } from "../conventions/errors.ts";
 import { compileValidator } from "../conventions/datamodels/validator.ts";
 import { DEAD_LETTER_MODEL, DEAD_LETTER_TOPIC } from "./deadLetters.ts";
+import { RECORD_IDS_MODEL } from "./ingest/recordIds.ts";
 import { rowShape, type IngestTarget } from "./ingest/ingest.ts";
 import { RepeatReporter, type Logger } from "./logger.ts";
 import type { IglooMetrics } from "./metrics.ts";
@@ -133,6 +134,7 @@ export class Pipeline {
       source: model.name,
       idColumns: model.id.map((name) => model.fields.find((f) => f.name === name)?.column ?? name),
       ...(stream.external && validate ? { validate } : {}),
+      recordIds: model !== DEAD_LETTER_MODEL,
       ...this.#options.writer,
       onError: (error) => this.#writerErrors.add(model.table, error instanceof IglooError ? error.message : `table writer for ${model.table}: ${error instanceof Error ? error.message : String(error)}; retrying`),
       onBatch: ({ rows, ms }) => {
@@ -148,7 +150,7 @@ export class Pipeline {
     const { stream, store } = this.#options;
     this.#requested = models;
     const allowDestructive = options.allowDestructive ?? this.#options.allowDestructive ?? false;
-    const all = [DEAD_LETTER_MODEL, ...models.filter((m) => !m.streamOnly)];
+    const all = [DEAD_LETTER_MODEL, RECORD_IDS_MODEL, ...models.filter((m) => !m.streamOnly)];
     const plan = planModels(all, await liveColumns(store, all.map((m) => m.table)), store.capabilities);
     if (this.#options.migrate === false && plan.changes.length > 0) {
       throw new IglooError("E_SCHEMA_DRIFT", `the live tables differ from this build: ${plan.changes.map((c) => c.summary).join("; ")}.`, {

@@ -13,7 +13,8 @@ export interface ProductionConfig {
     readonly brokers: readonly string[];
     readonly clientId: string;
     readonly partitions: number;
-    readonly replicationFactor: number;
+    /** Unset: 3, or the number of brokers when fewer (runtime/stream/kafka/kafkaStream.ts). */
+    readonly replicationFactor: number | undefined;
     readonly sessionTimeoutMs: number;
   };
   /** `http(s)://user:password@host:port/database`. */
@@ -43,7 +44,7 @@ export const SETTINGS: readonly Setting[] = [
   { env: "IGLOO_KAFKA_BROKERS", key: "kafka.brokers", fallback: undefined, kind: "list", doc: "Kafka or Redpanda bootstrap brokers, comma-separated host:port" },
   { env: "IGLOO_KAFKA_CLIENT_ID", key: "kafka.clientId", fallback: "igloo", kind: "string", doc: "Kafka client id" },
   { env: "IGLOO_KAFKA_PARTITIONS", key: "kafka.partitions", fallback: 6, kind: "int", doc: "partitions of each topic Igloo creates" },
-  { env: "IGLOO_KAFKA_REPLICATION", key: "kafka.replicationFactor", fallback: 3, kind: "int", doc: "replicas of each topic Igloo creates (1 for a single broker)" },
+  { env: "IGLOO_KAFKA_REPLICATION", key: "kafka.replicationFactor", fallback: undefined, kind: "int", doc: "replicas of each topic Igloo creates (unset: 3, or the number of brokers if fewer, with a warning)" },
   { env: "IGLOO_KAFKA_SESSION_TIMEOUT_MS", key: "kafka.sessionTimeoutMs", fallback: 30000, kind: "int", doc: "how long a silent worker keeps its partitions before another takes over" },
   { env: "IGLOO_CLICKHOUSE_URL", key: "clickhouse.url", fallback: undefined, kind: "string", doc: "http(s)://user:password@host:port/database" },
   {
@@ -157,7 +158,7 @@ export function loadConfig(dir: string, env: Record<string, string | undefined> 
       brokers: (get("IGLOO_KAFKA_BROKERS") as string[] | undefined) ?? [],
       clientId: get("IGLOO_KAFKA_CLIENT_ID") as string,
       partitions: get("IGLOO_KAFKA_PARTITIONS") as number,
-      replicationFactor: get("IGLOO_KAFKA_REPLICATION") as number,
+      replicationFactor: get("IGLOO_KAFKA_REPLICATION") as number | undefined,
       sessionTimeoutMs: get("IGLOO_KAFKA_SESSION_TIMEOUT_MS") as number,
     },
     clickhouseUrl: (get("IGLOO_CLICKHOUSE_URL") as string | undefined) ?? "",

@@ -5,6 +5,7 @@
  */
 import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import type { Logger } from "../runtime/logger.ts";
 import type { ReadLimits, Store } from "../runtime/store/store.ts";
 import type { Stream } from "../runtime/stream/stream.ts";
 import type { ProductionConfig } from "./config.ts";
@@ -50,7 +51,7 @@ export async function openStore(config: ProductionConfig, options: { reads?: boo
 }
 
 /** `igloo start`: Kafka (or Redpanda) and a ClickHouse server, as configured. */
-export async function openProductionEngines(config: ProductionConfig, options: { reads: boolean }): Promise<Engines> {
+export async function openProductionEngines(config: ProductionConfig, options: { reads: boolean; logger?: Logger }): Promise<Engines> {
   const store = await openStore(config, options);
   try {
     const { KafkaStream } = await import("../runtime/stream/kafka/kafkaStream.ts");
@@ -58,8 +59,9 @@ export async function openProductionEngines(config: ProductionConfig, options: {
       brokers: config.kafka.brokers,
       clientId: config.kafka.clientId,
       partitions: config.kafka.partitions,
-      replicationFactor: config.kafka.replicationFactor,
+      ...(config.kafka.replicationFactor === undefined ? {} : { replicationFactor: config.kafka.replicationFactor }),
       sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+      ...(options.logger ? { logger: options.logger } : {}),
     });
     return { stream, store };
   } catch (error) {

@@ -7,12 +7,6 @@
 import { IglooError } from "../conventions/errors.ts";
 import type { IglooApp } from "../runtime/server/app.ts";
 
-/**
- * Bun refuses bodies over its own limit with an empty 413 before our handler runs; ours
- * answers with a message, so Bun's limit sits a little above it as a backstop.
- */
-const BODY_SLACK = 1024 * 1024;
-
 export function listen(app: IglooApp, options: { readonly port: number; readonly host: string; readonly maxBodyBytes: number }): IglooApp {
   try {
     return app.listen({
@@ -20,7 +14,11 @@ export function listen(app: IglooApp, options: { readonly port: number; readonly
       hostname: options.host,
       reusePort: false,
       development: false,
-      maxRequestBodySize: options.maxBodyBytes + BODY_SLACK,
+      // Bun refuses a declared length over its limit with an empty 413 before any handler
+      // runs. Ours answers with a message instead: declared lengths are checked before the
+      // body is read, chunked bodies as they arrive (app.ts readBody). No route reads a
+      // body it does not limit, and Bun does not read a body nobody asks for.
+      maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     });
   } catch (error) {
     const code = (error as { code?: string }).code;

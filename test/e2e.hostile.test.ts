@@ -63,7 +63,23 @@ describe("hostile and malformed requests", () => {
     });
     const response = await fetch(`${dev.url}/ingest/Purchase`, { method: "POST", headers: { "content-type": "application/json" }, body: chunks });
     expect(response.status).toBe(413);
+    expect(((await response.json()) as { error: string }).error).toMatch(/larger than the .* limit \(IGLOO_MAX_BODY_BYTES\)/);
     expect((await fetch(`${dev.url}/health`)).status).toBe(200);
+  });
+
+  test("a declared length far over the limit is refused with a message before the body is read", async () => {
+    const socket = await Bun.connect({
+      hostname: "127.0.0.1",
+      port: dev.port,
+      socket: { data: (s, data) => void (answer += new TextDecoder().decode(data)) },
+    });
+    let answer = "";
+    socket.write(`POST /ingest/Purchase HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${10 * 1024 ** 3}\r\n\r\n[`);
+    const deadline = Date.now() + 5_000;
+    while (!answer.includes("}") && Date.now() < deadline) await Bun.sleep(20);
+    socket.end();
+    expect(answer).toMatch(/^HTTP\/1.1 413/);
+    expect(answer).toMatch(/"error":"the request body is larger than the .* limit \(IGLOO_MAX_BODY_BYTES\)/);
   });
 
   test("unknown endpoints and methods get a JSON 404", async () => {

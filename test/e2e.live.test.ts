@@ -77,9 +77,29 @@ describe("read-your-writes and subscriptions", () => {
     expect(input.required).toEqual(["orderId", "ts", "userId", "amount"]);
     expect(input.additionalProperties).toBe(false);
     expect(document.components.schemas.PageViewInput.properties.device).toEqual({ type: "string", enum: ["desktop", "mobile", "tablet"] });
-    const params = document.paths["/views/user_purchases"].get.parameters.map((p: { name: string }) => p.name);
+    const params = document.paths["/views/user_purchases"].get.parameters.filter((p: { in: string }) => p.in === "query").map((p: { name: string }) => p.name);
     expect(params).toEqual(["userId", "since"]);
     expect(document.components.schemas.sales_by_skuRow.properties.items).toEqual({ type: "string" });
+    // Every route is described, not only ingest and views.
+    expect(Object.keys(document.paths)).toEqual(
+      expect.arrayContaining(["/query", "/views/sales_by_sku/events", "/views/user_purchases/events", "/health", "/ready", "/metrics"]),
+    );
+    const query = document.paths["/query"].post;
+    expect(document.components.schemas[query.requestBody.content["application/json"].schema.$ref.split("/").pop()]).toMatchObject({ required: ["sql"], properties: { sql: { type: "string" }, params: { type: "object" } } });
+    const result = document.components.schemas[query.responses["200"].content["application/json"].schema.$ref.split("/").pop()];
+    expect(result.required).toEqual(["meta", "data"]);
+    expect(Object.keys(query.responses)).toEqual(expect.arrayContaining(["200", "400", "415", "503"]));
+    const events = document.paths["/views/user_purchases/events"].get;
+    expect(events.parameters.map((p: { name: string }) => p.name)).toEqual(["userId", "since"]);
+    expect(Object.keys(events.responses["200"].content)).toEqual(["text/event-stream"]);
+    expect(events.responses).toHaveProperty(["429"]);
+    expect(Object.keys(document.paths["/ready"].get.responses)).toEqual(["200", "503"]);
+    expect(Object.keys(document.paths["/metrics"].get.responses["200"].content)).toEqual(["text/plain"]);
+    // What the document says is what the server answers.
+    const answered = await fetch(`${dev.url}/query`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ sql: "SELECT 1 AS one" }) });
+    expect(Object.keys((await answered.json()) as object).sort()).toEqual(Object.keys(result.properties).filter((k) => k !== "error").sort());
+    expect(await (await fetch(`${dev.url}/ready`)).json()).toEqual({ status: "ready" });
+    expect((await fetch(`${dev.url}/metrics`)).headers.get("content-type")).toStartWith("text/plain");
   });
 
   test("an invalid document would be caught by the validator", async () => {

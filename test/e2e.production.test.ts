@@ -99,7 +99,7 @@ describe("production: Kafka + ClickHouse server, scaled out", () => {
     env = {
       IGLOO_KAFKA_BROKERS: kafka.brokers.join(","),
       IGLOO_KAFKA_PARTITIONS: "4",
-      IGLOO_KAFKA_REPLICATION: "1",
+      // No IGLOO_KAFKA_REPLICATION: the default (3) on this one-broker cluster.
       IGLOO_KAFKA_SESSION_TIMEOUT_MS: "6000",
       IGLOO_KAFKA_CLIENT_ID: `igloo-test-${process.pid}`,
       IGLOO_CLICKHOUSE_URL: serverUrl(clickhouse, clickhouse),
@@ -157,13 +157,20 @@ describe("production: Kafka + ClickHouse server, scaled out", () => {
     const plan = run(["plan", "--json"], build, env);
     expect(plan.code).toBe(0);
     const parsed = JSON.parse(plan.out) as { changes: { kind: string }[]; views: { kind: string }[]; drift: unknown[] };
-    expect(parsed.changes.map((c) => c.kind)).toEqual(["create_table", "create_table", "create_table"]);
+    expect(parsed.changes.map((c) => c.kind)).toEqual(["create_table", "create_table", "create_table", "create_table"]);
     expect(parsed.views).toEqual([]);
     const migrated = run(["migrate"], build, env);
     expect(migrated.err).toBe("");
     expect(migrated.code).toBe(0);
     const after = JSON.parse(run(["plan", "--json"], build, env).out) as { changes: unknown[]; views: unknown[] };
     expect(after).toMatchObject({ changes: [], views: [], drift: [] });
+  });
+
+  test("a replication factor configured above the broker count stops start with an error naming the setting", () => {
+    const tooMany = run(["start", "--role", "worker", "--port", String(freePort())], build, { ...env, IGLOO_KAFKA_REPLICATION: "3" });
+    expect(tooMany.code).not.toBe(0);
+    expect(tooMany.err).toMatch(/Cannot create topic "igloo_dead_letters" with 3 replicas: IGLOO_KAFKA_REPLICATION \(kafka.replicationFactor in igloo.config.json\) is 3, but the Kafka cluster at [^ ]+ has 1 broker/);
+    expect(tooMany.err).not.toContain("Topic creation errors");
   });
 
   test("2 ingest + 2 workers; kill -9 one worker mid-stream; every acknowledged event is stored exactly once", async () => {
@@ -206,6 +213,14 @@ describe("production: Kafka + ClickHouse server, scaled out", () => {
     const alerts = async () => Number((await store.query<{ c: string }>("SELECT count() AS c FROM Alert")).rows[0]!.c);
     const expected = Number((await store.query<{ c: string }>("SELECT count() AS c FROM Event WHERE value > 90")).rows[0]!.c);
     await eventually(alerts, (c) => c >= expected, 60_000);
+    // No runtime warning (e.g. Node's TimeoutNegativeWarning, which kafkajs used to cause) in what any of them printed.
+    for (const p of [...workers, ...ingest]) expect(p.output()).not.toContain("Warning");
+    // With no replication factor configured, the topics got one replica per broker, and the
+    // process that created them said what that means and what to set.
+    const printed = [...workers, ...ingest].map((p) => p.output()).join("\n");
+    for (const topic of ["igloo_dead_letters", "Event", "Alert"]) {
+      expect(printed).toMatch(new RegExp(`"level":"warn","message":"topic \\\\"${topic}\\\\" was created with 1 replica, not 3, because the Kafka cluster has 1 broker: [^\\n]*IGLOO_KAFKA_REPLICATION`));
+    }
   });
 
   test("keys: 401 without, 403 with the wrong role; /ready answers anyone, /metrics the admin key", async () => {

@@ -9,6 +9,7 @@ const caps: StoreCapabilities = {
   supportsDate32: true,
   supportsBool: true,
   supportsJsonType: true,
+  supportsLowCardinality: true,
   supportsQueryParams: true,
   supportsInsertDeduplicationToken: true,
   supportsExplainAst: true,

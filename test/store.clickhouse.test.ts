@@ -8,6 +8,8 @@ import { ClickHouseStore } from "../runtime/store/clickhouse/clickhouseStore.ts"
 import { storeConformance } from "./conformance/store.ts";
 import { serverUrl, sharedClickHouse } from "./helpers/clickhouseServer.ts";
 import { readAll } from "../runtime/store/store.ts";
+import { createTableSql } from "../runtime/store/clickhouseSql.ts";
+import { DEAD_LETTER_MODEL } from "../runtime/deadLetters.ts";
 
 let opened: Promise<ClickHouseStore> | undefined;
 function sharedStore(): Promise<ClickHouseStore> {
@@ -83,5 +85,34 @@ describe("ClickHouse server store", () => {
       { name: "c", type: "Array(String)", defaultExpression: "['x']", comment: "" },
     ]);
     expect(await store.describeTable(`${t}' OR 1 = 1 --`)).toBeUndefined();
+  });
+
+  test("LowCardinality is asked of the server: with default settings 18.16 refuses it and the tables Igloo creates use String", async () => {
+    const store = await sharedStore();
+    const server = await sharedClickHouse();
+    // The server of these tests runs with default settings (scripts/clickhouse/clickhouse.sh),
+    // where 18.16 refuses LowCardinality columns.
+    await expect(store.exec(`CREATE TABLE ${table("lc_refused")} (a LowCardinality(String)) ENGINE = Memory`)).rejects.toThrow(/LowCardinality type is not allowed/);
+    expect(store.capabilities.supportsLowCardinality).toBe(false);
+    // igloo_dead_letters (source and stage are LowCardinality where the engine allows it).
+    const letters = { ...DEAD_LETTER_MODEL, table: table("dead_letters") };
+    await store.exec(createTableSql(letters, store.capabilities));
+    expect((await store.describeTable(letters.table))?.map((c) => [c.name, c.type])).toEqual([
+      ["ts", "DateTime('UTC')"],
+      ["source", "String"],
+      ["stage", "String"],
+      ["record", "String"],
+      ["error", "String"],
+    ]);
+    // A user whose profile allows it (not the server's version) gets LowCardinality columns.
+    const allowed = await ClickHouseStore.connect({ url: server.url, user: server.experimental.user, password: server.experimental.password, database: server.database });
+    try {
+      expect(allowed.capabilities.supportsLowCardinality).toBe(true);
+      const t = { ...DEAD_LETTER_MODEL, table: table("dead_letters_lc") };
+      await allowed.exec(createTableSql(t, allowed.capabilities));
+      expect((await allowed.describeTable(t.table))?.map((c) => c.type).slice(1, 3)).toEqual(["LowCardinality(String)", "LowCardinality(String)"]);
+    } finally {
+      await allowed.close();
+    }
   });
 });

@@ -5,22 +5,25 @@ import { KafkaStream } from "../runtime/stream/kafka/kafkaStream.ts";
 import { StreamUnavailableError } from "../runtime/stream/stream.ts";
 import type { RecordBatch, Stream, StreamRecord, SubscribeOptions, Subscription } from "../runtime/stream/stream.ts";
 import { streamConformance, uniqueName } from "./conformance/stream.ts";
+import { loadConfig } from "../src/config.ts";
 import { sharedKafka, startKafka } from "./helpers/kafka.ts";
+import type { Logger } from "../runtime/logger.ts";
 
 // Before any suite is registered: starting a JVM broker outlasts bun's 5 s hook timeout.
 const { brokers } = await sharedKafka();
 
 streamConformance("Kafka", async () => {
   // The suite counts offsets in partition 0 only: one partition per topic, as in the embedded log.
-  const stream = await KafkaStream.connect({ brokers, partitions: 1 });
+  const stream = await KafkaStream.connect({ brokers, partitions: 1, replicationFactor: 1 });
   return { stream, cleanup: () => stream.close() };
 });
 
 describe("KafkaStream", () => {
   const streams: KafkaStream[] = [];
 
-  async function connect(options: { partitions?: number } = {}): Promise<KafkaStream> {
-    const stream = await KafkaStream.connect({ brokers, ...options });
+  async function connect(options: { partitions?: number; replicationFactor?: number | undefined; logger?: Logger } = {}): Promise<KafkaStream> {
+    // One broker: one replica, said so (the default would warn that it has only one).
+    const stream = await KafkaStream.connect({ brokers, replicationFactor: 1, ...options });
     streams.push(stream);
     return stream;
   }
@@ -239,6 +242,49 @@ describe("KafkaStream", () => {
     expect((await stream.committed(topic, group)).get(0)).toEqual({ offset: 12, intent: undefined });
   }, 60_000);
 
+  test("without a configured replication factor, a topic gets one replica per broker up to 3, and a warning says what that means and what sets it", async () => {
+    const warnings: string[] = [];
+    const logger: Logger = { info() {}, error: (message) => void warnings.push(message), warn: (message) => void warnings.push(message) };
+    // What `igloo start` passes when IGLOO_KAFKA_REPLICATION is unset (src/config.ts).
+    const replicationFactor = loadConfig(join(import.meta.dir, "no-project-here"), { IGLOO_KAFKA_BROKERS: brokers.join(","), IGLOO_CLICKHOUSE_URL: "http://x", IGLOO_KEYS: "k" }).kafka.replicationFactor;
+    expect(replicationFactor).toBeUndefined();
+    const stream = await connect({ logger, replicationFactor });
+    const topic = uniqueName("replicas");
+    await stream.ensureTopic(topic, { partitions: 2 });
+    const admin = new Kafka({ clientId: "replicas-check", brokers, logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+      expect(topics[0]!.partitions.map((p) => p.replicas.length)).toEqual([1, 1]);
+    } finally {
+      await admin.disconnect();
+    }
+    expect(warnings).toEqual([expect.stringMatching(new RegExp(`^topic "${topic}" was created with 1 replica, not 3, because the Kafka cluster has 1 broker: .*lost.*IGLOO_KAFKA_REPLICATION`))]);
+    // A topic that exists already is not created again, nor warned about.
+    await stream.ensureTopic(topic);
+    expect(warnings.length).toBe(1);
+    await stream.append(topic, values(0, 3));
+    expect([...(await stream.endOffsets(topic)).values()].reduce((a, b) => a + b, 0)).toBe(3);
+  });
+
+  test("a configured replication factor above the broker count fails naming the setting; an existing topic is still usable", async () => {
+    const stream = await connect({ replicationFactor: 3 });
+    const topic = uniqueName("too-many-replicas");
+    const error = await stream.ensureTopic(topic).then(
+      () => undefined,
+      (rejection: unknown) => rejection,
+    );
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toMatch(
+      new RegExp(`^Cannot create topic "${topic}" with 3 replicas: IGLOO_KAFKA_REPLICATION \\(kafka.replicationFactor in igloo.config.json\\) is 3, but the Kafka cluster at 127.0.0.1:\\d+ has 1 broker\\. Set .* to 1 or less`),
+    );
+    expect((error as Error).message).not.toContain("Topic creation errors");
+    const existing = uniqueName("existing");
+    await (await connect()).ensureTopic(existing);
+    await stream.ensureTopic(existing);
+    await stream.append(existing, values(0, 1));
+  });
+
   test("records from a plain Kafka producer are consumed like any other", async () => {
     const stream = await connect();
     const topic = uniqueName("external");
@@ -261,7 +307,7 @@ describe("KafkaStream", () => {
 
   test("append rejects with StreamUnavailableError within seconds once the broker is gone", async () => {
     const broker = await startKafka();
-    const stream = await KafkaStream.connect({ brokers: broker.brokers, partitions: 1, appendTimeoutMs: 2000 });
+    const stream = await KafkaStream.connect({ brokers: broker.brokers, partitions: 1, replicationFactor: 1, appendTimeoutMs: 2000 });
     try {
       const topic = uniqueName("unavailable");
       await stream.ensureTopic(topic);
@@ -288,7 +334,7 @@ function killedMember(brokers: string[], topic: string, group: string): string {
   const module = join(import.meta.dir, "../runtime/stream/kafka/kafkaStream.ts");
   return `
     const { KafkaStream } = await import(${JSON.stringify(module)});
-    const stream = await KafkaStream.connect({ brokers: ${JSON.stringify(brokers)}, partitions: 1, sessionTimeoutMs: 6000 });
+    const stream = await KafkaStream.connect({ brokers: ${JSON.stringify(brokers)}, partitions: 1, replicationFactor: 1, sessionTimeoutMs: 6000 });
     await stream.subscribe({
       topic: ${JSON.stringify(topic)},
       group: ${JSON.stringify(group)},

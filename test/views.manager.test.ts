@@ -329,10 +329,16 @@ describe("view errors", () => {
   test("an unknown table is reported at its name in the view's file", async () => {
     const model = await createModel();
     const name = unique("typo");
-    const report = await manager().apply(views({ [name]: `-- views\nSELECT path\nFROM ${model.table} JOIN\n  PageVeiw USING (id)` }), [model], noWriter);
+    const m = manager();
+    const report = await m.apply(views({ [name]: `-- views\nSELECT path\nFROM ${model.table} JOIN\n  PageVeiw USING (id)` }), [model], noWriter);
     expect(messages(report)).toEqual([
       `views/${name}.sql:4:3: view \`${name}\` reads \`PageVeiw\`, which is neither a model table, a view nor a table in the engine. Check the spelling: a model's table has the model's name (or its @@map), a view its file's name.`,
     ]);
+    // Asked for, a view that never loaded says why, not that there is no such view.
+    const asked = m.resolve(name, {});
+    expect(asked.status).toBe(503);
+    expect("error" in asked && asked.error).toMatch(new RegExp(`^view \`${name}\` has not loaded: view \`${name}\` reads \`PageVeiw\`.*Fix views/${name}\.sql`));
+    expect(m.resolve("nothing_like_it", {}).status).toBe(404);
   });
 
   test("a view reading a view with parameters, a view named like a model table, a name taken by another table", async () => {

@@ -8,6 +8,7 @@
  * to the dead letters instead, with the function's name, the error and where in the
  * user's file it happened.
  */
+import { RECORD_ID_FIELD } from "../ingest/recordIds.ts";
 import { deadLetter, DEAD_LETTER_TOPIC, type DeadLetter } from "../deadLetters.ts";
 import type { IngestTarget } from "../ingest/ingest.ts";
 import type { ProducerRecord, RecordBatch, Stream, StreamRecord, Subscription } from "../stream/stream.ts";
@@ -137,6 +138,7 @@ export class FunctionRunner {
     const inputs = parseAll(batch.records);
     const text = (i: number) => decoder.decode(batch.records[i]!.value);
     // The stream carries rows (column names); `run` gets records (field names).
+    for (const input of inputs) if (!(input instanceof NotJson) && RECORD_ID_FIELD in input) delete input[RECORD_ID_FIELD];
     const runnable = inputs.flatMap((input, i) => (input instanceof NotJson ? [] : [{ input: from.toRecord ? from.toRecord(input) : input, i }]));
     const keys = runnable.map(({ input }) => (from.model.key === undefined ? undefined : String(input[from.model.key])));
     const ran = await executor.run(

@@ -6,7 +6,8 @@
  */
 import type { ModelIR } from "../../conventions/datamodels/ir.ts";
 import { deadLetter, DEAD_LETTER_TOPIC, type DeadLetter } from "../deadLetters.ts";
-import type { ProducerRecord, Stream } from "../stream/stream.ts";
+import type { AppendResult, ProducerRecord, Stream } from "../stream/stream.ts";
+import { withRecordId } from "./recordIds.ts";
 import { BodyError, hostileShape, isUnparseable, type Candidate } from "./parseBody.ts";
 
 export type Validate = (input: unknown) => { ok: true; record: Record<string, unknown> } | { ok: false; error: string };
@@ -79,9 +80,20 @@ export class TooManyInvalidError extends Error {
 export interface IngestOptions {
   /** Invalid records a request may hold before it is refused whole. */
   readonly maxInvalid?: number;
+  /**
+   * With an idempotency key: the prefix of the ids the accepted records carry (see
+   * recordIds.ts). Records of a model without a key are then keyed by it, so a resend
+   * goes to the partitions the first send went to.
+   */
+  readonly recordIdPrefix?: string;
 }
 
-export async function ingest(stream: Stream, target: IngestTarget, candidates: readonly Candidate[], options: IngestOptions = {}): Promise<IngestVerdict> {
+/** What was stored: the verdict, and where the accepted records went in the model's topic. */
+export interface IngestResult extends IngestVerdict {
+  readonly appended: AppendResult;
+}
+
+export async function ingest(stream: Stream, target: IngestTarget, candidates: readonly Candidate[], options: IngestOptions = {}): Promise<IngestResult> {
   const accepted: ProducerRecord[] = [];
   const rejected: { index: number; candidate: Candidate; message: string }[] = [];
   const key = target.model.key;
@@ -93,8 +105,11 @@ export async function ingest(stream: Stream, target: IngestTarget, candidates: r
     }
     const result = target.validate(candidate);
     if (result.ok) {
-      const value = JSON.stringify(target.toRow ? target.toRow(result.record) : result.record);
-      accepted.push(key === undefined ? { value } : { key: String(result.record[key]), value });
+      const json = JSON.stringify(target.toRow ? target.toRow(result.record) : result.record);
+      const prefix = options.recordIdPrefix;
+      const value = prefix === undefined ? json : withRecordId(json, `${prefix}:${accepted.length}`);
+      const recordKey = key !== undefined ? String(result.record[key]) : prefix;
+      accepted.push(recordKey === undefined ? { value } : { key: recordKey, value });
     } else {
       rejected.push({ index: i, candidate, message: result.error });
     }
@@ -119,9 +134,10 @@ export async function ingest(stream: Stream, target: IngestTarget, candidates: r
   // then fails, the client gets a 503 and retries, and the worst case is a repeated dead
   // letter, never a repeated (or lost) accepted record.
   if (letters.length > 0) await stream.append(DEAD_LETTER_TOPIC, letters.map((l) => ({ value: JSON.stringify(l) })));
-  if (accepted.length > 0) await stream.append(target.topic, accepted);
+  const appended = accepted.length > 0 ? await stream.append(target.topic, accepted) : new Map<number, number>();
 
   return {
+    appended,
     accepted: accepted.length,
     rejected: rejected.length,
     errors: rejected.slice(0, MAX_LISTED_ERRORS).map((r) => ({ index: r.index, message: r.message })),

@@ -10,6 +10,7 @@
 import type { ModelIR } from "../../conventions/datamodels/ir.ts";
 import type { ViewIR } from "../../conventions/views/ir.ts";
 import { DEAD_LETTER_MODEL } from "../deadLetters.ts";
+import { RECORD_IDS_MODEL } from "../ingest/recordIds.ts";
 import type { ColumnInfo, Store } from "../store/store.ts";
 import { liveColumns, planModels, type Change } from "./plan.ts";
 
@@ -66,7 +67,7 @@ function findDrift(recorded: Snapshot | undefined, live: Snapshot): Drift[] {
 }
 
 export async function planMigration(store: Store, models: readonly ModelIR[], views: readonly ViewIR[], liveViews: ReadonlyMap<string, string>): Promise<MigrationPlan> {
-  const all = [DEAD_LETTER_MODEL, ...models.filter((m) => !m.streamOnly)];
+  const all = [DEAD_LETTER_MODEL, RECORD_IDS_MODEL, ...models.filter((m) => !m.streamOnly)];
   const live = await liveColumns(store, all.map((m) => m.table));
   const drift = findDrift(await lastSnapshot(store), snapshotOf(live));
   const { changes } = planModels(all, live, store.capabilities);
@@ -98,7 +99,7 @@ export function formatPlan(plan: MigrationPlan): string {
 /** Applies the table changes and records the resulting schema; views are applied by the caller. */
 export async function applyMigration(store: Store, plan: MigrationPlan, models: readonly ModelIR[]): Promise<void> {
   for (const change of plan.changes) await store.exec(change.sql);
-  const all = [DEAD_LETTER_MODEL, ...models.filter((m) => !m.streamOnly)];
+  const all = [DEAD_LETTER_MODEL, RECORD_IDS_MODEL, ...models.filter((m) => !m.streamOnly)];
   const snapshot = snapshotOf(await liveColumns(store, all.map((m) => m.table)));
   const record = JSON.stringify({ changes: plan.changes.map((c) => c.summary), views: plan.views.map((v) => v.summary) });
   const row = { id: Date.now(), applied_at: new Date().toISOString(), plan: record, snapshot: JSON.stringify(snapshot) };

@@ -20,7 +20,8 @@ import { StreamUnavailableError, type Stream } from "../stream/stream.ts";
 import type { ViewManager } from "../views/viewManager.ts";
 import { METRICS_CONTENT_TYPE, type IglooMetrics } from "../metrics.ts";
 import type { KeyRing, Need } from "./auth.ts";
-import { tokenAfterAppend, TokenError, waitForTokens } from "./freshness.ts";
+import { tokenFor, TokenError, waitForTokens } from "./freshness.ts";
+import { recordIdPrefix } from "../ingest/recordIds.ts";
 import type { RequestGate } from "./gate.ts";
 import { rowsAnswer } from "./rowsAnswer.ts";
 import type { ViewSubscriptions } from "./subscriptions.ts";
@@ -82,10 +83,11 @@ function codedResponse(error: unknown): Response | undefined {
 
 /**
  * The body as text, refused when it passes `limit` bytes (at once when the client declares
- * its length; Bun refuses a longer chunked body at its own limit, a little above ours), or
- * when it has not all arrived within `deadlineMs`, however slowly it trickles in: a client
- * that sends a byte now and then holds nothing for long. Read whole by Bun (a stream
- * reader in JS cost a third of the requests a second on small bodies).
+ * its length, as it read when it is chunked), or when it has not all arrived within
+ * `deadlineMs`, however slowly it trickles in: a client that sends a byte now and then
+ * holds nothing for long. A declared length is read whole by Bun (a stream reader in JS
+ * cost a third of the requests a second on small bodies); only chunked bodies are counted
+ * as they arrive.
  */
 async function readBody(request: Request, limit: number, deadlineMs: number): Promise<string> {
   const declared = request.headers.get("content-length");
@@ -100,13 +102,33 @@ async function readBody(request: Request, limit: number, deadlineMs: number): Pr
   try {
     // With a declared length (within the limit, which Bun holds the client to), Bun's own
     // text() is the fastest read; a chunked body is counted in bytes.
-    if (declared !== null) return await Promise.race([request.text(), late]);
-    const bytes = await Promise.race([request.arrayBuffer(), late]);
-    if (bytes.byteLength > limit) throw new BodyError(413, tooLargeMessage(limit));
-    return new TextDecoder().decode(bytes);
+    if (declared !== null || request.body === null) return await Promise.race([request.text(), late]);
+    return await Promise.race([readCounted(request.body, limit), late]);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A chunked body, read until it ends or passes `limit` (then the read is cancelled). */
+async function readCounted(body: ReadableStream<Uint8Array>, limit: number): Promise<string> {
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) {
+        void reader.cancel().catch(() => {});
+        throw new BodyError(413, tooLargeMessage(limit));
+      }
+      chunks.push(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  return Buffer.concat(chunks, size).toString("utf8");
 }
 
 /**
@@ -157,20 +179,32 @@ export function createApp(options: AppOptions) {
     try {
       const format = bodyFormat(request.headers.get("content-type"));
       const text = await readBody(request, limits.maxBodyBytes, limits.bodyTimeoutMs);
-      const run = async (): Promise<string> => {
-        const verdict = await ingest(options.stream, target, parseBody(text, format, limits.maxRecords), { maxInvalid: limits.maxInvalidRecords });
-        options.observe?.ingestRecords.inc({ model: modelName, result: "accepted" }, verdict.accepted);
-        options.observe?.ingestRecords.inc({ model: modelName, result: "rejected" }, verdict.rejected);
-        return JSON.stringify({ ...verdict, token: await tokenAfterAppend(options.stream, target.topic) });
-      };
       const key = request.headers.get("idempotency-key");
       // Scoped by the caller's key and the model: one client cannot replay or block another's.
-      const { answer, replayed } = key === null ? { answer: await run(), replayed: false } : await idempotency.run(`${client()}\u0000${modelName}`, key, text, run);
+      const scope = `${client()}\u0000${modelName}`;
+      const run = async (): Promise<string> => {
+        const { appended, ...verdict } = await ingest(options.stream, target, parseBody(text, format, limits.maxRecords), {
+          maxInvalid: limits.maxInvalidRecords,
+          ...(key === null ? {} : { recordIdPrefix: recordIdPrefix(scope, key, text) }),
+        });
+        options.observe?.ingestRecords.inc({ model: modelName, result: "accepted" }, verdict.accepted);
+        options.observe?.ingestRecords.inc({ model: modelName, result: "rejected" }, verdict.rejected);
+        return JSON.stringify({ ...verdict, token: tokenFor(target.topic, appended) });
+      };
+      const { answer, replayed } = key === null ? { answer: await run(), replayed: false } : await idempotency.run(scope, key, text, run);
       return new Response(answer, { status: 200, headers: replayed ? { ...JSON_HEADERS, "idempotent-replayed": "true" } : JSON_HEADERS });
     } catch (error) {
       if (error instanceof IdempotencyError) return errorResponse(error.status, error.message);
       if (error instanceof BodyError) return bodyErrorResponse(error);
       if (error instanceof TooManyInvalidError) return json(400, { error: error.message, errors: error.verdict.errors });
+      if (error instanceof StreamUnavailableError && error.maybeStored) {
+        logger.warn(`ingest into ${modelName}: outcome unknown: ${error.message}`);
+        const resend =
+          request.headers.get("idempotency-key") === null
+            ? "A resend may store them twice: send an idempotency-key header with each batch, and a resend with the same key and body is stored once."
+            : "Resend the same body with the same idempotency-key: it is stored exactly once, whichever ingest process takes it.";
+        return json(504, { error: `the stream did not confirm the write (${error.message}); the records may or may not be stored. ${resend}`, outcome: "unknown" }, { "retry-after": "1" });
+      }
       if (error instanceof StreamUnavailableError) {
         logger.warn(`ingest into ${modelName} refused: ${error.message}`);
         return errorResponse(503, `the stream cannot take writes right now (${error.message}); nothing was stored, retry`, { "retry-after": "1" });

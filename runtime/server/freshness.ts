@@ -1,11 +1,11 @@
 /**
- * Read-your-writes. An ingest answer carries a token: the end of the model's topic just
- * after the records were appended. A query given tokens waits until the table writers
+ * Read-your-writes. An ingest answer carries a token: where the append put the records in
+ * the model's topic (per partition, the offset after the last one). A query given tokens waits until the table writers
  * have committed past them, so the records are queryable, and gives up with a clear
  * error after a while. A token is opaque to clients: base64url JSON of
  * `{ t: topic, o: { partition: offset } }`.
  */
-import type { Stream } from "../stream/stream.ts";
+import type { AppendResult, Stream } from "../stream/stream.ts";
 import { waitForWriters } from "../writer/progress.ts";
 
 interface Mark {
@@ -13,9 +13,8 @@ interface Mark {
   readonly o: Record<string, number>;
 }
 
-export async function tokenAfterAppend(stream: Stream, topic: string): Promise<string> {
-  const ends = await stream.endOffsets(topic);
-  const mark: Mark = { t: topic, o: Object.fromEntries(ends) };
+export function tokenFor(topic: string, appended: AppendResult): string {
+  const mark: Mark = { t: topic, o: Object.fromEntries(appended) };
   return Buffer.from(JSON.stringify(mark)).toString("base64url");
 }
 

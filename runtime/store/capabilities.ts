@@ -17,7 +17,7 @@ async function names(query: Query, sql: string): Promise<Set<string>> {
 
 export async function detectCapabilities(query: Query): Promise<StoreCapabilities> {
   const [versionRow] = await query("SELECT version() AS version");
-  const types = await names(query, "SELECT name FROM system.data_type_families WHERE name IN ('DateTime64', 'Date32', 'Bool', 'JSON')");
+  const types = await names(query, "SELECT name FROM system.data_type_families WHERE name IN ('DateTime64', 'Date32', 'Bool', 'JSON', 'LowCardinality')");
   const settings = await names(query, "SELECT name FROM system.settings WHERE name IN ('insert_deduplication_token')");
   const mergeTree = await names(query, "SELECT name FROM system.merge_tree_settings WHERE name IN ('non_replicated_deduplication_window')");
   let supportsQueryParams = true;
@@ -32,12 +32,22 @@ export async function detectCapabilities(query: Query): Promise<StoreCapabilitie
     (rows) => Number(rows[0]?.n) > 0,
     () => false,
   );
+  // Servers of 2018 (18.x) know LowCardinality but refuse it in CREATE TABLE unless the
+  // user's profile sets allow_experimental_low_cardinality_type = 1, which is off by
+  // default; later servers dropped the setting. The setting's value is the user's own.
+  const lowCardinalityGate = await query("SELECT value FROM system.settings WHERE name = 'allow_experimental_low_cardinality_type'").then(
+    (rows) => rows,
+    () => undefined,
+  );
+  const supportsLowCardinality =
+    types.has("LowCardinality") && lowCardinalityGate !== undefined && (lowCardinalityGate.length === 0 || String(lowCardinalityGate[0]?.value) !== "0");
   return {
     version: String(versionRow?.version ?? "unknown"),
     supportsDateTime64: types.has("DateTime64"),
     supportsDate32: types.has("Date32"),
     supportsBool: types.has("Bool"),
     supportsJsonType: types.has("JSON"),
+    supportsLowCardinality,
     supportsQueryParams,
     supportsInsertDeduplicationToken: settings.has("insert_deduplication_token") && mergeTree.has("non_replicated_deduplication_window"),
     supportsExplainAst,

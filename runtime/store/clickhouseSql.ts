@@ -56,7 +56,8 @@ export function scalarColumnType(type: ScalarType, caps: StoreCapabilities): str
 
 export function columnType(field: FieldIR, caps: StoreCapabilities): string {
   let type = scalarColumnType(field.type, caps);
-  const lowCardinality = field.type.kind === "string" && field.type.lowCardinality;
+  // Only a storage choice: where the engine refuses it, a plain column holds the same values.
+  const lowCardinality = field.type.kind === "string" && field.type.lowCardinality && caps.supportsLowCardinality;
   if (field.optional) type = `Nullable(${type})`;
   if (lowCardinality) type = `LowCardinality(${type})`;
   if (field.list) type = `Array(${type})`;

@@ -69,6 +69,8 @@ export interface StoreCapabilities {
   readonly supportsDate32: boolean;
   readonly supportsBool: boolean;
   readonly supportsJsonType: boolean;
+  /** LowCardinality columns in CREATE TABLE (18.x servers allow them only with an experimental setting). */
+  readonly supportsLowCardinality: boolean;
   /** `{name:Type}` placeholders bound by the engine. */
   readonly supportsQueryParams: boolean;
   /** `insert_deduplication_token` plus `non_replicated_deduplication_window`. */

@@ -70,6 +70,13 @@ export interface Subscription {
   close(): Promise<void>;
 }
 
+/**
+ * Where an append's records went: for each partition it wrote to, the offset after its
+ * last record there. Once a consumer group committed past these, it has them all: this is
+ * what read-your-writes tokens are made of.
+ */
+export type AppendResult = ReadonlyMap<number, number>;
+
 export interface TopicOptions {
   readonly partitions?: number;
 }
@@ -93,7 +100,7 @@ export interface Stream {
    * the stream cannot take writes. The embedded log then stored none of the records; with
    * Kafka a timed-out append may still have been stored, so a retry is at-least-once.
    */
-  append(topic: string, records: readonly ProducerRecord[]): Promise<void>;
+  append(topic: string, records: readonly ProducerRecord[]): Promise<AppendResult>;
   subscribe(options: SubscribeOptions): Promise<Subscription>;
   /** The offset the group will resume from, per partition. */
   committed(topic: string, group: string): Promise<ReadonlyMap<number, CommittedOffset>>;
@@ -105,8 +112,15 @@ export interface Stream {
 
 export class StreamUnavailableError extends Error {
   readonly code = "E_STREAM_UNAVAILABLE";
-  constructor(message: string, options: { cause?: unknown } = {}) {
-    super(message, options);
+  /**
+   * The records may have been stored all the same: the request reached the engine and
+   * its answer did not come back (a Kafka produce that timed out). When false, nothing
+   * of the append was stored.
+   */
+  readonly maybeStored: boolean;
+  constructor(message: string, options: { cause?: unknown; maybeStored?: boolean } = {}) {
+    super(message, { cause: options.cause });
     this.name = "StreamUnavailableError";
+    this.maybeStored = options.maybeStored ?? false;
   }
 }

@@ -70,6 +70,8 @@ export class ViewManager {
   readonly #store: Store;
   readonly #state: ViewState;
   readonly #entries = new Map<string, Entry>();
+  /** Views with a file but no good version yet, and why: answered with that, not "no view named". */
+  #broken = new Map<string, string>();
   #applying: Promise<unknown> = Promise.resolve();
   #dedupMode: Promise<DedupMode> | undefined;
 
@@ -94,6 +96,8 @@ export class ViewManager {
   resolve(name: string, raw: Readonly<Record<string, string>>): ViewRequest {
     const entry = this.#entries.get(name);
     if (entry === undefined) {
+      const broken = this.#broken.get(name);
+      if (broken !== undefined) return { status: 503, error: `view \`${name}\` has not loaded: ${broken}. Fix views/${name}.sql (igloo dev shows where); it is served once it loads.` };
       const known = this.names();
       const list = known.length === 0 ? "there are no views yet; add views/<name>.sql" : `known views: ${known.join(", ")}`;
       return { status: 404, error: `no view named \`${name}\`; ${list}` };
@@ -178,14 +182,20 @@ export class ViewManager {
         report.errors.push(viewError(v.source, `view \`${v.name}\` is part of a cycle: ${path}`, "A view cannot read itself, directly or through other views."));
       }
     }
+    const broken = new Map<string, string>();
+    for (const name of failed) broken.set(name, "its file does not parse");
+    for (const cycle of cycles) for (const v of cycle) broken.set(v.name, "it is part of a cycle of views");
     for (const view of order) {
       try {
         const outcome = await this.#applyOne(view, pass);
         report[outcome].push(view.name);
       } catch (error) {
-        report.errors.push(error instanceof ConventionError ? error : viewError(view.source, `could not create view \`${view.name}\`: ${engineMessage(error)}`, undefined, error));
+        const problem = error instanceof ConventionError ? error : viewError(view.source, `could not create view \`${view.name}\`: ${engineMessage(error)}`, undefined, error);
+        report.errors.push(problem);
+        broken.set(view.name, problem.detail);
       }
     }
+    this.#broken = broken;
     return report;
   }
 

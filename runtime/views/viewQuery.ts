@@ -13,7 +13,7 @@ import type { ViewKind } from "./state.ts";
 /** A view's statement with its bound values, or why it cannot run. */
 export type ViewRequest =
   | { readonly status: 200; readonly sql: string; readonly params: Readonly<Record<string, ParamValue>> }
-  | { readonly status: 400 | 404; readonly error: string };
+  | { readonly status: 400 | 404 | 503; readonly error: string };
 
 export interface QueryableView {
   readonly name: string;

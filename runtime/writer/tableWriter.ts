@@ -17,7 +17,8 @@ import { quoteIdent } from "../store/clickhouseSql.ts";
 import type { Store } from "../store/store.ts";
 import type { Validate } from "../ingest/ingest.ts";
 import { joinValues } from "../stream/joinValues.ts";
-import type { RecordBatch, Stream, Subscription } from "../stream/stream.ts";
+import type { RecordBatch, Stream, StreamRecord, Subscription } from "../stream/stream.ts";
+import { RECORD_ID_FIELD, RECORD_IDS_TABLE, recordIds, storedIds } from "../ingest/recordIds.ts";
 
 export interface TableWriterOptions {
   readonly topic: string;
@@ -37,6 +38,11 @@ export interface TableWriterOptions {
    * letters instead of failing or corrupting the insert.
    */
   readonly validate?: Validate;
+  /**
+   * Drop records whose ingest id (from a request with an idempotency-key) this table
+   * stored before, and remember the ids of those it stores: model tables, not dead letters.
+   */
+  readonly recordIds?: boolean;
   readonly maxBatchRecords?: number;
   readonly maxWaitMs?: number;
   readonly onError?: (error: unknown) => void;
@@ -114,16 +120,19 @@ export class TableWriter {
   }
 
   /** The insert body: the values as they are, or, for outside records, checked and normalised. */
-  async #body(batch: RecordBatch): Promise<Uint8Array> {
+  async #body(records: readonly StreamRecord[]): Promise<Uint8Array> {
     const validate = this.#options.validate;
-    if (!validate) return joinValues(batch.records);
+    if (!validate) return joinValues(records);
     const lines: string[] = [];
     const letters: string[] = [];
-    for (const record of batch.records) {
+    for (const record of records) {
       const text = decoder.decode(record.value);
       let checked: ReturnType<Validate>;
       try {
-        checked = validate(JSON.parse(text));
+        const input: unknown = JSON.parse(text);
+        // The ingest id is Igloo's, not the model's (recordIds.ts).
+        if (typeof input === "object" && input !== null && RECORD_ID_FIELD in input) delete (input as Record<string, unknown>)[RECORD_ID_FIELD];
+        checked = validate(input);
       } catch (error) {
         checked = { ok: false, error: `not valid JSON (${error instanceof Error ? error.message : String(error)})` };
       }
@@ -140,15 +149,23 @@ export class TableWriter {
     failpoint("writer.beforeIntent");
     if (batch.replayedIntent === undefined) await batch.saveIntent(token);
     failpoint("writer.afterIntent");
-    const body = await this.#body(batch);
-    try {
-      await this.#insert(body, token, batch.replayedIntent !== undefined);
-    } catch (error) {
-      const kind = classifyEngineError(error);
-      if (kind !== "data") throw new WriterRetryError(this.#options.table, kind, error);
-      await this.#insertValidRows(batch, body, token);
+    const { records, newIds } = await this.#unseen(batch.records);
+    if (records.length > 0) {
+      const body = await this.#body(records);
+      try {
+        await this.#insert(body, token, batch.replayedIntent !== undefined);
+      } catch (error) {
+        const kind = classifyEngineError(error);
+        if (kind !== "data") throw new WriterRetryError(this.#options.table, kind, error);
+        await this.#insertValidRows(batch, body, token);
+      }
     }
     failpoint("writer.afterInsert");
+    if (newIds.length > 0) {
+      const now = new Date().toISOString();
+      const rows = newIds.map((id) => JSON.stringify({ id, ts: now })).join("\n");
+      await this.#store.insertJsonEachRow(RECORD_IDS_TABLE, encoder.encode(rows), { dedupToken: `${token}:ids` });
+    }
     this.#options.onBatch?.({
       topic: batch.topic,
       partition: batch.partition,
@@ -156,6 +173,27 @@ export class TableWriter {
       rows: batch.records.length,
       ms: performance.now() - started,
     });
+  }
+
+  /**
+   * The records to insert: without those whose ingest id (recordIds.ts) was stored before,
+   * by an earlier batch or earlier in this one: a resend that reached the log twice.
+   */
+  async #unseen(records: readonly StreamRecord[]): Promise<{ records: readonly StreamRecord[]; newIds: string[] }> {
+    const ids = this.#options.recordIds ? recordIds(records) : undefined;
+    if (!ids) return { records, newIds: [] };
+    const stored = await storedIds(this.#store, [...new Set(ids.filter((id) => id !== undefined))]);
+    const kept: StreamRecord[] = [];
+    const newIds: string[] = [];
+    records.forEach((record, i) => {
+      const id = ids[i];
+      if (id === undefined) return void kept.push(record);
+      if (stored.has(id)) return;
+      stored.add(id);
+      newIds.push(id);
+      kept.push(record);
+    });
+    return { records: kept, newIds };
   }
 
   async #insert(body: Uint8Array, token: string, replay: boolean): Promise<void> {

@@ -101,17 +101,23 @@ $(tls_config "$2")
 </yandex>
 EOF
   hash=$(printf '%s' "$4" | sha256sum | cut -d' ' -f1)
-  # igloo_reader is the query user Igloo's README asks for: the server holds it to reading
-  # (readonly = 1: no writes, SET, temporary tables or table functions), to the igloo
-  # database, and to the default limits of Igloo's queries. Same password as default.
+  # The default profile keeps the server's default settings (18.16 refuses LowCardinality
+  # columns with them: Igloo must find that out and do without). igloo_reader is the query
+  # user Igloo's README asks for: the server holds it to reading (readonly = 1: no writes,
+  # SET, temporary tables or table functions), to the igloo database, and to the default
+  # limits of Igloo's queries. igloo_experimental is allowed LowCardinality columns, as an
+  # operator may choose. Same password for all.
   cat >"$dir/users.xml" <<EOF
 <?xml version="1.0"?>
 <yandex>
   <profiles>
     <default>
       <max_memory_usage>4000000000</max_memory_usage>
-      <allow_experimental_low_cardinality_type>1</allow_experimental_low_cardinality_type>
     </default>
+    <experimental>
+      <max_memory_usage>4000000000</max_memory_usage>
+      <allow_experimental_low_cardinality_type>1</allow_experimental_low_cardinality_type>
+    </experimental>
     <igloo_reader>
       <readonly>1</readonly>
       <max_execution_time>30</max_execution_time>
@@ -119,7 +125,6 @@ EOF
       <max_result_rows>1000000</max_result_rows>
       <max_result_bytes>268435456</max_result_bytes>
       <result_overflow_mode>throw</result_overflow_mode>
-      <allow_experimental_low_cardinality_type>1</allow_experimental_low_cardinality_type>
     </igloo_reader>
   </profiles>
   <users>
@@ -136,6 +141,12 @@ EOF
       <quota>default</quota>
       <allow_databases><database>igloo</database></allow_databases>
     </igloo_reader>
+    <igloo_experimental>
+      <password_sha256_hex>$(xml_escape "$hash")</password_sha256_hex>
+      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+      <profile>experimental</profile>
+      <quota>default</quota>
+    </igloo_experimental>
   </users>
   <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors>
     <result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>

@@ -5,7 +5,9 @@
 #   kafka.sh fetch                          copy the broker's jars into .cache/kafka/<version>/libs
 #   kafka.sh start <dir> <port> [<ctrl>]    format <dir>, start a broker on 127.0.0.1:<port>
 #                                           (controller on <ctrl>, default <port>+1), wait until
-#                                           it answers a metadata request
+#                                           it answers a metadata request; a <dir> that holds
+#                                           a broker's data already is started again as it is
+#                                           (tests restart a broker they killed)
 #   kafka.sh stop <dir>                     stop the broker started in <dir>
 #
 # With IGLOO_KAFKA_OWNER_PID set, the broker is a throwaway one: `start` also leaves a
@@ -73,7 +75,12 @@ start() {
   if [ -f "$dir/kafka.pid" ] && kill -0 "$(cat "$dir/kafka.pid")" 2>/dev/null; then
     die "a broker started in $dir is already running (pid $(cat "$dir/kafka.pid"))"
   fi
-  cat >"$dir/server.properties" <<EOF
+  if [ -f "$dir/data/meta.properties" ]; then
+    restarting=1
+  else
+    restarting=0
+  fi
+  [ "$restarting" = 1 ] || cat >"$dir/server.properties" <<EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$ctrl
@@ -95,14 +102,16 @@ share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 EOF
-  local id
-  id="$(java_cp kafka.tools.StorageTool random-uuid)" || die "StorageTool random-uuid failed"
-  java_cp kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" >"$dir/format.log" 2>&1 ||
-    die "StorageTool format failed: $(tail -n 20 "$dir/format.log")"
+  if [ "$restarting" = 0 ]; then
+    local id
+    id="$(java_cp kafka.tools.StorageTool random-uuid)" || die "StorageTool random-uuid failed"
+    java_cp kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" >"$dir/format.log" 2>&1 ||
+      die "StorageTool format failed: $(tail -n 20 "$dir/format.log")"
+  fi
 
   # Small heap: a test broker holds little, and the machine runs tests beside it.
   nohup java -Xms256m -Xmx512m -XX:+UseSerialGC -Djava.awt.headless=true \
-    -cp "$libs/*" kafka.Kafka "$dir/server.properties" >"$dir/kafka.log" 2>&1 </dev/null &
+    -cp "$libs/*" kafka.Kafka "$dir/server.properties" >>"$dir/kafka.log" 2>&1 </dev/null &
   local pid=$!
   echo "$pid" >"$dir/kafka.pid"
   if [ -n "${IGLOO_KAFKA_OWNER_PID:-}" ]; then

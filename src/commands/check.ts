@@ -39,6 +39,7 @@ import { filesIn, isProject, loadProject } from "../../conventions/project.ts";
 import type { ViewIR } from "../../conventions/views/ir.ts";
 import { parseViews } from "../../conventions/views/parse.ts";
 import { DEAD_LETTER_MODEL } from "../../runtime/deadLetters.ts";
+import { RECORD_IDS_MODEL } from "../../runtime/ingest/recordIds.ts";
 import { DEFAULT_LIMITS } from "../../runtime/limits.ts";
 import { createTableSql } from "../../runtime/store/clickhouseSql.ts";
 import { ViewManager } from "../../runtime/views/viewManager.ts";
@@ -156,7 +157,7 @@ async function checkEngine(
     const { ChdbStore } = await import("../../runtime/store/chdb/chdbStore.ts");
     const store = await ChdbStore.open({ path: join(dir, "chdb"), limits: { ...DEFAULT_LIMITS.query, concurrency: 1 } });
     try {
-      for (const model of [DEAD_LETTER_MODEL, ...models.filter((m) => !m.streamOnly)]) {
+      for (const model of [DEAD_LETTER_MODEL, RECORD_IDS_MODEL, ...models.filter((m) => !m.streamOnly)]) {
         try {
           await store.exec(createTableSql(model, store.capabilities));
         } catch (error) {

@@ -48,7 +48,7 @@ export async function startProduction(options: StartOptions): Promise<Production
       hint: "Create the query user (README, Production: the query user) and set its URL, or run this process with --role worker.",
     });
   }
-  const runtime = assembleRuntime(await openProductionEngines(config, { reads: serveApi }), logger, config.limits, { migrate: false, writers: work });
+  const runtime = assembleRuntime(await openProductionEngines(config, { reads: serveApi, logger }), logger, config.limits, { migrate: false, writers: work });
   const { pipeline, functions, views, subscriptions } = runtime;
   let ready = false;
   let server: IglooApp | undefined;

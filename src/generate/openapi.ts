@@ -96,7 +96,47 @@ export function columnSchema(type: string): Schema {
 }
 
 const ERROR = { $ref: "#/components/schemas/Error" };
-const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [String(c), { description: "error", content: { "application/json": { schema: ERROR } } }]));
+/** What each error status means, the same for every route that answers it. */
+const ERROR_MEANING: Readonly<Record<number, string>> = {
+  400: "refused: the error says what is wrong or which limit was reached",
+  401: "no valid key (where keys are on)",
+  403: "a key of the wrong role, a foreign Host name or a web page of an origin not allowed",
+  404: "no such model, view or document",
+  408: "the body did not arrive within IGLOO_BODY_TIMEOUT_MS",
+  413: "the body or its records are over the limit",
+  415: "a content type other than the ones listed",
+  422: "an idempotency-key already used with another body",
+  429: "more live subscriptions than allowed (IGLOO_MAX_SUBSCRIPTIONS, IGLOO_MAX_SUBSCRIPTIONS_PER_CLIENT); retry later",
+  503: "busy or not ready: retry after Retry-After seconds",
+  504: "the records of x-igloo-after were not queryable within x-igloo-wait-ms",
+};
+const RETRY_AFTER = { "Retry-After": { description: "seconds to wait before retrying", schema: { type: "integer" } } };
+const errors = (...codes: number[]) =>
+  Object.fromEntries(
+    codes.map((c) => [
+      String(c),
+      { description: ERROR_MEANING[c] ?? "error", ...(c === 503 || c === 429 ? { headers: RETRY_AFTER } : {}), content: { "application/json": { schema: ERROR } } },
+    ]),
+  );
+
+/** `x-igloo-after` and `x-igloo-wait-ms`: read-your-writes for views and queries. */
+const FRESHNESS_HEADERS = [
+  {
+    name: "x-igloo-after",
+    in: "header",
+    required: false,
+    schema: { type: "string" },
+    description: "tokens of ingest answers (`token`), comma-separated: answer only once those records are queryable (504 if not within x-igloo-wait-ms)",
+  },
+  {
+    name: "x-igloo-wait-ms",
+    in: "header",
+    required: false,
+    schema: { type: "integer", minimum: 0 },
+    description: "how long x-igloo-after may wait, in milliseconds (default 5000, at most IGLOO_MAX_WAIT_MS)",
+  },
+];
+const STREAMED = "a large answer is streamed, and one that fails after its first 64 KiB ends with `error` after the rows sent: treat such a document as failed";
 
 export function openApiDocument(input: { models: readonly ModelIR[]; views: readonly ViewDescription[]; version: string }): Schema {
   const schemas: Record<string, Schema> = {
@@ -145,15 +185,16 @@ export function openApiDocument(input: { models: readonly ModelIR[]; views: read
   for (const view of input.views) {
     const row = `${view.name}Row`;
     schemas[row] = { type: "object", properties: Object.fromEntries(view.columns.map((c) => [c.name, columnSchema(c.type)])), required: view.columns.map((c) => c.name) };
+    const viewParams = view.params.map((p) => ({ name: p.name, in: "query", required: !p.type.startsWith("Nullable("), schema: columnSchema(p.type), description: p.type }));
     paths[`/views/${view.name}`] = {
       get: {
         operationId: `view_${view.name}`,
         summary: `Query views/${view.name}.sql`,
         security: [{ bearer: [] }],
-        parameters: view.params.map((p) => ({ name: p.name, in: "query", required: !p.type.startsWith("Nullable("), schema: columnSchema(p.type), description: p.type })),
+        parameters: [...viewParams, ...FRESHNESS_HEADERS],
         responses: {
           "200": {
-            description: "rows; a large answer is streamed, and one that fails after its first 64 KiB ends with `error` after the rows sent",
+            description: `rows; ${STREAMED}`,
             content: {
               "application/json": {
                 schema: { type: "object", properties: { data: { type: "array", items: { $ref: `#/components/schemas/${row}` } }, error: { type: "string" } }, required: ["data"] },
@@ -164,8 +205,100 @@ export function openApiDocument(input: { models: readonly ModelIR[]; views: read
         },
       },
     };
+    paths[`/views/${view.name}/events`] = {
+      get: {
+        operationId: `view_${view.name}_events`,
+        summary: `Subscribe to views/${view.name}.sql: its rows now and after each change, as server-sent events`,
+        security: [{ bearer: [] }],
+        parameters: viewParams,
+        responses: {
+          "200": {
+            description:
+              `server-sent events, until the client disconnects: \`event: rows\` whose data is {"data": [${row}, ...]} (all rows, now and after each change), ` +
+              '`event: error` whose data is {"error": "..."}, and `: keepalive` comments',
+            content: {
+              "text/event-stream": {
+                schema: { type: "string", description: `event: rows\ndata: {"data":[...]}\n\n (the data is a ${view.name}Events object)` },
+              },
+            },
+          },
+          ...errors(400, 401, 403, 404, 429, 503),
+        },
+      },
+    };
+    schemas[`${view.name}Events`] = {
+      description: "the data of one `rows` event",
+      type: "object",
+      properties: { data: { type: "array", items: { $ref: `#/components/schemas/${row}` } } },
+      required: ["data"],
+    };
   }
-  paths["/health"] = { get: { operationId: "health", summary: "Up", responses: { "200": { description: "ok" } } } };
+  paths["/query"] = {
+    post: {
+      operationId: "query",
+      summary: "Run a read-only SQL statement on the project's data (admin key in production)",
+      security: [{ bearer: [] }],
+      parameters: FRESHNESS_HEADERS,
+      requestBody: {
+        required: true,
+        content: { "application/json": { schema: { $ref: "#/components/schemas/QueryRequest" } } },
+      },
+      responses: {
+        "200": { description: `the columns and rows; ${STREAMED}`, content: { "application/json": { schema: { $ref: "#/components/schemas/QueryResult" } } } },
+        ...errors(400, 401, 403, 408, 413, 415, 503, 504),
+      },
+    },
+  };
+  const STATUS = (value: string) => ({ type: "object", properties: { status: { const: value } }, required: ["status"] });
+  paths["/health"] = {
+    get: { operationId: "health", summary: "Up", responses: { "200": { description: "up", content: { "application/json": { schema: STATUS("ok") } } } } },
+  };
+  paths["/ready"] = {
+    get: {
+      operationId: "ready",
+      summary: "Ready to serve (for load balancers and orchestrators)",
+      responses: { "200": { description: "ready", content: { "application/json": { schema: STATUS("ready") } } }, ...errors(503) },
+    },
+  };
+  paths["/metrics"] = {
+    get: {
+      operationId: "metrics",
+      summary: "Prometheus metrics (admin key in production)",
+      security: [{ bearer: [] }],
+      responses: {
+        "200": { description: "Prometheus text exposition format 0.0.4", content: { "text/plain": { schema: { type: "string" } } } },
+        ...errors(401, 403, 404),
+      },
+    },
+  };
+  paths["/openapi.json"] = {
+    get: {
+      operationId: "openapi",
+      summary: "This document (any valid key in production)",
+      security: [{ bearer: [] }],
+      responses: { "200": { description: "the OpenAPI 3.1 document", content: { "application/json": { schema: { type: "object" } } } }, ...errors(401, 403) },
+    },
+  };
+  schemas.QueryRequest = {
+    type: "object",
+    properties: {
+      sql: { type: "string", minLength: 1, description: "one read-only statement: SELECT (with WITH, UNION...), DESCRIBE, SHOW TABLES, SHOW CREATE or EXPLAIN" },
+      params: { type: "object", description: "values of its {name:Type} placeholders, by name" },
+    },
+    required: ["sql"],
+  };
+  schemas.QueryResult = {
+    type: "object",
+    properties: {
+      meta: {
+        type: "array",
+        items: { type: "object", properties: { name: { type: "string" }, type: { type: "string", description: "the engine's type, e.g. UInt64" } }, required: ["name", "type"] },
+      },
+      data: { type: "array", items: { type: "object", description: "a row: 64-bit integers and decimals as strings, timestamps as ISO-8601 UTC" } },
+      error: { type: "string", description: "present when the query failed after the first rows were sent" },
+    },
+    required: ["meta", "data"],
+  };
   return {
     openapi: "3.1.0",
     info: { title: "Igloo project API", version: input.version },

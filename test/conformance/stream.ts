@@ -226,6 +226,22 @@ export function streamConformance(
       expect(await stream.committed(topic, group)).toEqual(new Map([[0, { offset: 3, intent: undefined }]]));
     });
 
+    test("append says where its records went: per partition, the offset after its last record, also for appends made at once", async () => {
+      const topic = uniqueName("ends");
+      await stream.ensureTopic(topic);
+      // Appends of varied sizes, concurrently, so that they share flushes or requests.
+      const sizes = Array.from({ length: 24 }, (_, i) => 1 + ((i * 7) % 11));
+      const answers = await Promise.all(
+        sizes.map((size, a) => stream.append(topic, Array.from({ length: size }, (_, k) => ({ value: JSON.stringify({ a, k }) })))),
+      );
+      const total = sizes.reduce((sum, n) => sum + n, 0);
+      const records = (await consume(stream, { topic, group: uniqueName("g"), maxBatchRecords: 1000, maxWaitMs: 20 }, total)).flatMap((b) => b.records);
+      const lastOffset = new Map<number, number>();
+      for (const record of records) lastOffset.set((JSON.parse(text(record)) as { a: number }).a, record.offset);
+      sizes.forEach((_, a) => expect({ a, ends: answers[a] }).toEqual({ a, ends: new Map([[0, lastOffset.get(a)! + 1]]) }));
+      expect(await stream.append(topic, [])).toEqual(new Map());
+    });
+
     test("ensureTopic is idempotent and keeps existing records", async () => {
       const topic = uniqueName("ensure");
       await Promise.all([stream.ensureTopic(topic), stream.ensureTopic(topic)]);

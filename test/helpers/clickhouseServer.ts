@@ -23,6 +23,8 @@ export interface ClickHouseServer {
   readonly database: string;
   /** The query user (scripts/clickhouse/clickhouse.sh): readonly = 1, database `igloo` only. */
   readonly reader: { readonly user: string; readonly password: string };
+  /** A user whose profile allows what 18.16 calls experimental (LowCardinality columns); the default user has default settings. */
+  readonly experimental: { readonly user: string; readonly password: string };
   /** Config, data and logs. */
   readonly dir: string;
   readonly port: number;
@@ -102,6 +104,7 @@ export async function startClickHouse(prefix = "clickhouse", options: { tls?: bo
     password,
     database: "igloo",
     reader: { user: "igloo_reader", password },
+    experimental: { user: "igloo_experimental", password },
     dir,
     port,
     httpsUrl: tls ? `https://127.0.0.1:${port + 2}` : undefined,

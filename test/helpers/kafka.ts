@@ -17,6 +17,10 @@ export interface KafkaBroker {
   readonly brokers: string[];
   /** Stops the broker now (tests of an unreachable Kafka); it is stopped at exit anyway. */
   stop(): Promise<void>;
+  /** Kills the broker with SIGKILL, keeping its data, as a crash would. */
+  kill9(): Promise<void>;
+  /** Starts a killed broker again on its data and ports. */
+  restart(): Promise<void>;
 }
 
 let shared: Promise<KafkaBroker> | undefined;
@@ -51,6 +55,12 @@ export async function startKafka(): Promise<KafkaBroker> {
   }
   return {
     brokers: [`127.0.0.1:${port}`],
+    kill9: async () => {
+      const pid = Number(await Bun.file(join(dir, "kafka.pid")).text());
+      process.kill(pid, "SIGKILL");
+      while (isAlive(pid)) await Bun.sleep(20);
+    },
+    restart: () => kafkaSh(["start", dir, String(port), String(controllerPort)], "restarting a Kafka broker"),
     stop: async () => {
       if (stopped) return;
       stopped = true;
@@ -59,6 +69,15 @@ export async function startKafka(): Promise<KafkaBroker> {
       removeDir(dir);
     },
   };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function kafkaSh(args: string[], what: string): Promise<void> {

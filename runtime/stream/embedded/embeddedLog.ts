@@ -1,7 +1,7 @@
 import { mkdir, readdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { IglooError } from "../../../conventions/errors.ts";
-import { StreamUnavailableError } from "../stream.ts";
+import { StreamUnavailableError, type AppendResult } from "../stream.ts";
 import type {
   CommittedOffset,
   ProducerRecord,
@@ -108,7 +108,7 @@ export class EmbeddedLog implements Stream {
     await creating;
   }
 
-  append(topic: string, records: readonly ProducerRecord[]): Promise<void> {
+  append(topic: string, records: readonly ProducerRecord[]): Promise<AppendResult> {
     if (this.closing) return Promise.reject(new StreamUnavailableError("The stream is closed."));
     let log: TopicLog;
     try {
@@ -116,7 +116,7 @@ export class EmbeddedLog implements Stream {
     } catch (error) {
       return Promise.reject(error);
     }
-    return log.append(records);
+    return records.length === 0 ? Promise.resolve(new Map()) : log.append(records).then((end) => new Map([[0, end]]));
   }
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {

@@ -46,7 +46,8 @@ export interface ReadCursor {
 interface PendingAppend {
   readonly records: readonly ProducerRecord[];
   readonly bytes: number;
-  readonly resolve: () => void;
+  /** With the offset after this append's last record. */
+  readonly resolve: (end: number) => void;
   readonly reject: (error: unknown) => void;
 }
 
@@ -120,7 +121,7 @@ export class TopicLog {
    * Queues records for the next flush; resolves once they are durable. The array and its
    * values must not be changed until then: they are copied when the flush is encoded.
    */
-  append(records: readonly ProducerRecord[]): Promise<void> {
+  append(records: readonly ProducerRecord[]): Promise<number> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.closing) return Promise.reject(new StreamUnavailableError(`The stream is closing; topic "${this.name}" takes no more appends.`));
     let bytes = 0;
@@ -129,7 +130,7 @@ export class TopicLog {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (records.length === 0) return Promise.resolve();
+    if (records.length === 0) return Promise.resolve(this.nextOffset);
     const pending = this.options.pending;
     if (pending.bytes + bytes > pending.maxBytes) {
       return Promise.reject(
@@ -139,7 +140,7 @@ export class TopicLog {
       );
     }
     pending.bytes += bytes;
-    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    const { promise, resolve, reject } = Promise.withResolvers<number>();
     this.queue.push({ records, bytes, resolve, reject });
     this.flushing ??= this.flushLoop();
     return promise;
@@ -226,8 +227,9 @@ export class TopicLog {
       let bytes = 0;
       for (const append of batch) bytes += append.bytes;
       try {
+        let end = this.nextOffset;
         await this.write(batch, bytes);
-        for (const append of batch) append.resolve();
+        for (const append of batch) append.resolve((end += append.records.length));
       } catch (error) {
         const unavailable =
           error instanceof StreamUnavailableError

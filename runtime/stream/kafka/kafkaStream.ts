@@ -4,11 +4,14 @@ import type { Admin, LogEntry, Message, SASLOptions } from "kafkajs";
 import { IglooError } from "../../../conventions/errors.ts";
 import type { Logger } from "../../logger.ts";
 import { StreamUnavailableError } from "../stream.ts";
-import type { CommittedOffset, ProducerRecord, Stream, SubscribeOptions, Subscription, TopicOptions } from "../stream.ts";
+import type { AppendResult, CommittedOffset, ProducerRecord, Stream, SubscribeOptions, Subscription, TopicOptions } from "../stream.ts";
 import { messageOf, streamError } from "./errors.ts";
 import { readCommitted } from "./intents.ts";
+import { murmur2, toPositive } from "./murmur2.ts";
 import { AppendProducer } from "./producer.ts";
 import { KafkaSubscription } from "./subscription.ts";
+// Before any connection: without it every connection wakes up every millisecond.
+import "./requestQueueFix.ts";
 
 export interface KafkaStreamOptions {
   /** Bootstrap brokers, as "host:port". */
@@ -16,7 +19,11 @@ export interface KafkaStreamOptions {
   readonly clientId?: string;
   /** Partitions of a topic `ensureTopic` creates without being told. Default 3. */
   readonly partitions?: number;
-  /** Replicas of each topic `ensureTopic` creates. Default 1, for a single broker; production clusters want 3. */
+  /**
+   * Replicas of each topic `ensureTopic` creates. Unset: 3, or as many as the cluster has
+   * brokers when fewer (with a warning). Set: exactly that many, and creating a topic on a
+   * cluster with fewer brokers fails naming the setting.
+   */
   readonly replicationFactor?: number;
   readonly ssl?: boolean | ConnectionOptions;
   readonly sasl?: SASLOptions;
@@ -24,8 +31,10 @@ export interface KafkaStreamOptions {
   readonly appendTimeoutMs?: number;
   /** A group member not heard from this long loses its partitions. Default 30000 (brokers accept 6000 to 300000). */
   readonly sessionTimeoutMs?: number;
-  /** Receives kafkajs's own warnings and errors, most of which it retries. Default: not logged. */
+  /** Receives the stream's warnings. Default: printed to stderr. */
   readonly logger?: Logger;
+  /** Also give `logger` kafkajs's own warnings and errors, most of which it retries. Default false. */
+  readonly logClient?: boolean;
 }
 
 /** Legal Kafka topic names, which are also legal for the embedded log. */
@@ -33,6 +42,10 @@ const TOPIC_NAME = /^[A-Za-z0-9_.-]{1,249}$/;
 const NEWLINE = 0x0a;
 /** How long `ensureTopic` waits for another caller's new topic to get its partition leaders. */
 const LEADER_WAIT_MS = 10_000;
+/** Replicas of a new topic when none is configured: what production Kafka clusters keep. */
+const DEFAULT_REPLICATION_FACTOR = 3;
+/** Where the replication factor is configured (src/config.ts). */
+const REPLICATION_SETTING = "IGLOO_KAFKA_REPLICATION (kafka.replicationFactor in igloo.config.json)";
 
 /**
  * The `Stream` seam on Apache Kafka (or anything speaking its protocol: only plain
@@ -49,6 +62,8 @@ export class KafkaStream implements Stream {
   readonly external = true;
   readonly #kafka: Kafka;
   readonly #admin: Admin;
+  readonly #partitions = new Map<string, Promise<number>>();
+  #nextPartition = Math.floor(Math.random() * 1024);
   readonly #producer: AppendProducer;
   readonly #options: KafkaStreamOptions;
   readonly #subscriptions = new Set<KafkaSubscription>();
@@ -75,7 +90,7 @@ export class KafkaStream implements Stream {
       ...(options.sasl === undefined ? {} : { sasl: options.sasl }),
       // Explicit, because kafkajs picks other defaults when NODE_ENV is "test".
       retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 8 },
-      logLevel: options.logger ? logLevel.WARN : logLevel.NOTHING,
+      logLevel: options.logger && options.logClient ? logLevel.WARN : logLevel.NOTHING,
       logCreator: () => (entry) => forwardLog(options.logger, entry),
     });
     const admin = kafka.admin();
@@ -96,28 +111,76 @@ export class KafkaStream implements Stream {
     positiveInteger("partitions", numPartitions);
     this.#checkOpen();
     try {
-      const created = await this.#admin.createTopics({
-        topics: [{ topic, numPartitions, replicationFactor: this.#options.replicationFactor ?? 1 }],
-        waitForLeaders: true,
-      });
+      // A topic cannot have more replicas than the cluster has brokers: the broker would
+      // refuse it with nothing but "Topic creation errors".
+      const brokers = (await this.#admin.describeCluster()).brokers.length;
+      const configured = this.#options.replicationFactor;
+      if (configured !== undefined && configured > brokers) {
+        // One that exists already was made with what the cluster had then.
+        if ((await this.#admin.listTopics()).includes(topic)) return await this.#waitForLeaders(topic);
+        throw new IglooError(
+          "E_KAFKA_REPLICATION",
+          `Cannot create topic "${topic}" with ${configured} replicas: ${REPLICATION_SETTING} is ${configured}, but the Kafka cluster at ${this.#options.brokers.join(", ")} has ${plural(brokers, "broker")}.`,
+          { hint: `Set ${REPLICATION_SETTING} to ${brokers} or less, or leave it unset to get min(3, number of brokers).` },
+        );
+      }
+      const replicationFactor = configured ?? Math.min(DEFAULT_REPLICATION_FACTOR, brokers);
+      const created = await this.#admin.createTopics({ topics: [{ topic, numPartitions, replicationFactor }], waitForLeaders: true });
       // Created by someone else, maybe a moment ago: its leaders may not be elected yet.
       if (!created) await this.#waitForLeaders(topic);
+      else if (configured === undefined && replicationFactor < DEFAULT_REPLICATION_FACTOR) {
+        this.#warn(
+          `topic "${topic}" was created with ${plural(replicationFactor, "replica")}, not ${DEFAULT_REPLICATION_FACTOR}, because the Kafka cluster has ${plural(brokers, "broker")}: ` +
+            (replicationFactor === 1
+              ? "each record is kept on that one broker only: while it is down the topic can be neither written nor read, and acknowledged records are lost with its disk. "
+              : `each record is kept on ${replicationFactor} brokers, so the topic survives ${plural(replicationFactor - 1, "broker failure")}, not 2 as with 3 replicas. `) +
+            `Add brokers and raise the topic's replicas, or set ${REPLICATION_SETTING} to choose the replication factor.`,
+        );
+      }
     } catch (error) {
       throw streamError(`create topic "${topic}"`, topic, error);
     }
   }
 
-  append(topic: string, records: readonly ProducerRecord[]): Promise<void> {
-    let messages: Message[];
-    try {
-      checkTopic(topic);
-      this.#checkOpen();
-      messages = records.map(toMessage);
-    } catch (error) {
-      return Promise.reject(error);
+  /**
+   * Partitions are chosen here rather than by kafkajs, so that the broker's answer says
+   * exactly where each append's records went: keyed records by the key's murmur2 hash,
+   * as Kafka's own clients do (the same key lands in the same partition whoever writes
+   * it); an append's unkeyed records all go to one partition, the next append's to the
+   * next (a sticky round robin: fewer, bigger record batches).
+   */
+  async append(topic: string, records: readonly ProducerRecord[]): Promise<AppendResult> {
+    checkTopic(topic);
+    this.#checkOpen();
+    const messages = records.map(toMessage);
+    if (messages.length === 0) return new Map();
+    const partitions = await this.#partitionCount(topic);
+    const sticky = (this.#nextPartition = (this.#nextPartition + 1) % partitions);
+    const partitioned = messages.map((message) => ({
+      ...message,
+      partition: message.key === null || message.key === undefined ? sticky : toPositive(murmur2(message.key)) % partitions,
+    }));
+    return await this.#producer.send(topic, partitioned);
+  }
+
+  /** The topic's partitions, asked of the cluster once per topic. */
+  #partitionCount(topic: string): Promise<number> {
+    let known = this.#partitions.get(topic);
+    if (!known) {
+      known = this.#admin.fetchTopicMetadata({ topics: [topic] }).then(
+        ({ topics }) => {
+          const count = topics[0]?.partitions.length ?? 0;
+          if (count < 1) throw new StreamUnavailableError(`Topic "${topic}" has no partitions (does it exist? ensureTopic creates it).`);
+          return count;
+        },
+        (error: unknown) => {
+          throw streamError(`look up the partitions of topic "${topic}"`, topic, error);
+        },
+      );
+      this.#partitions.set(topic, known);
+      known.catch(() => this.#partitions.delete(topic));
     }
-    if (messages.length === 0) return Promise.resolve();
-    return this.#producer.send(topic, messages);
+    return known;
   }
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
@@ -136,7 +199,7 @@ export class KafkaStream implements Stream {
         kafka: this.#kafka,
         admin: this.#admin,
         sessionTimeoutMs: this.#options.sessionTimeoutMs ?? 30_000,
-        warn: (message) => (this.#options.logger ? this.#options.logger.warn(message) : console.error(`igloo stream: ${message}`)),
+        warn: (message) => this.#warn(message),
       },
       options,
     );
@@ -186,6 +249,11 @@ export class KafkaStream implements Stream {
     return this.#closing;
   }
 
+  #warn(message: string): void {
+    if (this.#options.logger) this.#options.logger.warn(message);
+    else console.error(`igloo stream: ${message}`);
+  }
+
   #checkOpen(): void {
     if (this.#closing) throw new StreamUnavailableError("The stream is closed.");
   }
@@ -224,6 +292,10 @@ function toMessage(record: ProducerRecord): Message {
     key: key ?? null,
     value: typeof value === "string" ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength),
   };
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
 
 function positiveInteger(name: string, value: number | undefined): void {

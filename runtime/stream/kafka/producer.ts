@@ -1,7 +1,10 @@
 import { Partitioners } from "kafkajs";
-import type { Kafka, Message, Producer, TopicMessages } from "kafkajs";
+import type { Kafka, Message, Producer, RecordMetadata, TopicMessages } from "kafkajs";
 import { streamError } from "./errors.ts";
-import { StreamUnavailableError } from "../stream.ts";
+import { StreamUnavailableError, type AppendResult } from "../stream.ts";
+
+/** A message with the partition it goes to, chosen before sending (see KafkaStream.append). */
+export type PartitionedMessage = Message & { readonly partition: number };
 
 /**
  * Payload bytes per produce request. Each partition's share becomes one record batch,
@@ -12,11 +15,13 @@ const MAX_REQUEST_BYTES = 512 * 1024;
 
 interface PendingAppend {
   readonly topic: string;
-  readonly messages: Message[];
+  readonly messages: PartitionedMessage[];
   readonly bytes: number;
-  readonly resolve: () => void;
+  /** Per partition, the offset after this append's last record there, filled in as requests succeed. */
+  readonly ends: Map<number, number>;
+  readonly resolve: (ends: AppendResult) => void;
   readonly reject: (error: Error) => void;
-  /** Set while its request is in flight, so that its deadline can cut the connection. */
+  /** Set once its group is taken for sending, so that its deadline can cut the connection. */
   connection: Connection | undefined;
   settled: boolean;
 }
@@ -50,7 +55,7 @@ export class AppendProducer {
   #current: Connection | undefined;
   #queue: PendingAppend[] = [];
   #pumping = false;
-  readonly #waiting = new Set<Promise<void>>();
+  readonly #waiting = new Set<Promise<unknown>>();
 
   constructor(kafka: Kafka, timeoutMs: number) {
     this.#kafka = kafka;
@@ -62,23 +67,31 @@ export class AppendProducer {
     await this.#connection().ready;
   }
 
-  /** Resolves once the broker acknowledged every message; rejects within the append timeout. */
-  send(topic: string, messages: Message[]): Promise<void> {
+  /**
+   * Resolves once the broker acknowledged every message, with where they went; rejects
+   * within the append timeout.
+   */
+  send(topic: string, messages: PartitionedMessage[]): Promise<AppendResult> {
     let bytes = 0;
     for (const { key, value } of messages) bytes += byteLength(key) + byteLength(value);
-    const answered = new Promise<void>((resolve, reject) => {
+    const answered = new Promise<AppendResult>((resolve, reject) => {
       const timer = setTimeout(() => {
         // Still queued: dropped, never sent. In flight: its connection is cut so the
         // request fails now rather than after kafkajs's own retries.
         this.#queue = this.#queue.filter((queued) => queued !== append);
         if (append.connection) this.#retire(append.connection);
-        settle(append, new StreamUnavailableError(`Kafka did not acknowledge ${messages.length} records for topic "${topic}" within ${this.#timeoutMs} ms.`));
+        // Sent but not answered: the broker may have stored the records.
+        settle(
+          append,
+          new StreamUnavailableError(`Kafka did not acknowledge ${messages.length} records for topic "${topic}" within ${this.#timeoutMs} ms.`, { maybeStored: append.connection !== undefined }),
+        );
       }, this.#timeoutMs);
       const append: PendingAppend = {
         topic,
         messages,
         bytes,
-        resolve: () => (clearTimeout(timer), resolve()),
+        ends: new Map(),
+        resolve: (ends) => (clearTimeout(timer), resolve(ends)),
         reject: (error) => (clearTimeout(timer), reject(error)),
         connection: undefined,
         settled: false,
@@ -107,13 +120,23 @@ export class AppendProducer {
         const group = this.#takeGroup();
         const connection = this.#connection();
         for (const append of group) append.connection = connection;
+        let sending = false;
         try {
           await connection.ready;
-          for (const request of requests(group)) await connection.producer.sendBatch({ topicMessages: request, acks: -1, timeout: this.#timeoutMs });
+          sending = true;
+          for (const request of requests(group)) {
+            const answer = await connection.producer.sendBatch({ topicMessages: request.topicMessages, acks: -1, timeout: this.#timeoutMs });
+            noteOffsets(request, answer);
+          }
           for (const append of group) settle(append);
         } catch (error) {
           this.#retire(connection);
-          for (const append of group) settle(append, streamError(`store ${append.messages.length} records in topic "${append.topic}"`, append.topic, error));
+          // A request that failed may have been written before its answer was lost.
+          for (const append of group) {
+            const failure = streamError(`store ${append.messages.length} records in topic "${append.topic}"`, append.topic, error);
+            const unknown = sending && failure instanceof StreamUnavailableError;
+            settle(append, unknown ? new StreamUnavailableError(failure.message, { cause: failure.cause, maybeStored: true }) : failure);
+          }
         }
       }
     } finally {
@@ -160,34 +183,65 @@ function settle(append: PendingAppend, error?: Error): void {
   if (append.settled) return;
   append.settled = true;
   if (error) append.reject(error);
-  else append.resolve();
+  else append.resolve(append.ends);
+}
+
+interface Request {
+  readonly topicMessages: TopicMessages[];
+  /** Per topic, whose message each of `topicMessages`' messages is, in the same order. */
+  readonly sent: Map<string, { readonly append: PendingAppend; readonly partition: number }[]>;
+}
+
+/**
+ * A partition's messages in one request are stored in order from the base offset the
+ * broker answers with: each append learns the offset after its last message there.
+ */
+function noteOffsets(request: Request, answer: readonly RecordMetadata[]): void {
+  const next = new Map<string, number>();
+  for (const meta of answer) next.set(`${meta.partition}\u0000${meta.topicName}`, Number(meta.baseOffset));
+  for (const [topic, sent] of request.sent) {
+    for (const { append, partition } of sent) {
+      const key = `${partition}\u0000${topic}`;
+      const offset = next.get(key);
+      if (offset === undefined || !Number.isSafeInteger(offset) || offset < 0) continue;
+      next.set(key, offset + 1);
+      append.ends.set(partition, offset + 1);
+    }
+  }
 }
 
 /**
  * The group's messages as produce requests of at most MAX_REQUEST_BYTES, in order: one
  * request for a group of small appends, several for one big append.
  */
-function* requests(group: readonly PendingAppend[]): Generator<TopicMessages[]> {
-  let request = new Map<string, Message[]>();
+function* requests(group: readonly PendingAppend[]): Generator<Request> {
+  let request: Request = { topicMessages: [], sent: new Map() };
   let bytes = 0;
   let count = 0;
+  const byTopic = new Map<string, Message[]>();
+  const finish = (): Request => {
+    const done: Request = { topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })), sent: request.sent };
+    byTopic.clear();
+    request = { topicMessages: [], sent: new Map() };
+    bytes = 0;
+    count = 0;
+    return done;
+  };
   for (const append of group) {
     for (const message of append.messages) {
       const size = byteLength(message.key) + byteLength(message.value);
-      if (count > 0 && bytes + size > MAX_REQUEST_BYTES) {
-        yield [...request].map(([topic, messages]) => ({ topic, messages }));
-        request = new Map();
-        bytes = 0;
-        count = 0;
-      }
-      let messages = request.get(append.topic);
-      if (!messages) request.set(append.topic, (messages = []));
+      if (count > 0 && bytes + size > MAX_REQUEST_BYTES) yield finish();
+      let messages = byTopic.get(append.topic);
+      if (!messages) byTopic.set(append.topic, (messages = []));
       messages.push(message);
+      let sent = request.sent.get(append.topic);
+      if (!sent) request.sent.set(append.topic, (sent = []));
+      sent.push({ append, partition: message.partition });
       bytes += size;
       count++;
     }
   }
-  if (count > 0) yield [...request].map(([topic, messages]) => ({ topic, messages }));
+  if (count > 0) yield finish();
 }
 
 function byteLength(data: Message["key"] | Message["value"]): number {

@@ -1,0 +1,81 @@
+/**
+ * Idempotency that survives the process: a request sent with an `idempotency-key` gives
+ * each accepted record an id, derived from the caller, the model, the key and the body,
+ * that travels with the record as its first field (`_igloo_id`). The table writer
+ * remembers the ids it stored in `igloo_ingest_ids` and drops records whose id is there,
+ * so a resend stores nothing twice even when it reaches another ingest process, one that
+ * restarted, or follows an append whose outcome was unknown (a Kafka produce that timed
+ * out). The table ignores the field; functions never see it.
+ */
+import { createHash } from "node:crypto";
+import type { FieldIR, ModelIR } from "../../conventions/datamodels/ir.ts";
+import { quoteString } from "../store/clickhouseSql.ts";
+import type { Store } from "../store/store.ts";
+import type { StreamRecord } from "../stream/stream.ts";
+
+export const RECORD_ID_FIELD = "_igloo_id";
+export const RECORD_IDS_TABLE = "igloo_ingest_ids";
+
+const here = { file: "<igloo>", line: 1, column: 1 } as const;
+const field = (name: string, type: FieldIR["type"]): FieldIR => ({ name, column: name, type, optional: false, list: false, id: false, source: here });
+
+/** The ids the writers stored, partitioned by day so old ones can be dropped a day at a time. */
+export const RECORD_IDS_MODEL: ModelIR = {
+  name: RECORD_IDS_TABLE,
+  table: RECORD_IDS_TABLE,
+  fields: [field("id", { kind: "string", lowCardinality: false }), field("ts", { kind: "datetime", precision: 3 })],
+  id: [],
+  orderBy: ["id"],
+  partitionBy: "toYYYYMMDD(ts)",
+  engine: { kind: "MergeTree" },
+  source: here,
+};
+
+/** The prefix of the ids of one request's records: 22 characters of [A-Za-z0-9_-]. */
+export function recordIdPrefix(scope: string, key: string, body: string): string {
+  return createHash("sha256").update(scope).update("\u0000").update(key).update("\u0000").update(body).digest("base64url").slice(0, 22);
+}
+
+/** A record's JSON (an object) with its id as the first field. */
+export function withRecordId(json: string, id: string): string {
+  return json === "{}" ? `{"${RECORD_ID_FIELD}":"${id}"}` : `{"${RECORD_ID_FIELD}":"${id}",${json.slice(1)}`;
+}
+
+const PREFIX = new TextEncoder().encode(`{"${RECORD_ID_FIELD}":"`);
+const QUOTE = 0x22;
+const VALID_ID = /^[A-Za-z0-9_-]{1,64}:\d{1,9}$/;
+const decoder = new TextDecoder();
+
+/** The id a record carries, if it starts with one Igloo could have written. */
+export function recordIdOf(value: Uint8Array): string | undefined {
+  if (value.length < PREFIX.length + 3) return undefined;
+  for (let i = 0; i < PREFIX.length; i++) if (value[i] !== PREFIX[i]) return undefined;
+  const end = value.indexOf(QUOTE, PREFIX.length);
+  if (end < 0 || end - PREFIX.length > 80) return undefined;
+  const id = decoder.decode(value.subarray(PREFIX.length, end));
+  return VALID_ID.test(id) ? id : undefined;
+}
+
+/** The ids among `records`, by position; undefined when none carries one (the common case). */
+export function recordIds(records: readonly StreamRecord[]): (string | undefined)[] | undefined {
+  let ids: (string | undefined)[] | undefined;
+  for (let i = 0; i < records.length; i++) {
+    const id = recordIdOf(records[i]!.value);
+    if (id === undefined) continue;
+    ids ??= new Array(records.length);
+    ids[i] = id;
+  }
+  return ids;
+}
+
+/** Which of `ids` were stored already. */
+export async function storedIds(store: Store, ids: readonly string[]): Promise<Set<string>> {
+  const stored = new Set<string>();
+  for (let i = 0; i < ids.length; i += 5_000) {
+    const chunk = ids.slice(i, i + 5_000);
+    // The ids match VALID_ID, and are quoted besides.
+    const { rows } = await store.query<{ id: string }>(`SELECT id FROM ${RECORD_IDS_TABLE} WHERE id IN (${chunk.map(quoteString).join(", ")})`);
+    for (const row of rows) stored.add(row.id);
+  }
+  return stored;
+}
