@@ -17,7 +17,7 @@ import { quoteIdent } from "./store/clickhouseSql.ts";
 import type { Store } from "./store/store.ts";
 import type { Stream } from "./stream/stream.ts";
 import { waitForWriters } from "./writer/progress.ts";
-import { TableWriter, type TableWriterOptions } from "./writer/tableWriter.ts";
+import { TableWriter, writerGroup, type TableWriterOptions } from "./writer/tableWriter.ts";
 
 /**
  * The writer's check of records written into a topic from outside Igloo: they may name
@@ -123,6 +123,22 @@ export class Pipeline {
     const topics = [DEAD_LETTER_TOPIC, ...written.map((r) => r.target.topic)];
     const goals = await Promise.all(topics.map(async (topic) => ({ topic, ends: await stream.endOffsets(topic) })));
     return await waitForWriters(stream, goals, timeoutMs, 25);
+  }
+
+  /** Records in the log that their tables do not hold yet, per table (only tables with any). */
+  async backlog(): Promise<{ table: string; records: number }[]> {
+    const { stream } = this.#options;
+    const written = [...this.#running.values()].filter((r) => !r.model.streamOnly);
+    const tables = [{ table: DEAD_LETTER_MODEL.table, topic: DEAD_LETTER_TOPIC }, ...written.map((r) => ({ table: r.model.table, topic: r.target.topic }))];
+    const counted = await Promise.all(
+      tables.map(async ({ table, topic }) => {
+        const [ends, committed] = await Promise.all([stream.endOffsets(topic), stream.committed(topic, writerGroup(topic))]);
+        let records = 0;
+        for (const [partition, end] of ends) records += Math.max(0, end - (committed.get(partition)?.offset ?? 0));
+        return { table, records };
+      }),
+    );
+    return counted.filter((c) => c.records > 0);
   }
 
   /** `validate` is the model's ingest check, given when the writer must check records itself. */

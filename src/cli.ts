@@ -11,6 +11,7 @@ import { formatTable, runQuery } from "./commands/query.ts";
 import { VERSION } from "./version.ts";
 import { buildProject } from "./commands/build.ts";
 import { checkProject, formatCheckSummary } from "./commands/check.ts";
+import { formatReplay, replayDeadLetters } from "./commands/deadLetters.ts";
 import { DEFAULT_CLIENT_OUT, writeClient } from "./commands/generate.ts";
 import { readViewDescriptions } from "./generate/projectLib.ts";
 import { runPlan } from "./commands/migrate.ts";
@@ -140,6 +141,25 @@ const query = defineCommand({
   }),
 });
 
+const deadLetters = defineCommand({
+  meta: { name: "dead-letters", description: "Work with the records Igloo could not take (igloo_dead_letters)" },
+  subCommands: {
+    replay: defineCommand({
+      meta: { name: "replay", description: "Feed a model's or function's dead letters again, after a fix; each is stored once" },
+      args: {
+        source: { type: "string", required: true, description: "The model or function named in the dead letters' `source`" },
+        since: { type: "string", description: "Only dead letters from this ISO-8601 time on" },
+        url: { type: "string", description: "Igloo's URL (default http://127.0.0.1:4000, or IGLOO_URL); IGLOO_KEY holds an admin key" },
+      },
+      run: guarded(async ({ args }) => {
+        const url = args.url ?? process.env.IGLOO_URL ?? `http://127.0.0.1:${process.env.IGLOO_PORT ?? DEFAULT_PORT}`;
+        const report = await replayDeadLetters(url, { source: args.source, ...(args.since ? { since: args.since } : {}) }, process.env.IGLOO_KEY);
+        console.log(formatReplay(report));
+      }),
+    }),
+  },
+});
+
 const build = defineCommand({
   meta: { name: "build", description: "Write a deployable directory: the binary, compiled conventions and a manifest" },
   args: { out: { type: "string", description: "Output directory (default <project>/.igloo/build)" } },
@@ -243,7 +263,7 @@ const test = defineCommand({
 
 const main = defineCommand({
   meta: { name: "igloo", version: VERSION, description: "Data pipelines the way web frameworks do web apps" },
-  subCommands: { init, dev, query, test, check, build, start, plan, migrate, keys, generate },
+  subCommands: { init, dev, query, test, check, build, start, plan, migrate, keys, generate, "dead-letters": deadLetters },
 });
 
 process.on("unhandledRejection", fail);

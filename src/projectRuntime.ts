@@ -5,6 +5,7 @@
  * only what differs: where the conventions come from, and how the app is exposed.
  */
 import { IglooError } from "../conventions/errors.ts";
+import { replayDeadLetters } from "../runtime/deadLetterReplay.ts";
 import { FunctionHost } from "../runtime/functions/functionHost.ts";
 import type { ServerLimits } from "../runtime/limits.ts";
 import type { Logger } from "../runtime/logger.ts";
@@ -25,7 +26,7 @@ export interface ProjectRuntime {
   readonly views: ViewManager;
   readonly subscriptions: ViewSubscriptions;
   /** The app options every role shares; commands add the gate, keys and exposure. */
-  readonly app: Pick<AppOptions, "pipeline" | "stream" | "reads" | "views" | "logger" | "metrics" | "openapi" | "subscriptions" | "observe" | "limits">;
+  readonly app: Pick<AppOptions, "pipeline" | "stream" | "reads" | "views" | "logger" | "metrics" | "openapi" | "subscriptions" | "observe" | "limits" | "replay">;
   /** Functions first (they finish and commit the batch in hand), then writers, then engines. */
   close(): Promise<void>;
 }
@@ -79,6 +80,8 @@ export function assembleRuntime(
       openapi: () => openApiDocument({ models: pipeline.models(), views: describeViews(views), version: VERSION }),
       subscriptions,
       observe: observability.handles,
+      replay: (request) =>
+        replayDeadLetters({ store, stream, target: (model) => pipeline.target(model), functions, models: () => pipeline.models().map((m) => m.name) }, request),
     },
     async close() {
       await functions.close();

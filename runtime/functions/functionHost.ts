@@ -108,6 +108,18 @@ export class FunctionHost {
     return report;
   }
 
+  /** Whether the function runs here: its dead letters can be replayed here. */
+  has(name: string): boolean {
+    return this.#running.has(name);
+  }
+
+  /** See FunctionRunner.replay. */
+  async replay(name: string, inputs: readonly string[], ids: readonly string[]): Promise<{ refed: number; failed: string[] }> {
+    const running = this.#running.get(name);
+    if (!running) throw new Error(`function ${name} does not run in this process`);
+    return await running.runner.replay(inputs, ids);
+  }
+
   async close(): Promise<void> {
     for (const running of this.#running.values()) await running.runner.stop();
     this.#running.clear();

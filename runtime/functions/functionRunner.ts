@@ -8,7 +8,7 @@
  * to the dead letters instead, with the function's name, the error and where in the
  * user's file it happened.
  */
-import { RECORD_ID_FIELD } from "../ingest/recordIds.ts";
+import { RECORD_ID_FIELD, withRecordId } from "../ingest/recordIds.ts";
 import { deadLetter, DEAD_LETTER_TOPIC, type DeadLetter } from "../deadLetters.ts";
 import type { IngestTarget } from "../ingest/ingest.ts";
 import type { ProducerRecord, RecordBatch, Stream, StreamRecord, Subscription } from "../stream/stream.ts";
@@ -86,6 +86,8 @@ function parseAll(records: readonly StreamRecord[]): (Record<string, unknown> | 
   }
 }
 
+type Processed = { readonly ok: true; readonly outputs: { json: string; key: string | undefined }[] } | { readonly ok: false; readonly error: string };
+
 /** Stands in for an input that did not parse, so it goes to the dead letters, not to `run`. */
 class NotJson {
   constructor(readonly reason: string) {}
@@ -131,14 +133,17 @@ export class FunctionRunner {
     return `${this.#options.name} threw: ${outcome.error}${frame ? ` (at ${frame})` : ""}`;
   }
 
-  async #handle(batch: RecordBatch): Promise<void> {
+  /**
+   * Runs the function over records of its source topic. Per record: the outputs to append
+   * (JSON rows, with their stream keys) or why it failed (what its dead letter says).
+   */
+  async #process(records: readonly StreamRecord[]): Promise<Processed[]> {
     const { executor } = this.#options;
     const from = this.#target(this.#options.from);
     const to = this.#target(this.#options.to);
-    const inputs = parseAll(batch.records);
-    const text = (i: number) => decoder.decode(batch.records[i]!.value);
-    // The stream carries rows (column names); `run` gets records (field names).
+    const inputs = parseAll(records);
     for (const input of inputs) if (!(input instanceof NotJson) && RECORD_ID_FIELD in input) delete input[RECORD_ID_FIELD];
+    // The stream carries rows (column names); `run` gets records (field names).
     const runnable = inputs.flatMap((input, i) => (input instanceof NotJson ? [] : [{ input: from.toRecord ? from.toRecord(input) : input, i }]));
     const keys = runnable.map(({ input }) => (from.model.key === undefined ? undefined : String(input[from.model.key])));
     const ran = await executor.run(
@@ -150,35 +155,63 @@ export class FunctionRunner {
     inputs.forEach((input, i) => {
       if (input instanceof NotJson) outcomes[i] = { ok: false, error: `the input record is not JSON (${input.reason})`, stack: "" };
     });
-
-    const outputs: ProducerRecord[] = [];
-    const letters: DeadLetter[] = [];
-    outcomes.forEach((outcome, i) => {
-      if (!outcome.ok) {
-        letters.push(this.#letter(text(i), this.#failure(outcome)));
-        return;
-      }
+    return outcomes.map((outcome): Processed => {
+      if (!outcome.ok) return { ok: false, error: this.#failure(outcome) };
       const results = outcome.value === null || outcome.value === undefined ? [] : Array.isArray(outcome.value) ? outcome.value : [outcome.value];
-      const valid: ProducerRecord[] = [];
+      const outputs: { json: string; key: string | undefined }[] = [];
       for (const [k, result] of results.entries()) {
         const checked = to.validate(result);
         if (!checked.ok) {
           const which = results.length > 1 ? ` result ${k}` : " its result";
-          letters.push(this.#letter(text(i), `${this.#options.name} returned an invalid ${to.model.name} in${which}: ${checked.error}`));
-          return;
+          return { ok: false, error: `${this.#options.name} returned an invalid ${to.model.name} in${which}: ${checked.error}` };
         }
-        const value = JSON.stringify(to.toRow ? to.toRow(checked.record) : checked.record);
-        valid.push(to.model.key === undefined ? { value } : { key: String(checked.record[to.model.key]), value });
+        const json = JSON.stringify(to.toRow ? to.toRow(checked.record) : checked.record);
+        outputs.push({ json, key: to.model.key === undefined ? undefined : String(checked.record[to.model.key]) });
       }
-      outputs.push(...valid);
+      return { ok: true, outputs };
     });
-    this.#options.metrics?.functionRecords.inc({ function: this.#options.name }, inputs.length);
+  }
+
+  async #handle(batch: RecordBatch): Promise<void> {
+    const to = this.#target(this.#options.to);
+    const processed = await this.#process(batch.records);
+    const outputs: ProducerRecord[] = [];
+    const letters: DeadLetter[] = [];
+    processed.forEach((result, i) => {
+      if (result.ok) for (const { json, key } of result.outputs) outputs.push(key === undefined ? { value: json } : { key, value: json });
+      else letters.push(this.#letter(decoder.decode(batch.records[i]!.value), result.error));
+    });
+    this.#options.metrics?.functionRecords.inc({ function: this.#options.name }, batch.records.length);
     this.#options.metrics?.functionErrors.inc({ function: this.#options.name }, letters.length);
     if (outputs.length > 0) await this.#stream.append(to.topic, outputs);
     if (letters.length > 0) {
       await this.#stream.append(DEAD_LETTER_TOPIC, letters.map((l) => ({ value: JSON.stringify(l) })));
       for (const letter of letters) this.#options.onRecordError?.(letter.error);
     }
+  }
+
+  /**
+   * Runs the function again over inputs it once refused (dead letters), after a fix. The
+   * outputs of input i carry ids `${ids[i]}:k` (recordIds.ts), so the table writer stores
+   * each once however often the same dead letters are replayed. Inputs that fail again
+   * are reported, not dead-lettered again (their dead letters are still there).
+   */
+  async replay(inputs: readonly string[], ids: readonly string[]): Promise<{ refed: number; failed: string[] }> {
+    const to = this.#target(this.#options.to);
+    const records: StreamRecord[] = inputs.map((text, offset) => ({ offset, key: undefined, value: new TextEncoder().encode(text) }));
+    const processed = await this.#process(records);
+    const outputs: ProducerRecord[] = [];
+    const failed: string[] = [];
+    processed.forEach((result, i) => {
+      if (!result.ok) return void failed.push(result.error);
+      result.outputs.forEach(({ json, key }, k) => {
+        const value = withRecordId(json, `${ids[i]!}:${k}`);
+        // Unkeyed outputs are keyed by their id: a repeat lands in the partition of the first.
+        outputs.push({ key: key ?? ids[i]!, value });
+      });
+    });
+    for (let i = 0; i < outputs.length; i += 5_000) await this.#stream.append(to.topic, outputs.slice(i, i + 5_000));
+    return { refed: inputs.length - failed.length, failed };
   }
 
   async stop(): Promise<void> {

@@ -22,6 +22,7 @@ import { METRICS_CONTENT_TYPE, type IglooMetrics } from "../metrics.ts";
 import type { KeyRing, Need } from "./auth.ts";
 import { tokenFor, TokenError, waitForTokens } from "./freshness.ts";
 import { recordIdPrefix } from "../ingest/recordIds.ts";
+import type { ReplayReport, ReplayRequest } from "../deadLetterReplay.ts";
 import type { RequestGate } from "./gate.ts";
 import { rowsAnswer } from "./rowsAnswer.ts";
 import type { ViewSubscriptions } from "./subscriptions.ts";
@@ -51,6 +52,8 @@ export interface AppOptions {
   readonly observe?: Pick<IglooMetrics, "ingestRecords" | "ingestRequests">;
   readonly logger: Logger;
   readonly limits: ServerLimits;
+  /** `POST /dead-letters/replay` (admin): feeds a source's dead letters again after a fix. */
+  readonly replay?: (request: ReplayRequest) => Promise<ReplayReport>;
 }
 
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
@@ -266,6 +269,28 @@ export function createApp(options: AppOptions) {
     return rowsAnswer(read, { meta: true, headers: JSON_HEADERS, describe: describeFailure });
   }
 
+  async function handleReplay(request: Request): Promise<Response> {
+    if (!options.replay) return errorResponse(404, "this server cannot replay dead letters");
+    let body: { source?: unknown; since?: unknown };
+    try {
+      if (bodyFormat(request.headers.get("content-type")) !== "json") return errorResponse(415, "send content-type application/json");
+      body = (JSON.parse(await readBody(request, 64 * 1024, limits.bodyTimeoutMs)) ?? {}) as typeof body;
+    } catch (error) {
+      if (error instanceof BodyError) return bodyErrorResponse(error);
+      return errorResponse(400, 'the body must be JSON: { "source": "<model or function>", "since": "<ISO-8601 time>" }');
+    }
+    if (typeof body.source !== "string" || body.source === "") return errorResponse(400, "`source` must be the name of a model or function");
+    if (body.since !== undefined && typeof body.since !== "string") return errorResponse(400, "`since` must be an ISO-8601 time");
+    try {
+      const report = await options.replay({ source: body.source, ...(body.since === undefined ? {} : { since: body.since }) });
+      logger.info(`replayed ${report.read} dead letters of ${report.source}: ${report.refed} fed again, ${report.refusedAgain} refused again`);
+      return json(200, report);
+    } catch (error) {
+      if (error instanceof IglooError) return errorResponse(error.code === "E_NOT_FOUND" ? 404 : 400, error.message);
+      throw error;
+    }
+  }
+
   async function handleView(name: string, request: Request): Promise<Response> {
     if (!options.views) return errorResponse(404, "this server has no views");
     const stale = await awaitFreshness(request);
@@ -377,6 +402,14 @@ export function createApp(options: AppOptions) {
       ({ request }) => {
         const allowed = access(request, "admin");
         return allowed.ok ? handleQuery(request) : allowed.response;
+      },
+      { parse: "none" },
+    )
+    .post(
+      "/dead-letters/replay",
+      async ({ request }) => {
+        const allowed = access(request, "admin");
+        return allowed.ok ? await handleReplay(request) : allowed.response;
       },
       { parse: "none" },
     )

@@ -141,7 +141,12 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
       await stopServer(server);
       await reloading;
       await functions.close();
-      if (!(await pipeline.drain(10_000))) logger.warn("some records are not in their tables yet; they stay in the log and are written on the next start.");
+      if (!(await pipeline.drain(10_000))) {
+        const backlog = await pipeline.backlog().catch(() => []);
+        const total = backlog.reduce((sum, b) => sum + b.records, 0);
+        const where = backlog.map((b) => `${b.table} ${b.records.toLocaleString("en-US")}`).join(", ");
+        logger.warn(`${total > 0 ? `${total.toLocaleString("en-US")} records (${where})` : "some records"} are not in their tables yet; they stay in the log and are written on the next start.`);
+      }
       await runtime.close();
     })());
   return { url, stop };
