@@ -110,6 +110,11 @@ const ERROR_MEANING: Readonly<Record<number, string>> = {
   503: "busy or not ready: retry after Retry-After seconds",
   504: "the records of x-igloo-after were not queryable within x-igloo-wait-ms",
 };
+/** An ingest whose produce went unanswered: the one 504 that is not about read-your-writes. */
+const OUTCOME_UNKNOWN = {
+  description: 'the stream did not answer the write: the records may or may not be stored (`"outcome": "unknown"`); resend with the same idempotency-key, which stores them once',
+  content: { "application/json": { schema: { type: "object", properties: { error: { type: "string" }, outcome: { const: "unknown" } }, required: ["error", "outcome"] } } },
+};
 const RETRY_AFTER = { "Retry-After": { description: "seconds to wait before retrying", schema: { type: "integer" } } };
 const errors = (...codes: number[]) =>
   Object.fromEntries(
@@ -168,7 +173,8 @@ export function openApiDocument(input: { models: readonly ModelIR[]; views: read
             in: "header",
             required: false,
             schema: { type: "string", pattern: IDEMPOTENCY_KEY.source },
-            description: "The same key on a resend returns the first answer (header idempotent-replayed: true) instead of storing the records again; remembered 10 minutes by the process that answered.",
+            description:
+              "The same key and body on a resend store the records once: the process that answered returns its first answer (header idempotent-replayed: true) for 10 minutes; any other process, or later, stores the records again and the table writers drop them as repeats.",
           },
         ],
         requestBody: {
@@ -178,7 +184,7 @@ export function openApiDocument(input: { models: readonly ModelIR[]; views: read
             "application/x-ndjson": { schema: { type: "string", description: `one ${model.name}Input JSON object per line` } },
           },
         },
-        responses: { "200": { description: "processed: per-record verdicts", content: { "application/json": { schema: { $ref: "#/components/schemas/IngestVerdict" } } } }, ...errors(400, 401, 403, 404, 408, 413, 415, 422, 503) },
+        responses: { "200": { description: "processed: per-record verdicts", content: { "application/json": { schema: { $ref: "#/components/schemas/IngestVerdict" } } } }, ...errors(400, 401, 403, 404, 408, 413, 415, 422, 503), "504": OUTCOME_UNKNOWN },
       },
     };
   }
@@ -246,6 +252,50 @@ export function openApiDocument(input: { models: readonly ModelIR[]; views: read
       responses: {
         "200": { description: `the columns and rows; ${STREAMED}`, content: { "application/json": { schema: { $ref: "#/components/schemas/QueryResult" } } } },
         ...errors(400, 401, 403, 408, 413, 415, 503, 504),
+      },
+    },
+  };
+  paths["/dead-letters/replay"] = {
+    post: {
+      operationId: "replayDeadLetters",
+      summary: "Feed a model's or function's dead letters again after a fix; each is stored once however often it is replayed (admin key in production)",
+      security: [{ bearer: [] }],
+      requestBody: {
+        required: true,
+        content: {
+          "application/json": {
+            schema: {
+              type: "object",
+              properties: { source: { type: "string", description: "a model or function name" }, since: { type: "string", format: "date-time" } },
+              required: ["source"],
+              additionalProperties: false,
+            },
+          },
+        },
+      },
+      responses: {
+        "200": {
+          description: "what was fed again",
+          content: {
+            "application/json": {
+              schema: {
+                type: "object",
+                properties: {
+                  source: { type: "string" },
+                  kind: { enum: ["model", "function"] },
+                  read: { type: "integer" },
+                  refed: { type: "integer" },
+                  refusedAgain: { type: "integer" },
+                  errors: { type: "array", items: { type: "string" } },
+                  more: { type: "boolean" },
+                  until: { type: "string" },
+                },
+                required: ["source", "kind", "read", "refed", "refusedAgain", "errors", "more"],
+              },
+            },
+          },
+        },
+        ...errors(400, 401, 403, 404, 415),
       },
     },
   };
