@@ -16,6 +16,8 @@ import { removeDir, tempDir } from "../scripts/lib/igloo.ts";
 import { sharedChdbStore } from "./helpers/chdb.ts";
 import { random as seeded } from "./helpers/random.ts";
 import { BAD_EVERY, ROWS } from "./fixtures/writer-crash-child.ts";
+import { serverUrl, sharedClickHouse } from "./helpers/clickhouseServer.ts";
+import { sharedKafka } from "./helpers/kafka.ts";
 
 const dirs: string[] = [];
 const logs: EmbeddedLog[] = [];
@@ -130,33 +132,49 @@ test("a view that refuses the rows is retried, never split or dead-lettered; fix
 const BUN = process.execPath;
 const POINTS = ["writer.beforeIntent", "writer.afterIntent", "writer.afterDeadLetters", "writer.afterInsert", "stream.afterCommit"];
 
-test("kill -9 at each step of the writer's intent, insert, dead letters and commit: every row once, in the table and its view", async () => {
-  const child = (dir: string, mode: "run" | "count", failpoints?: string) =>
-    Bun.spawn([BUN, join(import.meta.dir, "fixtures/writer-crash-child.ts"), dir, mode], {
-      stdout: "pipe",
-      stderr: "pipe",
-      env: { ...process.env, IGLOO_FAILPOINTS: failpoints ?? "" },
-    });
+/**
+ * Runs the crash child once per failpoint: killed there, resumed, counted. `engines` adds
+ * the environment that points it at Kafka and a ClickHouse server (empty: embedded).
+ */
+async function crashAtEveryStep(engines: (point: string) => Record<string, string>): Promise<void> {
+  const child = (dir: string, mode: "run" | "count", env: Record<string, string>) =>
+    Bun.spawn([BUN, join(import.meta.dir, "fixtures/writer-crash-child.ts"), dir, mode], { stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
   const good = Array.from({ length: ROWS }, (_, id) => id).filter((id) => id % BAD_EVERY !== 0);
   const bad = Array.from({ length: ROWS }, (_, id) => id).filter((id) => id % BAD_EVERY === 0);
   for (const point of POINTS) {
     const dir = tempDir("writer-crash");
     dirs.push(dir);
+    const env = { ...engines(point), IGLOO_FAILPOINTS: "" };
     // The third batch: the first two are committed, so the crash lands mid-topic.
-    const crashed = child(dir, "run", `${point}@3`);
+    const crashed = child(dir, "run", { ...env, IGLOO_FAILPOINTS: `${point}@3` });
     await crashed.exited;
     const crashText = await new Response(crashed.stderr).text();
-    expect({ point, signal: crashed.signalCode, said: crashText.includes(`failpoint ${point}`) }).toEqual({ point, signal: "SIGKILL", said: true });
-    const resumed = child(dir, "run");
+    const said = crashText.includes(`failpoint ${point}`);
+    expect({ point, signal: crashed.signalCode, said, ...(said ? {} : { exit: crashed.exitCode, crashText }) }).toEqual({ point, signal: "SIGKILL", said: true });
+    const resumed = child(dir, "run", env);
     expect({ point, exit: await resumed.exited, err: resumed.exitCode === 0 ? "" : await new Response(resumed.stderr).text() }).toEqual({ point, exit: 0, err: "" });
-    const counter = child(dir, "count");
+    const counter = child(dir, "count", env);
     await counter.exited;
     const counts = JSON.parse(await new Response(counter.stdout).text()) as { rows: number; distinct: number; view: number; letters: number[] };
     expect({ point, rows: counts.rows, distinct: counts.distinct, view: counts.view }).toEqual({ point, rows: good.length, distinct: good.length, view: good.length });
     // Dead letters are at least once: a crash after they were written and before the commit writes them again.
     expect({ point, refused: [...new Set(counts.letters)].sort((a, b) => a - b) }).toEqual({ point, refused: bad });
   }
+}
+
+test("kill -9 at each step of the writer's intent, insert, dead letters and commit: every row once, in the table and its view", async () => {
+  await crashAtEveryStep(() => ({}));
 }, 120_000);
+
+test("the same on Kafka and Debian's ClickHouse server (no deduplication tokens: a replay inserts only the missing ids)", async () => {
+  const [kafka, clickhouse] = await Promise.all([sharedKafka(), sharedClickHouse()]);
+  const run = `${process.pid}_${Date.now() % 100_000}`;
+  await crashAtEveryStep((point) => ({
+    IGLOO_CRASH_KAFKA: kafka.brokers.join(","),
+    IGLOO_CRASH_CLICKHOUSE: serverUrl(clickhouse, clickhouse),
+    IGLOO_CRASH_NAME: `crash_${point.replace(/\W/g, "_")}_${run}`,
+  }));
+}, 240_000);
 
 async function readTopic(stream: EmbeddedLog, topic: string): Promise<{ source: string; stage: string; record: string; error: string }[]> {
   const end = (await stream.endOffsets(topic)).get(0) ?? 0;
