@@ -8,7 +8,7 @@ import type { ModelIR } from "../conventions/datamodels/ir.ts";
 import { IglooError } from "../conventions/errors.ts";
 import { compileValidator } from "../conventions/datamodels/validator.ts";
 import { DEAD_LETTER_MODEL, DEAD_LETTER_TOPIC } from "./deadLetters.ts";
-import { RECORD_IDS_MODEL } from "./ingest/recordIds.ts";
+import { forgetOldIds, RECORD_IDS_MODEL } from "./ingest/recordIds.ts";
 import { rowShape, type IngestTarget } from "./ingest/ingest.ts";
 import { RepeatReporter, type Logger } from "./logger.ts";
 import type { IglooMetrics } from "./metrics.ts";
@@ -84,6 +84,7 @@ export class Pipeline {
   #requested: readonly ModelIR[] = [];
   /** Models with no applied version yet whose table waits for a held change. */
   #waiting = new Map<string, ModelIR>();
+  #forgetting: ReturnType<typeof setInterval> | undefined;
   /** Pauses per table: a writer runs again when the last pause ends. */
   readonly #pauses = new Map<string, number>();
   #deadLetterWriter: TableWriter | undefined;
@@ -194,6 +195,13 @@ export class Pipeline {
     }
 
     const writers = this.#options.writers !== false;
+    if (writers && this.#forgetting === undefined) {
+      // Ingest ids are kept RECORD_ID_DAYS: checked now and every hour.
+      const forget = () => void forgetOldIds(store).catch((error: unknown) => this.#options.logger.warn(`could not drop old ingest ids: ${error instanceof Error ? error.message : String(error)}`));
+      forget();
+      this.#forgetting = setInterval(forget, 3_600_000);
+      this.#forgetting.unref?.();
+    }
     if (writers && !this.#deadLetterWriter) {
       await stream.ensureTopic(DEAD_LETTER_TOPIC);
       this.#deadLetterWriter = this.#writer(DEAD_LETTER_MODEL, DEAD_LETTER_TOPIC);
@@ -270,5 +278,7 @@ export class Pipeline {
     await this.#deadLetterWriter?.stop();
     this.#deadLetterWriter = undefined;
     this.#writerErrors.close();
+    clearInterval(this.#forgetting);
+    this.#forgetting = undefined;
   }
 }

@@ -79,3 +79,18 @@ export async function storedIds(store: Store, ids: readonly string[]): Promise<S
   }
   return stored;
 }
+
+/** Days of ids kept: a resend comes within minutes; one after this is stored again. */
+export const RECORD_ID_DAYS = 2;
+
+/** Drops the days of ids older than RECORD_ID_DAYS (whole partitions: no rewrite). Returns how many days were dropped. */
+export async function forgetOldIds(store: Store, now = new Date()): Promise<number> {
+  const cutoff = new Date(now.getTime() - RECORD_ID_DAYS * 86_400_000);
+  const oldest = Number(cutoff.toISOString().slice(0, 10).replaceAll("-", ""));
+  const { rows } = await store.query<{ partition: string }>(
+    `SELECT DISTINCT partition FROM system.parts WHERE database = currentDatabase() AND table = ${quoteString(RECORD_IDS_TABLE)} AND active`,
+  );
+  const old = rows.map((r) => r.partition.replace(/'/g, "")).filter((p) => /^\d{8}$/.test(p) && Number(p) < oldest);
+  for (const day of old) await store.exec(`ALTER TABLE ${RECORD_IDS_TABLE} DROP PARTITION ${day}`);
+  return old.length;
+}
