@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import type { FieldIR, ModelIR } from "../conventions/datamodels/ir.ts";
 import { parseModels } from "../conventions/datamodels/parse.ts";
+import { modelTypes } from "../src/generate/modelTypes.ts";
 
 const FILE = "datamodels/T.prisma";
 
@@ -576,5 +577,45 @@ describe("documents and whole files", () => {
   test("no files, empty files", () => {
     expect(parseModels([])).toEqual({ models: { models: [], enums: [] }, errors: [] });
     expect(parse("// nothing here\n")).toEqual({ models: { models: [], enums: [] }, errors: [] });
+  });
+});
+
+// Found by the generative round trip (test/generative.roundtrip.test.ts).
+describe("found by the generative round trip", () => {
+  test("a Json @db.JSON field cannot be in the sort key: the engine refused the table and igloo dev stopped", () => {
+    const refused = (text: string, by: string, line: number) =>
+      expect(errorsOf(text)).toEqual([
+        `${FILE}:${line}:3: model \`T\`: field \`j\` (Json @db.JSON) cannot be in the table's sort key (${by}): the engine orders by no JSON column. Sort by other fields (@@orderBy([...])), or store the value as Json text (without @db.JSON).`,
+      ]);
+    refused(withFields("j Json @db.JSON @id"), "`@id`", 2);
+    refused(withFields("j Json @db.JSON", "k String", "@@id([k, j])"), "`@@id`", 4);
+    refused(withFields("j Json @db.JSON", "k String @id", "@@orderBy([j])"), "`@@orderBy`", 4);
+    // Json text is a String column, which sorts.
+    expect(modelOf(withFields("j Json @id")).orderBy).toEqual(["j"]);
+    expect(modelOf(withFields("j Json @db.JSON", "k String @id")).orderBy).toEqual(["k"]);
+  });
+
+  test("`__proto__` cannot be a column: JSON rows keyed by it lost the value (stored as NULL)", () => {
+    expect(errorsOf(withFields('p String @map("__proto__")'))).toEqual([
+      `${FILE}:2:12: field \`p\` of model \`T\`: \`__proto__\` cannot be a column name. Choose another name, e.g. @map("proto").`,
+    ]);
+    expect(fieldOf(withFields('p String @map("constructor")'), "p").column).toBe("constructor");
+  });
+
+  test("a Json list takes a list of JSON texts as its default", () => {
+    expect(fieldOf(withFields("j Json[] @default([])"), "j").default).toEqual({ kind: "literal", value: [] });
+    expect(fieldOf(withFields('j Json[] @default(["{}", "[1]"])'), "j").default).toEqual({ kind: "literal", value: ["{}", "[1]"] });
+    expect(errorsOf(withFields('j Json[] @default(["{"])'))[0]).toContain('the default is not valid for the field: expected JSON text, got "{"');
+  });
+
+  test("generated input types: an omitted field named like an Object.prototype member still compiles", () => {
+    // TypeScript checks an object literal's inherited toString() against `toString?: string`,
+    // so a record without the field did not compile against the generated type.
+    const types = modelTypes(modelOf(withFields("id String @id", "toString String?", "constructor Int[]", "valueOf Json @default(\"{}\")", "name String?")));
+    expect(types).toContain('  toString?: string | null | Object["toString"];');
+    expect(types).toContain('  constructor?: number[] | Object["constructor"];');
+    expect(types).toContain('  valueOf?: unknown | Object["valueOf"];');
+    expect(types).toContain("  name?: string | null;");
+    expect(types).toContain("  id: string;");
   });
 });

@@ -665,3 +665,73 @@ test("speed: 1M records of 8 fields (printed, not asserted)", () => {
   console.log(`validator: ${((best * 1e6) / 1_000_000).toFixed(0)} ns per record (8 fields, best of 3 x 1M)`);
   expect(accepted).toBe(3_000_000);
 });
+
+// Found by the generative round trip (test/generative.roundtrip.test.ts): values the
+// validator accepted that the column then altered or refused after the 200.
+describe("found by the generative round trip", () => {
+  test("a year before 100 with an offset is out of range, not read as 19xx", () => {
+    // Date.UTC reads years 0-99 as 1900-1999: this was stored as 1950-05-31T23:00:00.000Z.
+    expect(rejected(single(datetime(3))("0050-06-01T00:00:00+01:00"))).toContain("outside the years 1900-2299");
+    expect(rejected(single(datetime(3))("0099-12-31T23:00:00-02:00"))).toContain("outside the years 1900-2299");
+    // An offset may still move 1899 or 2300 into the range.
+    expect(single(datetime(3))("1899-12-31T23:30:00-01:00")).toBe("1900-01-01T00:30:00.000Z");
+    expect(single(datetime(0))("2300-01-01T00:30:00+01:00")).toBe("2299-12-31T23:30:00Z");
+  });
+
+  test("DateTime64(9) ends at 2262-04-11T23:47:16.854775807Z (Int64 nanoseconds)", () => {
+    const ns = single(datetime(9));
+    expect(ns("2262-04-11T23:47:16.854775807Z")).toBe("2262-04-11T23:47:16.854775807Z");
+    expect(ns("1900-01-01T00:00:00Z")).toBe("1900-01-01T00:00:00.000000000Z");
+    // The engine refused these after the 200 (DECIMAL_OVERFLOW): they went to the dead letters.
+    for (const late of ["2262-04-11T23:47:16.854775808Z", "2299-12-31T23:59:59Z", "2262-04-12T00:00:00+00:01", 10413791999999]) {
+      expect(rejected(ns(late))).toContain("the last instant DateTime64(9) holds");
+    }
+    expect(single(datetime(8))("2299-12-31T23:59:59.99999999Z")).toBe("2299-12-31T23:59:59.99999999Z");
+  });
+
+  test("epoch milliseconds whose sub-millisecond digits a double cannot tell apart are refused", () => {
+    // Near 2299 a double keeps about 2 fractional digits of a millisecond: .124 parses to the
+    // double whose shortest spelling is .123, which was stored.
+    expect(rejected(single(datetime(6))(10382515200000.124))).toContain("send ISO-8601 text");
+    expect(single(datetime(6))(10382515200000.5)).toBe("2299-01-04T00:00:00.000500Z");
+    expect(single(datetime(6))(1767225600123.456)).toBe("2026-01-01T00:00:00.123456Z");
+    expect(single(datetime(9))(-1000000000000.25)).toBe("1938-04-24T22:13:19.999750000Z");
+  });
+
+  test("decimals: a small number's exponent is only its spelling; digits a double cannot hold are refused", () => {
+    const d = single({ kind: "decimal", precision: 38, scale: 9 });
+    // JSON.parse("0.0000005") is 5e-7: it was refused as "written with an exponent".
+    expect(d(0.0000005)).toBe("0.000000500");
+    expect(d(-1.5e-7)).toBe("-0.000000150");
+    expect(rejected(d(1e-10))).toContain("at most 9 fractional digits");
+    // 12345678901234567890 parses to the double written 12345678901234567000, which was stored.
+    expect(rejected(d(12345678901234567890))).toContain("more digits than a double holds exactly");
+    expect(rejected(single({ kind: "decimal", precision: 38, scale: 20 })(0.1 + 0.2))).toContain("more digits than a double holds exactly");
+    expect(d(9007199254740991)).toBe("9007199254740991.000000000");
+    expect(d(123456789.123)).toBe("123456789.123000000");
+    expect(d("12345678901234567890")).toBe("12345678901234567890.000000000");
+  });
+
+  test("a lone surrogate is not text: refused, where UTF-8 would lose it (it was accepted, then dead-lettered or stored as U+FFFD)", () => {
+    for (const type of [str, { kind: "string", lowCardinality: true } as ScalarType, { kind: "string", lowCardinality: false, fixedLength: 8 } as ScalarType]) {
+      expect(rejected(single(type)("lone \ud800 high"))).toBe("field `v`: expected Unicode text, got a string with a lone surrogate (\\ud800 at index 5), which UTF-8 cannot hold");
+      expect(rejected(single(type)("\udfff"))).toContain("lone surrogate (\\udfff at index 0)");
+      expect(single(type)("pair😀")).toBe("pair😀");
+    }
+    expect(rejected(single(str, { list: true })(["ok", "x\udc00"]))).toStartWith("field `v[1]`: expected Unicode text");
+    expect(rejected(single({ kind: "json", native: true })({ a: { b: "\ud800" } }))).toContain("lone surrogate");
+    expect(rejected(single({ kind: "json", native: true })({ ["k\udc00"]: 1 }))).toContain("a key with a lone surrogate");
+    // JSON text escapes it, so a Json field keeps it exactly.
+    expect(single({ kind: "json", native: false })({ a: "\ud800" })).toBe('{"a":"\\ud800"}');
+  });
+
+  test("a Json list's default is a list of JSON texts", () => {
+    const json: ScalarType = { kind: "json", native: false };
+    const check = (value: readonly unknown[]) => checkDefault(field("v", json, { list: true, default: { kind: "literal", value } }));
+    expect(check([])).toEqual({ ok: true, value: [] });
+    expect(check(["{}", "[1, 2]", '"text"'])).toEqual({ ok: true, value: ["{}", "[1,2]", '"text"'] });
+    expect(check(["nope"])).toEqual({ ok: false, error: 'expected JSON text, got "nope"' });
+    expect(check(["null"])).toEqual({ ok: false, error: "element 0: lists cannot hold null" });
+    expect(single(json, { list: true, default: { kind: "literal", value: ["{}"] } })(MISSING)).toEqual(["{}"]);
+  });
+});

@@ -6,6 +6,7 @@
  * Parsing is done by character codes instead of a regex because it runs on every event.
  */
 import { type Invalid, invalid, preview } from "./messages.ts";
+import { exactDecimalDigits, ulp } from "./numeric.ts";
 
 /** ClickHouse DateTime64 and Date32 span 1900-01-01 to 2299-12-31. */
 const FIRST_YEAR = 1900;
@@ -24,10 +25,19 @@ const EXPECTED_DATETIME = "expected an ISO-8601 timestamp or epoch milliseconds"
 const AMBIGUOUS_EPOCH = 1e11;
 const EXPECTED_DATE = 'expected a date "YYYY-MM-DD"';
 
+/**
+ * DateTime64(9) counts nanoseconds in an Int64, so it ends here (ClickHouse's
+ * documentation of DateTime64); precisions 0-8 reach 2299-12-31.
+ */
+const LAST_DATETIME64_9 = "2262-04-11T23:47:16.854775807Z";
+
 export function normalizeDateTime(value: unknown, precision: number): string | Invalid {
-  if (typeof value === "string") return fromText(value, precision);
-  if (typeof value === "number") return fromEpochMs(value, precision);
-  return invalid(`${EXPECTED_DATETIME}, got ${preview(value)}`);
+  const out = typeof value === "string" ? fromText(value, precision) : typeof value === "number" ? fromEpochMs(value, precision) : invalid(`${EXPECTED_DATETIME}, got ${preview(value)}`);
+  // Outputs share one fixed-width form, so they compare as text.
+  if (precision === 9 && typeof out === "string" && out > LAST_DATETIME64_9) {
+    return invalid(`${EXPECTED_DATETIME}, got ${preview(value)} (after ${LAST_DATETIME64_9}, the last instant DateTime64(9) holds)`);
+  }
+  return out;
 }
 
 export function normalizeDate(value: unknown): string | Invalid {
@@ -101,6 +111,10 @@ function fromText(text: string, precision: number): string | Invalid {
     const problem = yearProblem(year);
     if (problem !== undefined) return badText(text, problem);
     if (canonical) return text;
+  } else if (year < FIRST_YEAR - 1 || year > LAST_YEAR + 1) {
+    // An offset moves an instant by less than a day, so these years are out of range
+    // whatever it is; and Date.UTC below would read years 0-99 as 1900-1999.
+    return badText(text, yearRange);
   }
   const digits = fitFraction(text.slice(fractionStart, fractionEnd), precision);
   if (digits === undefined) return badText(text, tooPrecise(precision));
@@ -129,19 +143,29 @@ function fromEpochMs(value: number, precision: number): string | Invalid {
   const ms = Math.floor(value);
   if (ms < MIN_MS || ms >= END_MS) return bad(yearRange);
   let subMs = "";
+  let exact = true;
   if (ms !== value) {
-    // The shortest decimal spelling is what the producer wrote in its JSON.
+    // The shortest decimal spelling is what the producer wrote in its JSON, when a double
+    // can tell that spelling from its neighbours at this many digits.
     const text = String(value);
     // Exponent form only happens below 1e-6 ms, i.e. finer than nanoseconds.
     if (text.includes("e")) return bad(tooPrecise(precision));
     const digits = text.slice(text.indexOf(".") + 1);
+    exact = exactDecimalDigits(value, digits.length);
     // floor() moved a negative value down a whole ms; the fraction counts up from there.
     subMs = value < 0 ? (10n ** BigInt(digits.length) - BigInt(digits)).toString().padStart(digits.length, "0") : digits;
   }
   const iso = new Date(ms).toISOString();
   const digits = fitFraction(iso.slice(20, 23) + subMs, precision);
   if (digits === undefined) return bad(tooPrecise(precision));
+  if (!exact) {
+    return bad(` (near ${ms} a JSON number keeps about ${significantFractionDigits(value)} fractional digits, fewer than sent: the sub-millisecond digits read may not be those written; send ISO-8601 text)`);
+  }
   return iso.slice(0, 19) + digits + "Z";
+}
+
+function significantFractionDigits(value: number): number {
+  return Math.max(0, Math.floor(-Math.log10(ulp(value))));
 }
 
 function tooPrecise(precision: number): string {

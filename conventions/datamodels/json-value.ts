@@ -8,9 +8,9 @@ import { type Invalid, invalid, kindOf, preview } from "./messages.ts";
 
 export const MAX_JSON_DEPTH = 64;
 
-/** JSON text of the value, for Json fields stored as a String column. */
+/** JSON text of the value, for Json fields stored as a String column (JSON escapes a lone surrogate). */
 export function normalizeJsonText(value: unknown): string | Invalid {
-  const problem = jsonProblem(value, 0);
+  const problem = jsonProblem(value, 0, false);
   return problem === undefined ? JSON.stringify(value) : invalid(problem);
 }
 
@@ -19,14 +19,16 @@ export function checkJsonObject(value: unknown): Invalid | undefined {
   if (typeof value !== "object" || value === null || Array.isArray(value) || !isPlainObject(value)) {
     return invalid(`expected a JSON object, got ${preview(value)}`);
   }
-  const problem = jsonProblem(value, 0);
+  // The engine parses the object's text itself, and refuses a lone surrogate's escape.
+  const problem = jsonProblem(value, 0, true);
   return problem === undefined ? undefined : invalid(problem);
 }
 
-/** `enclosing` counts the objects and arrays around `value`. */
-function jsonProblem(value: unknown, enclosing: number): string | undefined {
+/** `enclosing` counts the objects and arrays around `value`; `unicode`: strings and keys must be well-formed. */
+function jsonProblem(value: unknown, enclosing: number, unicode: boolean): string | undefined {
   switch (typeof value) {
     case "string":
+      return unicode && !isWellFormed(value) ? "expected Unicode text, got a string with a lone surrogate, which UTF-8 cannot hold" : undefined;
     case "boolean":
       return undefined;
     case "number":
@@ -36,8 +38,11 @@ function jsonProblem(value: unknown, enclosing: number): string | undefined {
       if (enclosing >= MAX_JSON_DEPTH) return `expected JSON nested at most ${MAX_JSON_DEPTH} levels deep, got deeper nesting`;
       const items = Array.isArray(value) ? value : isPlainObject(value) ? Object.values(value) : undefined;
       if (items === undefined) return `expected a JSON value, got a value containing a ${kindOf(value)}`;
+      if (unicode && !Array.isArray(value) && Object.keys(value).some((key) => !isWellFormed(key))) {
+        return "expected Unicode text, got a key with a lone surrogate, which UTF-8 cannot hold";
+      }
       for (const item of items) {
-        const problem = jsonProblem(item, enclosing + 1);
+        const problem = jsonProblem(item, enclosing + 1, unicode);
         if (problem !== undefined) return problem;
       }
       return undefined;
@@ -45,6 +50,10 @@ function jsonProblem(value: unknown, enclosing: number): string | undefined {
     default:
       return `expected a JSON value, got a value containing ${typeof value === "undefined" ? "undefined" : `a ${typeof value}`}`;
   }
+}
+
+function isWellFormed(text: string): boolean {
+  return (text as unknown as { isWellFormed(): boolean }).isWellFormed();
 }
 
 function isPlainObject(value: object): boolean {

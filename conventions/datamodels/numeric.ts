@@ -64,6 +64,32 @@ export function normalizeWideInt(value: unknown, limits: WideIntLimits): string 
 
 const DECIMAL_TEXT = /^-?\d+(?:\.\d+)?$/;
 
+/** The distance from `value` to the next double away from zero. */
+export function ulp(value: number): number {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, Math.abs(value));
+  view.setBigUint64(0, view.getBigUint64(0) + 1n);
+  return view.getFloat64(0) - Math.abs(value);
+}
+
+/**
+ * Whether the double `value` stands for exactly one decimal with `fractionDigits`
+ * fractional digits: its spacing to the next double is no wider than those digits. Else
+ * several spellings parse to it (12345678901234567890 and 12345678901234567000 do), and
+ * the digits read back from it may not be those the producer wrote.
+ */
+export function exactDecimalDigits(value: number, fractionDigits: number): boolean {
+  return ulp(value) <= 10 ** -fractionDigits;
+}
+
+/** `String(n)` of a number below 1e-6 without its exponent: `5e-7` is `0.0000005`. */
+function smallNumberText(text: string): string {
+  const m = /^(-?)(\d)(?:\.(\d+))?e-(\d+)$/.exec(text);
+  if (m === null) return text;
+  const [, sign = "", lead = "", rest = "", exponent = "0"] = m;
+  return `${sign}0.${"0".repeat(Number(exponent) - 1)}${lead}${rest}`;
+}
+
 /**
  * A Decimal(precision, scale) as a string with exactly `scale` fractional digits.
  * Extra digits are refused rather than rounded: silently changing money is worse than
@@ -75,9 +101,11 @@ export function normalizeDecimal(value: unknown, precision: number, scale: numbe
   if (typeof value === "number") {
     if (!Number.isFinite(value)) return invalid(`${expected}, got ${preview(value)}`);
     text = String(value);
-    if (text.includes("e")) {
+    if (text.includes("e+")) {
       return invalid(`${expected}, got ${text}, which JavaScript writes with an exponent; send it as a plain decimal string`);
     }
+    // A small number's exponent (5e-7) is only how JavaScript writes it: 0.0000005.
+    text = smallNumberText(text);
   } else if (typeof value === "string") {
     if (!DECIMAL_TEXT.test(value)) return invalid(`${expected}, got ${preview(value)}`);
     text = value;
@@ -97,6 +125,11 @@ export function normalizeDecimal(value: unknown, precision: number, scale: numbe
     return invalid(
       `expected at most ${precision - scale} integer digits (Decimal(${precision}, ${scale})), got ${preview(value)}`,
     );
+  }
+  // The shortest spelling of a double is the producer's JSON number only if the double holds
+  // that many digits (about 15 significant): 12345678901234567890 reads as ...67000.
+  if (typeof value === "number" && !exactDecimalDigits(value, dot === -1 ? 0 : text.length - dot - 1)) {
+    return invalid(`${expected}, got ${preview(value)}, a JSON number with more digits than a double holds exactly (about 15 significant): the digits read may not be those sent; send it as a decimal string`);
   }
   if (whole === "") whole = "0";
   const sign = negative && (whole !== "0" || fraction !== "") ? "-" : "";

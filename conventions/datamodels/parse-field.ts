@@ -90,6 +90,10 @@ export function buildField(
         const name = stringArgument(attr.args, "name");
         if (name === undefined || !NAME.test(name)) {
           reporter.error(at, `${what}: \`@map\` takes the column name as a string of letters, digits and _, e.g. @map("user_id")`);
+        } else if (name === "__proto__") {
+          // Rows travel as JSON objects keyed by column: this key is refused by ingest (a
+          // prototype-pollution payload) and lost by JavaScript objects, so its values would be.
+          reporter.error(at, `${what}: \`__proto__\` cannot be a column name`, 'Choose another name, e.g. @map("proto").');
         } else {
           column = name;
         }

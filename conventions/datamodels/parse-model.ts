@@ -259,6 +259,18 @@ function applyModelAttributes(
       "Add @id to the identifying field or @@orderBy([...]).",
     );
   }
+  // ClickHouse sorts by no JSON column, so the table could not be created.
+  for (const name of finalOrderBy) {
+    const field = byName.get(name);
+    if (field?.type.kind !== "json" || !field.type.native) continue;
+    const by = orderBy !== undefined ? "`@@orderBy`" : field.id && ids.length === 1 && !seen.has("id") ? "`@id`" : "`@@id`";
+    const at = by === "`@id`" ? field.source : reporter.ref(attributes.find((attr) => attr.name === (orderBy !== undefined ? "orderBy" : "id")));
+    reporter.error(
+      at,
+      `${what}: field \`${field.name}\` (Json @db.JSON) cannot be in the table's sort key (${by}): the engine orders by no JSON column`,
+      "Sort by other fields (@@orderBy([...])), or store the value as Json text (without @db.JSON).",
+    );
+  }
   const streamKey = key ?? (ids.length === 1 ? ids[0]?.name : undefined);
   return {
     name: node.name,

@@ -55,11 +55,13 @@ export function scalarCheck(type: ScalarType, src: string, dst: string, fail: Fa
 
   switch (type.kind) {
     case "string": {
-      if (type.fixedLength === undefined) return simple(`typeof ${src} === "string"`, src, "expected a string");
+      // A lone surrogate is no Unicode text: UTF-8 (the stream, the engine) cannot hold it.
+      const unicode = `else if (!${src}.isWellFormed()) { ${fail(`${pool.ref(loneSurrogate)}(${src})`)} }`;
+      if (type.fixedLength === undefined) return `if (typeof ${src} !== "string") { ${fail(got("expected a string"))} } ${unicode} else { ${dst} = ${src}; }`;
       const n = Number(type.fixedLength);
       const bytes = `${pool.ref(utf8Length)}(${src})`;
       // A UTF-16 unit is 1 to 3 UTF-8 bytes, so short strings need no byte count.
-      return `if (typeof ${src} !== "string") { ${fail(got("expected a string"))} }
+      return `if (typeof ${src} !== "string") { ${fail(got("expected a string"))} } ${unicode}
         else if (${src}.length > ${n} || (${src}.length * 3 > ${n} && ${bytes} > ${n})) {
           ${fail(`${JSON.stringify(`expected a string of at most ${n} UTF-8 bytes (FixedString(${n})), got `)} + ${bytes} + " bytes"`)}
         } else { ${dst} = ${src}; }`;
@@ -120,6 +122,18 @@ function enumChoices(values: readonly string[]): string {
   return values.length === 1 ? listed : `one of ${listed}${rest > 0 ? ` (and ${rest} more)` : ""}`;
 }
 
+/** Where a string that is not well-formed UTF-16 has its first unpaired surrogate. */
+function loneSurrogate(text: string): string {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0xd800 && code <= 0xdbff && isLowSurrogate(text.charCodeAt(i + 1))) i++;
+    else if (code >= 0xd800 && code <= 0xdfff) {
+      return `expected Unicode text, got a string with a lone surrogate (\\u${code.toString(16)} at index ${i}), which UTF-8 cannot hold`;
+    }
+  }
+  return "expected Unicode text";
+}
+
 function utf8Length(text: string): number {
   let bytes = 0;
   for (let i = 0; i < text.length; i++) {
@@ -129,7 +143,7 @@ function utf8Length(text: string): number {
     else if (code >= 0xd800 && code <= 0xdbff && isLowSurrogate(text.charCodeAt(i + 1))) {
       bytes += 4;
       i++;
-    } else bytes += 3; // lone surrogates are sent as U+FFFD, also 3 bytes
+    } else bytes += 3; // lone surrogates are refused before the count
   }
   return bytes;
 }

@@ -53,12 +53,15 @@ export function checkDefault(field: FieldIR): DefaultCheck {
   let value: unknown = field.default.value;
   if (value === null) return { ok: false, error: "a default cannot be null" };
   if (field.type.kind === "json") {
-    if (typeof value !== "string") return { ok: false, error: "a Json default is JSON text in a string, e.g. @default(\"{}\")" };
-    try {
-      value = JSON.parse(value);
-    } catch {
-      return { ok: false, error: `expected JSON text, got ${preview(value)}` };
+    // Each Json value is JSON text in a string, alone or as the items of a list default.
+    const many = field.list && Array.isArray(value);
+    const parsed: unknown[] = [];
+    for (const text of many ? (value as unknown[]) : [value]) {
+      const result = parseJsonDefault(text);
+      if (!result.ok) return result;
+      parsed.push(result.value);
     }
+    value = many ? parsed : parsed[0];
   }
   const check = compileValueCheck(field.type);
   if (!field.list) return check(value);
@@ -70,6 +73,15 @@ export function checkDefault(field: FieldIR): DefaultCheck {
     items.push(result.value);
   }
   return { ok: true, value: items };
+}
+
+function parseJsonDefault(text: unknown): DefaultCheck {
+  if (typeof text !== "string") return { ok: false, error: 'a Json default is JSON text in a string, e.g. @default("{}"), or a list of them for a list, e.g. @default(["{}"])' };
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch {
+    return { ok: false, error: `expected JSON text, got ${preview(text)}` };
+  }
 }
 
 /** Statements that read field `field` from `input` and leave its normalized value in `dst`. */

@@ -52,7 +52,11 @@ export function modelTypes(model: ModelIR): string {
   const row = model.fields.map((f) => `${docComment(f.doc, "  ")}  ${f.name}: ${fieldType(f, rowScalar(f.type))};`);
   const input = model.fields.map((f) => {
     const omittable = f.optional || f.list || f.default !== undefined;
-    return `  ${f.name}${omittable ? "?" : ""}: ${fieldType(f, inputScalar(f.type))};`;
+    // A record that leaves out a field named like an Object.prototype member (`toString`,
+    // `constructor`...) still has the inherited member, and TypeScript checks that against
+    // the field's type: without its type in the union, such a record would not compile.
+    const inherited = omittable && f.name in Object.prototype ? ` | Object[${JSON.stringify(f.name)}]` : "";
+    return `  ${f.name}${omittable ? "?" : ""}: ${fieldType(f, inputScalar(f.type))}${inherited};`;
   });
   return [
     `${docComment(model.doc, "")}export interface ${model.name} {\n${row.join("\n")}\n}`,
