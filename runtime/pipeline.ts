@@ -20,15 +20,40 @@ import { waitForWriters } from "./writer/progress.ts";
 import { TableWriter, writerGroup, type TableWriterOptions } from "./writer/tableWriter.ts";
 
 /**
- * The writer's check of records written into a topic from outside Igloo: they may name
- * fields or columns; a valid one becomes the row the table takes.
+ * The writer's check of records in a topic: rows as Igloo writes them, or as a program
+ * outside Igloo wrote them. They may name fields or columns; a `Json` field (stored as
+ * text) holds JSON text, as in the rows Igloo writes, and is checked as the value that
+ * text encodes (the ingest check would encode the text once more). A valid one becomes
+ * the row the table takes.
  */
 function rowCheck(target: IngestTarget): IngestTarget["validate"] {
   const { toRow, toRecord, validate } = target;
-  if (!toRow || !toRecord) return validate;
+  const jsonText = target.model.fields.filter((f) => f.type.kind === "json" && !f.type.native);
   return (input) => {
-    const checked = validate(typeof input === "object" && input !== null && !Array.isArray(input) ? toRecord(input as Record<string, unknown>) : input);
-    return checked.ok ? { ok: true, record: toRow(checked.record) } : checked;
+    if (typeof input !== "object" || input === null || Array.isArray(input)) return validate(input);
+    let record = toRecord ? toRecord(input as Record<string, unknown>) : (input as Record<string, unknown>);
+    if (jsonText.length > 0) {
+      record = { ...record };
+      for (const field of jsonText) {
+        const value = record[field.name];
+        const texts = field.list && Array.isArray(value) ? value : [value];
+        const decoded: unknown[] = [];
+        for (const text of texts) {
+          if (typeof text !== "string") {
+            decoded.push(text);
+            continue;
+          }
+          try {
+            decoded.push(JSON.parse(text));
+          } catch (error) {
+            return { ok: false, error: `field \`${field.name}\`: a topic holds Json fields as JSON text, and this is not JSON (${error instanceof Error ? error.message : String(error)})` };
+          }
+        }
+        record[field.name] = field.list && Array.isArray(value) ? decoded : decoded[0];
+      }
+    }
+    const checked = validate(record);
+    return checked.ok && toRow ? { ok: true, record: toRow(checked.record) } : checked;
   };
 }
 

@@ -127,24 +127,6 @@ const KNOWN: readonly Deviation[] = [
     answer: (f, e) => eachItem(f, e, (x) => (Object.is(x, -0) ? 0 : x instanceof Matcher && Object.is(x.value, -0) ? float32Matcher(0) : x)),
   },
   {
-    id: "server-json-text-twice",
-    engines: ["server"],
-    describe:
-      "Json (text) fields come back as the JSON text of their JSON text (production's table writer re-runs the ingest validator on rows from Kafka, and normalizeJsonText encodes the row's text again)",
-    applies: (f) => f.type.kind === "json" && !f.type.native,
-    answer: (f, e) =>
-      eachItem(f, e, (m) => {
-        const want = m instanceof Matcher ? (m.value as { jsonText?: unknown } | undefined)?.jsonText : undefined;
-        return new Matcher("JSON text of JSON text", (got) => {
-          try {
-            return typeof got === "string" && deepEqual(JSON.parse(JSON.parse(got) as string), want);
-          } catch {
-            return false;
-          }
-        });
-      }),
-  },
-  {
     id: "server-float-parsing",
     engines: ["server"],
     describe: "the ClickHouse 18.16 server reads some Float64 and Float32 values a few ulps off and Float64 subnormals as 0 (its JSON number parser does not round correctly)",

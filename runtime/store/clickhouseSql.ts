@@ -3,6 +3,7 @@
  * ClickHouse server speak the same dialect). Only identifiers Igloo controls or has
  * validated are spliced into SQL; values always travel as bound parameters.
  */
+import { checkDefault } from "../../conventions/datamodels/validator.ts";
 import { numericTypeName } from "../../conventions/datamodels/numericTypes.ts";
 import type { FieldIR, ModelIR, ScalarType } from "../../conventions/datamodels/ir.ts";
 import type { StoreCapabilities } from "./store.ts";
@@ -70,6 +71,12 @@ function defaultClause(field: FieldIR): string {
   if (d === undefined || d.kind !== "literal" || field.list) return "";
   const v = d.value;
   if (v === null) return " DEFAULT NULL";
+  if (typeof v === "string" && (field.type.kind === "datetime" || field.type.kind === "date")) {
+    // As the validator reads it (a lowercase `t`, an offset, no zone...), written the way
+    // every engine parses: `YYYY-MM-DD hh:mm:ss[.f]`, in UTC.
+    const normalized = checkDefault(field);
+    if (normalized.ok && typeof normalized.value === "string") return ` DEFAULT ${quoteString(normalized.value.replace("T", " ").replace(/Z$/, ""))}`;
+  }
   if (typeof v === "string") return ` DEFAULT ${quoteString(v)}`;
   if (typeof v === "number") return ` DEFAULT ${v}`;
   if (typeof v === "boolean") return ` DEFAULT ${v ? 1 : 0}`;
