@@ -4,6 +4,8 @@
  * nothing stored; a bad NDJSON line is a problem of that one record only.
  */
 
+import { MAX_JSON_DEPTH } from "../../conventions/datamodels/json-value.ts";
+
 export class BodyError extends Error {
   readonly status: 400 | 408 | 413 | 415;
   constructor(status: 400 | 408 | 413 | 415, message: string) {
@@ -98,8 +100,13 @@ function parseNdjson(text: string, maxRecords: number): Candidate[] {
   return records;
 }
 
-/** Bodies deeper than this are refused whole: nothing legitimate nests so far. */
-export const MAX_DEPTH = 64;
+/**
+ * Records deeper than this are refused whole: nothing legitimate nests so far. A valid
+ * record may hold a Json value as deep as the validator takes (MAX_JSON_DEPTH) in a list
+ * field, two levels below the record; one more level leaves room for a value the
+ * validator refuses by a level, which is then rejected on its own, naming its field.
+ */
+export const MAX_DEPTH = MAX_JSON_DEPTH + 3;
 
 /**
  * Finds a reason to refuse a body whole: a `__proto__` key (the classic prototype
