@@ -216,12 +216,13 @@ describe("the next batch, built while one is in flight", () => {
 
   test("goes back when the one in flight fails: the rest of the failed call is dropped, later calls still go", async () => {
     let requests = 0;
-    const server = fake((_r, body) => (++requests === 1 ? Response.json({ error: "refused" }, { status: 400 }) : verdict(body)));
+    // A refusal that taking the batch apart cannot help (a 400 is taken apart, see below).
+    const server = fake((_r, body) => (++requests === 1 ? Response.json({ error: "refused" }, { status: 422 }) : verdict(body)));
     const c = client(server.url, { ingest: { maxBatchRecords: 2, lingerMs: 1000 } });
     // Sent together: [a1, b1]; built meanwhile: [b2, b3]. The first is refused, so a and b fail.
     const failed = [c.ingest.Event({ id: "a1" }), c.ingest.Event([{ id: "b1" }, { id: "b2" }, { id: "b3" }])];
     const later = c.ingest.Event([{ id: "c1" }, { id: "c2" }]);
-    for (const call of failed) expect(((await call.catch((e: unknown) => e)) as IglooError).status).toBe(400);
+    for (const call of failed) expect(((await call.catch((e: unknown) => e)) as IglooError).status).toBe(422);
     expect((await later).accepted).toBe(2);
     expect(server.seen.map((s) => (JSON.parse(s.body) as Rec[]).map((r) => r.id))).toEqual([
       ["a1", "b1"],
@@ -328,6 +329,39 @@ describe("retries", () => {
     expect(result).toMatchObject({ accepted: 11, rejected: 1, errors: [{ index: 7, message: "record r7 is bad" }] });
     const accepted = server.seen.filter((s) => s.body.length <= 120);
     expect(ids(accepted)).toEqual(records.map((r) => r.id));
+  });
+});
+
+describe("a batch refused whole (400)", () => {
+  test("is taken apart: only the call holding the record at fault fails, the others get their verdicts, each record stored once", async () => {
+    // The server refuses a body holding a hostile record whole, as Igloo does for __proto__ keys or deep nesting.
+    const server = fake((_r, body) => ((JSON.parse(body) as Rec[]).some((r) => r.pad === "hostile") ? Response.json({ error: "record 0: $[0] nests deeper than 67 levels; nothing was stored" }, { status: 400 }) : verdict(body)));
+    const c = client(server.url, { ingest: { lingerMs: 20 } });
+    const calls = [
+      c.ingest.Event([{ id: "good-1" }, { id: "good-2" }]),
+      c.ingest.Event({ id: "deep", pad: "hostile" }),
+      c.ingest.Event({ id: "good-3", bad: true }),
+      c.ingest.Event([{ id: "good-4" }]),
+    ];
+    const settled = await Promise.allSettled(calls);
+    expect(settled.map((s) => s.status)).toEqual(["fulfilled", "rejected", "fulfilled", "fulfilled"]);
+    expect((settled[1] as PromiseRejectedResult).reason.message).toContain("nests deeper than 67");
+    expect((settled[2] as PromiseFulfilledResult<unknown>).value).toMatchObject({ accepted: 0, rejected: 1 });
+    const stored = server.seen.filter((s) => s.path.startsWith("/ingest/") && !s.body.includes("hostile"));
+    expect(ids(stored).sort()).toEqual(["good-1", "good-2", "good-3", "good-4"]);
+    // Once the record at fault is alone, the batches are whole again.
+    const after = await c.ingest.Event(Array.from({ length: 6 }, (_, i) => ({ id: `later-${i}` })));
+    expect(after.accepted).toBe(6);
+    expect(server.seen.at(-1)!.body).toContain("later-5");
+    expect((JSON.parse(server.seen.at(-1)!.body) as Rec[]).length).toBe(6);
+  });
+
+  test("a call whose own body is refused fails whole, as it would over HTTP", async () => {
+    const server = fake(() => Response.json({ error: "too many invalid records; nothing was stored" }, { status: 400 }));
+    const c = client(server.url, { ingest: { lingerMs: 0 } });
+    const error = (await c.ingest.Event([{ id: "a" }, { id: "b" }, { id: "c" }]).catch((e: unknown) => e)) as IglooError;
+    expect(error.message).toContain("too many invalid records");
+    expect(server.seen.filter((s) => s.path.startsWith("/ingest/")).length).toBe(1);
   });
 });
 

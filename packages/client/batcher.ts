@@ -157,6 +157,12 @@ export class ModelBatcher {
   readonly #linger: number;
   #maxRecords: number;
   #maxBytes: number;
+  /**
+   * Records the next batch may hold while a batch refused whole (400) is taken apart: each
+   * refusal halves it, so the record at fault ends up alone and fails only its own call;
+   * a stored batch lifts it.
+   */
+  #splitting: number | undefined;
   #queue: Item[] = [];
   #head = 0;
   /**
@@ -367,6 +373,12 @@ export class ModelBatcher {
         this.#ready = undefined;
       }
       if (outcome === "smaller") this.#requeueSmaller(batch);
+      if (outcome === "split") {
+        this.#splitting = Math.max(1, Math.floor(batch.records / 2));
+        this.#untake(batch);
+      } else if (outcome === "stored") {
+        this.#splitting = undefined;
+      }
     }
   }
 
@@ -412,7 +424,7 @@ export class ModelBatcher {
     const segments: (Run | Call)[] = [];
     const from: number[] = [];
     const counts: number[] = [];
-    const maxRecords = this.#maxRecords;
+    const maxRecords = Math.min(this.#maxRecords, this.#splitting ?? Infinity);
     // The body's bytes: brackets, the records, a comma before each but the first. A
     // batch's first record goes even when it alone is over the limit.
     const room = this.#maxBytes - 1;
@@ -505,7 +517,7 @@ export class ModelBatcher {
   }
 
   /** Sends until stored (retrying what may be retried); says how it ended. */
-  async #send(batch: Batch): Promise<"stored" | "failed" | "smaller"> {
+  async #send(batch: Batch): Promise<"stored" | "failed" | "smaller" | "split"> {
     const what = `ingest ${this.#model}`;
     const { transport, buffer, closed } = this.#context;
     const { body } = batch;
@@ -528,6 +540,12 @@ export class ModelBatcher {
         const error = await errorFromResponse(response, what);
         if (!RETRYABLE.has(response.status)) {
           buffer.healthy();
+          // Refused whole (a hostile record, too many invalid ones): nothing was stored. If
+          // the batch holds records of several calls, only the one at fault may fail.
+          if (response.status === 400 && severalCalls(batch)) {
+            await this.#answers;
+            return "split";
+          }
           if (response.status !== 413 || batch.records === 1) return this.#failInOrder(batch, error);
           await this.#answers;
           return "smaller";
@@ -706,6 +724,13 @@ function restated(error: IglooError, message: string): IglooError {
 
 function isRun(segment: Run | Call | One | string): segment is Run {
   return Array.isArray(segment);
+}
+
+/** Whether a batch holds records of more than one call (send() records are each their own). */
+function severalCalls(batch: Batch): boolean {
+  if (batch.records < 2) return false;
+  const [first] = batch.segments;
+  return batch.segments.length > 1 || (first !== undefined && isRun(first));
 }
 
 function textOf(item: One | string): string {
