@@ -13,8 +13,8 @@ import { rowShape, type IngestTarget } from "./ingest/ingest.ts";
 import { RepeatReporter, type Logger } from "./logger.ts";
 import type { IglooMetrics } from "./metrics.ts";
 import { liveColumns, planModels, type Change } from "./plan/plan.ts";
-import { quoteIdent } from "./store/clickhouseSql.ts";
-import type { Store } from "./store/store.ts";
+import { quoteIdent, storableModel } from "./store/clickhouseSql.ts";
+import type { Store, StoreCapabilities } from "./store/store.ts";
 import type { Stream } from "./stream/stream.ts";
 import { waitForWriters } from "./writer/progress.ts";
 import { TableWriter, writerGroup, type TableWriterOptions } from "./writer/tableWriter.ts";
@@ -26,9 +26,9 @@ import { TableWriter, writerGroup, type TableWriterOptions } from "./writer/tabl
  * text encodes (the ingest check would encode the text once more). A valid one becomes
  * the row the table takes.
  */
-function rowCheck(target: IngestTarget): IngestTarget["validate"] {
+function rowCheck(target: IngestTarget, caps: StoreCapabilities): IngestTarget["validate"] {
   const { toRow, toRecord, validate } = target;
-  const jsonText = target.model.fields.filter((f) => f.type.kind === "json" && !f.type.native);
+  const jsonText = storableModel(target.model, caps).fields.filter((f) => f.type.kind === "json" && !f.type.native);
   return (input) => {
     if (typeof input !== "object" || input === null || Array.isArray(input)) return validate(input);
     let record = toRecord ? toRecord(input as Record<string, unknown>) : (input as Record<string, unknown>);
@@ -249,12 +249,12 @@ export class Pipeline {
       }
       const topic = model.name;
       await stream.ensureTopic(topic);
-      const target: IngestTarget = { model, topic, validate: compileValidator(model), ...rowShape(model) };
+      const target: IngestTarget = { model, topic, validate: compileValidator(storableModel(model, store.capabilities)), ...rowShape(model) };
       // The writer only moves bytes into a table, so a changed model keeps its writer
       // unless the model now maps to another table.
       const keep = current !== undefined && current.model.table === model.table && current.model.streamOnly === model.streamOnly;
       if (current && !keep) await current.writer.stop();
-      const writer = keep ? current.writer : this.#writer(model, topic, rowCheck(target));
+      const writer = keep ? current.writer : this.#writer(model, topic, rowCheck(target, store.capabilities));
       if (!keep && writers && !model.streamOnly && !this.#pauses.has(model.table)) await writer.start();
       next.set(model.name, { model, target, writer, signature });
     }

@@ -735,3 +735,28 @@ describe("found by the generative round trip", () => {
     expect(single(json, { list: true, default: { kind: "literal", value: ["{}"] } })(MISSING)).toEqual(["{}"]);
   });
 });
+
+describe("a server's 32-bit DateTime and Date columns (servers without DateTime64 or Date32)", () => {
+  const legacy = (type: ScalarType): ModelIR => ({
+    name: "L",
+    table: "L",
+    fields: [{ name: "v", column: "v", type, optional: false, list: false, id: false, source: { file: "datamodels/L.prisma", line: 2, column: 3 } }],
+    id: [],
+    orderBy: [],
+    engine: { kind: "MergeTree" },
+    source: { file: "datamodels/L.prisma", line: 1, column: 1 },
+  });
+  test("take only what the column holds: 1970 to 2106 in whole seconds, dates to 2149", () => {
+    const dt = compileValidator(legacy({ kind: "datetime", precision: 3, legacy: true }));
+    expect(dt({ v: "2026-11-30T10:00:00Z" })).toEqual({ ok: true, record: { v: "2026-11-30T10:00:00.000Z" } });
+    expect(dt({ v: "1970-01-01T00:00:00Z" }).ok).toBe(true);
+    expect(dt({ v: "2106-02-07T06:28:15Z" }).ok).toBe(true);
+    for (const v of ["1969-12-31T23:59:59Z", "1950-06-01T00:00:00Z", "2106-02-07T06:28:16Z", "2299-12-31T00:00:00Z"]) {
+      expect({ v, result: dt({ v }) }).toEqual({ v, result: { ok: false, error: expect.stringMatching(/^field `v`: .*outside 1970-01-01T00:00:00Z to 2106-02-07T06:28:15Z/) } });
+    }
+    expect(dt({ v: "2026-11-30T10:00:00.250Z" })).toEqual({ ok: false, error: expect.stringMatching(/^field `v`: .*whole seconds.*no fraction of a second/) });
+    const d = compileValidator(legacy({ kind: "date", legacy: true }));
+    expect(d({ v: "2149-06-06" }).ok).toBe(true);
+    for (const v of ["1969-12-31", "1900-01-01", "2149-06-07", "2299-12-31"]) expect({ v, ok: d({ v }).ok }).toEqual({ v, ok: false });
+  });
+});

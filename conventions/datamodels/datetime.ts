@@ -40,6 +40,39 @@ export function normalizeDateTime(value: unknown, precision: number): string | I
   return out;
 }
 
+/** A server's 32-bit DateTime: whole seconds from 1970 to 2106-02-07T06:28:15Z. */
+const LEGACY_FIRST = "1970-01-01T00:00:00";
+const LEGACY_LAST = "2106-02-07T06:28:15";
+/** A server's 16-bit Date: 1970-01-01 to 2149-06-06. */
+const LEGACY_LAST_DATE = "2149-06-06";
+
+/**
+ * For a server's 32-bit DateTime column (servers without DateTime64): what it holds
+ * exactly, else a refusal naming the limit (the column would clamp or wrap the instant,
+ * or drop its fraction, silently).
+ */
+export function normalizeLegacyDateTime(value: unknown, precision: number): string | Invalid {
+  const out = normalizeDateTime(value, precision);
+  if (typeof out !== "string") return out;
+  const seconds = out.slice(0, 19);
+  if (seconds < LEGACY_FIRST || seconds > LEGACY_LAST) {
+    return invalid(`${EXPECTED_DATETIME}, got ${preview(value)} (outside 1970-01-01T00:00:00Z to ${LEGACY_LAST}Z, what this ClickHouse server's DateTime column holds)`);
+  }
+  if (/[1-9]/.test(out.slice(20, -1))) {
+    return invalid(`${EXPECTED_DATETIME} in whole seconds, got ${preview(value)} (this ClickHouse server's DateTime column holds no fraction of a second)`);
+  }
+  return out;
+}
+
+/** For a server's 16-bit Date column (servers without Date32). */
+export function normalizeLegacyDate(value: unknown): string | Invalid {
+  const out = normalizeDate(value);
+  if (typeof out === "string" && (out < "1970-01-01" || out > LEGACY_LAST_DATE)) {
+    return invalid(`${EXPECTED_DATE}, got ${preview(value)} (outside 1970-01-01 to ${LEGACY_LAST_DATE}, what this ClickHouse server's Date column holds)`);
+  }
+  return out;
+}
+
 export function normalizeDate(value: unknown): string | Invalid {
   if (typeof value !== "string" || value.length !== 10) return invalid(`${EXPECTED_DATE}, got ${preview(value)}`);
   const problem = checkDatePart(value) ?? yearProblem(fourDigits(value, 0));

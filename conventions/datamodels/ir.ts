@@ -25,8 +25,13 @@ export type ScalarType =
   | { readonly kind: "float"; readonly bits: 32 | 64 }
   | { readonly kind: "decimal"; readonly precision: number; readonly scale: number }
   /** `precision` is the number of fractional second digits kept (3 = ms, 6 = µs, 9 = ns). */
-  | { readonly kind: "datetime"; readonly precision: number }
-  | { readonly kind: "date" }
+  /**
+   * `legacy`: the column is a server's 32-bit DateTime or Date (servers without DateTime64
+   * or Date32): the validator then takes only what that column holds. Set by the runtime
+   * for such a server, never by a model file.
+   */
+  | { readonly kind: "datetime"; readonly precision: number; readonly legacy?: boolean }
+  | { readonly kind: "date"; readonly legacy?: boolean }
   /** `native`: the engine's JSON column type; otherwise the JSON text in a string column. */
   | { readonly kind: "json"; readonly native: boolean }
   /** Carried as base64 text. */

@@ -4,7 +4,7 @@
  * over the field list; anything non-trivial is a call to a helper passed in as a
  * constant, so the generated text stays small and all real logic stays typed.
  */
-import { normalizeDate, normalizeDateTime } from "./datetime.ts";
+import { normalizeDate, normalizeDateTime, normalizeLegacyDate, normalizeLegacyDateTime } from "./datetime.ts";
 import type { ScalarType } from "./ir.ts";
 import { checkJsonObject, normalizeJsonText } from "./json-value.ts";
 import { describeScalar, invalid, type Invalid, preview } from "./messages.ts";
@@ -92,9 +92,11 @@ export function scalarCheck(type: ScalarType, src: string, dst: string, fail: Fa
     case "decimal":
       return viaHelper(`${pool.ref(normalizeDecimal)}(${src}, ${Number(type.precision)}, ${Number(type.scale)})`);
     case "datetime":
-      return viaHelper(`${pool.ref(normalizeDateTime)}(${src}, ${Number(type.precision)})`);
+      return type.legacy
+        ? viaHelper(`${pool.ref(normalizeLegacyDateTime)}(${src}, ${Number(type.precision)})`)
+        : viaHelper(`${pool.ref(normalizeDateTime)}(${src}, ${Number(type.precision)})`);
     case "date":
-      return viaHelper(`${pool.ref(normalizeDate)}(${src})`);
+      return viaHelper(`${pool.ref(type.legacy ? normalizeLegacyDate : normalizeDate)}(${src})`);
     case "json":
       return type.native
         ? `${SCRATCH} = ${pool.ref(checkJsonObject)}(${src}); if (${SCRATCH} === undefined) { ${dst} = ${src}; } else { ${fail(`${SCRATCH}.detail`)} }`

@@ -9,7 +9,10 @@
  */
 import type { ModelIR } from "../../conventions/datamodels/ir.ts";
 import type { ViewIR } from "../../conventions/views/ir.ts";
+import { compileValidator } from "../../conventions/datamodels/validator.ts";
+import { IglooError } from "../../conventions/errors.ts";
 import { DEAD_LETTER_MODEL } from "../deadLetters.ts";
+import { storableModel } from "../store/clickhouseSql.ts";
 import { RECORD_IDS_MODEL } from "../ingest/recordIds.ts";
 import type { ColumnInfo, Store } from "../store/store.ts";
 import { liveColumns, planModels, type Change } from "./plan.ts";
@@ -67,6 +70,17 @@ function findDrift(recorded: Snapshot | undefined, live: Snapshot): Drift[] {
 }
 
 export async function planMigration(store: Store, models: readonly ModelIR[], views: readonly ViewIR[], liveViews: ReadonlyMap<string, string>): Promise<MigrationPlan> {
+  // What `igloo start` would refuse on this server (a default its older column types
+  // cannot hold) is refused before any table is made.
+  for (const model of models) {
+    try {
+      compileValidator(storableModel(model, store.capabilities));
+    } catch (error) {
+      throw new IglooError("E_MODEL_ON_SERVER", `${model.source.file}: model \`${model.name}\`: ${error instanceof Error ? error.message : String(error)}.`, {
+        hint: "This ClickHouse server has no DateTime64/Date32: its DateTime holds 1970 to 2106 in whole seconds, its Date 1970 to 2149. Change the default, or use a newer server.",
+      });
+    }
+  }
   const all = [DEAD_LETTER_MODEL, RECORD_IDS_MODEL, ...models.filter((m) => !m.streamOnly)];
   const live = await liveColumns(store, all.map((m) => m.table));
   const drift = findDrift(await lastSnapshot(store), snapshotOf(live));

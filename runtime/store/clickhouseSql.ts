@@ -55,6 +55,24 @@ export function scalarColumnType(type: ScalarType, caps: StoreCapabilities): str
   }
 }
 
+/**
+ * The model as the engine's columns hold it, for checking records: on a server without
+ * DateTime64, Date32 or a JSON type the columns are the older DateTime, Date and String
+ * (scalarColumnType), so timestamps and dates are checked against what those hold and
+ * `@db.JSON` objects are kept as JSON text, instead of being clamped, wrapped or refused
+ * by the table after they were acknowledged.
+ */
+export function storableModel(model: ModelIR, caps: StoreCapabilities): ModelIR {
+  if (caps.supportsDateTime64 && caps.supportsDate32 && caps.supportsJsonType) return model;
+  const storable = (type: ScalarType): ScalarType => {
+    if (type.kind === "datetime" && !caps.supportsDateTime64) return { ...type, legacy: true };
+    if (type.kind === "date" && !caps.supportsDate32) return { ...type, legacy: true };
+    if (type.kind === "json" && type.native && !caps.supportsJsonType) return { kind: "json", native: false };
+    return type;
+  };
+  return { ...model, fields: model.fields.map((field) => ({ ...field, type: storable(field.type) })) };
+}
+
 export function columnType(field: FieldIR, caps: StoreCapabilities): string {
   let type = scalarColumnType(field.type, caps);
   // Only a storage choice: where the engine refuses it, a plain column holds the same values.
