@@ -105,7 +105,7 @@ const KNOWN: readonly Deviation[] = [
   {
     id: "fixedstring-padding",
     engines: ["chdb", "server"],
-    describe: "FixedString(n) values shorter than n bytes come back padded with NUL characters to n bytes (README: rows hold the string)",
+    describe: "FixedString(n) values shorter than n bytes come back padded with NUL characters to n bytes (as the README's type table says)",
     applies: (f) => f.type.kind === "string" && f.type.fixed !== undefined,
     answer: (f, e) => {
       const n = f.type.kind === "string" ? (f.type.fixed ?? 0) : 0;
@@ -115,14 +115,14 @@ const KNOWN: readonly Deviation[] = [
   {
     id: "native-json-types",
     engines: ["chdb"],
-    describe: "Json @db.JSON objects come back with integers as strings, null members and empty objects dropped (README: rows hold the object)",
+    describe: "Json @db.JSON objects come back as the engine's JSON type keeps them: integers as strings, null members and empty objects dropped (as the README's type table says)",
     applies: (f) => f.type.kind === "json" && f.type.native,
     answer: (f, e) => eachItem(f, e, chdbNativeJson),
   },
   {
     id: "negative-zero",
     engines: ["chdb", "server"],
-    describe: "Float -0 comes back as 0 (the stream's JSON writes -0 as 0; the column holds -0)",
+    describe: "Float -0 comes back as 0 (JSON has no negative zero; as the README's type table says)",
     applies: (f) => f.type.kind === "float",
     answer: (f, e) => eachItem(f, e, (x) => (Object.is(x, -0) ? 0 : x instanceof Matcher && Object.is(x.value, -0) ? float32Matcher(0) : x)),
   },
