@@ -10,7 +10,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { ClickHouseStore } from "../runtime/store/clickhouse/clickhouseStore.ts";
-import { serverUrl, sharedClickHouse } from "./helpers/clickhouseServer.ts";
+import { serverUrl, startClickHouse } from "./helpers/clickhouseServer.ts";
 import { countRows, createKey, eventually, IGLOO, initProject, query, removeDir, startDev, startIgloo, type DevProcess } from "./helpers/igloo.ts";
 import { startKafka } from "./helpers/kafka.ts";
 
@@ -61,7 +61,8 @@ describe("idempotency across processes", () => {
 
 describe("idempotency under a Kafka broker crash (production)", () => {
   test("kill -9 the broker under ingest, restart it 10 s later: every batch, resent with its key until a 200 from either ingest process, is stored once", async () => {
-    const [broker, clickhouse] = await Promise.all([startKafka(), sharedClickHouse()]);
+    // A broker and a server of its own: the broker is killed, and migrate records its schema.
+    const [broker, clickhouse] = await Promise.all([startKafka(), startClickHouse("clickhouse-idem")]);
     const project = initProject("idem-kafka");
     dirs.push(project);
     for (const folder of ["datamodels", "functions", "views"]) for (const file of readdirSync(join(project, folder))) rmSync(join(project, folder, file));
@@ -84,7 +85,6 @@ describe("idempotency under a Kafka broker crash (production)", () => {
     const store = await ClickHouseStore.connect({ url: clickhouse.url, user: clickhouse.user, password: clickhouse.password, database: clickhouse.database });
     const processes: DevProcess[] = [];
     try {
-      await store.exec("DROP TABLE IF EXISTS IdemEvent");
       const migrated = Bun.spawnSync([join(build, "igloo"), "migrate"], { cwd: build, stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
       expect(migrated.stderr.toString()).toBe("");
       const start = (role: string) => startIgloo(build, "start", { binary: join(build, "igloo"), env, args: ["--role", role] });
@@ -139,9 +139,9 @@ describe("idempotency under a Kafka broker crash (production)", () => {
       expect([...statuses.keys()].some((s) => s !== "200")).toBe(true);
     } finally {
       await Promise.all(processes.map((p) => (p.proc.exitCode === null ? p.stop() : Promise.resolve(0))));
-      await store.exec("DROP TABLE IF EXISTS IdemEvent").catch(() => {});
       await store.close();
       await broker.stop();
+      await clickhouse.stop();
     }
   }, 240_000);
 });
