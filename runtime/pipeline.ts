@@ -12,6 +12,7 @@ import { forgetOldIds, RECORD_IDS_MODEL } from "./ingest/recordIds.ts";
 import { rowShape, type IngestTarget } from "./ingest/ingest.ts";
 import { RepeatReporter, type Logger } from "./logger.ts";
 import type { IglooMetrics } from "./metrics.ts";
+import { checkConvertible } from "./plan/convertible.ts";
 import { liveColumns, planModels, type Change } from "./plan/plan.ts";
 import { quoteIdent, storableModel } from "./store/clickhouseSql.ts";
 import type { Store, StoreCapabilities } from "./store/store.ts";
@@ -55,6 +56,16 @@ function rowCheck(target: IngestTarget, caps: StoreCapabilities): IngestTarget["
     const checked = validate(record);
     return checked.ok && toRow ? { ok: true, record: toRow(checked.record) } : checked;
   };
+}
+
+/** An append waited longer than allowed for a schema change of its model's table. */
+export class SchemaChangeWaitError extends IglooError {
+  constructor(model: string, waitMs: number) {
+    super("E_SCHEMA_CHANGE", `model \`${model}\` is being changed (its table is altered after the records before the change are written); nothing was stored. Retry in a moment.`, {
+      hint: `Waited ${waitMs / 1000} s.`,
+    });
+    this.name = "SchemaChangeWaitError";
+  }
 }
 
 export interface PipelineOptions {
@@ -110,6 +121,14 @@ export class Pipeline {
   /** Models with no applied version yet whose table waits for a held change. */
   #waiting = new Map<string, ModelIR>();
   #forgetting: ReturnType<typeof setInterval> | undefined;
+  #applying: Promise<unknown> = Promise.resolve();
+  /**
+   * Models whose table is being altered: new appends to their topics wait (see `use`)
+   * until the records already in the log were written under the old column types.
+   */
+  readonly #gates = new Map<string, Promise<void>>();
+  /** Appends in progress per model, with what to call when the count reaches 0. */
+  readonly #inUse = new Map<string, { count: number; idle: (() => void)[] }>();
   /** Pauses per table: a writer runs again when the last pause ends. */
   readonly #pauses = new Map<string, number>();
   #deadLetterWriter: TableWriter | undefined;
@@ -123,6 +142,73 @@ export class Pipeline {
 
   target(modelName: string): IngestTarget | undefined {
     return this.#running.get(modelName)?.target;
+  }
+
+  /**
+   * Runs `work` (check records and append them to the model's topic) with the model's
+   * current target. While the model's table is being altered it waits, at most
+   * `waitMs`, then throws SchemaChangeWaitError; `undefined` for an unknown model.
+   */
+  async use<T>(modelName: string, work: (target: IngestTarget) => Promise<T>, waitMs = 10_000): Promise<T | undefined> {
+    const gate = this.#gates.get(modelName);
+    if (gate) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), waitMs)));
+      const outcome = await Promise.race([gate.then(() => "open" as const), late]);
+      clearTimeout(timer);
+      if (outcome === "late") throw new SchemaChangeWaitError(modelName, waitMs);
+    }
+    const target = this.target(modelName);
+    if (!target) return undefined;
+    const usage = this.#inUse.get(modelName) ?? { count: 0, idle: [] };
+    this.#inUse.set(modelName, usage);
+    usage.count++;
+    try {
+      return await work(target);
+    } finally {
+      if (--usage.count === 0) for (const idle of usage.idle.splice(0)) idle();
+    }
+  }
+
+  /** Resolves once no append of `modelName` is in progress. */
+  #quiet(modelName: string): Promise<void> {
+    const usage = this.#inUse.get(modelName);
+    if (!usage || usage.count === 0) return Promise.resolve();
+    return new Promise((resolve) => usage.idle.push(resolve));
+  }
+
+  /**
+   * Before the columns of `tables` change: hold new appends to their models' topics, let
+   * those in progress finish, and wait until the writers wrote everything in the log, so
+   * every acknowledged record is in the table under the types it was checked against, and
+   * the ALTER converts it like every other row. Returns the function that opens the gates.
+   */
+  async #holdAndDrain(tables: readonly string[]): Promise<() => void> {
+    const models = [...this.#running.values()].filter((r) => tables.includes(r.model.table) && !r.model.streamOnly);
+    const open: (() => void)[] = [];
+    for (const { model } of models) {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      this.#gates.set(model.name, promise);
+      open.push(() => {
+        if (this.#gates.get(model.name) === promise) this.#gates.delete(model.name);
+        resolve();
+      });
+    }
+    const release = () => open.forEach((o) => o());
+    try {
+      await Promise.all(models.map(({ model }) => this.#quiet(model.name)));
+      if (this.#options.writers !== false) {
+        const { stream, logger } = this.#options;
+        const goals = await Promise.all(models.map(async ({ target }) => ({ topic: target.topic, ends: await stream.endOffsets(target.topic) })));
+        if (!(await waitForWriters(stream, goals, 60_000, 20))) {
+          logger.warn(`the writers of ${tables.join(", ")} did not catch up within 60 s; records still in the log are written under the new column types`);
+        }
+      }
+    } catch (error) {
+      release();
+      throw error;
+    }
+    return release;
   }
 
   models(): ModelIR[] {
@@ -188,7 +274,17 @@ export class Pipeline {
     });
   }
 
-  async apply(models: readonly ModelIR[], options: ApplyOptions = {}): Promise<ApplyReport> {
+  /**
+   * One apply at a time: a reload and a `y` typed meanwhile would otherwise plan against
+   * the same live columns and alter the table twice.
+   */
+  apply(models: readonly ModelIR[], options: ApplyOptions = {}): Promise<ApplyReport> {
+    const run = this.#applying.then(() => this.#apply(models, options));
+    this.#applying = run.catch(() => undefined);
+    return run;
+  }
+
+  async #apply(models: readonly ModelIR[], options: ApplyOptions): Promise<ApplyReport> {
     const { stream, store } = this.#options;
     this.#requested = models;
     const allowDestructive = options.allowDestructive ?? this.#options.allowDestructive ?? false;
@@ -199,14 +295,28 @@ export class Pipeline {
         hint: "Run `igloo plan` to review and `igloo migrate` to apply, then start again.",
       });
     }
+    const heldTables = new Set(allowDestructive ? [] : plan.changes.filter((c) => c.destructive).map((c) => c.table));
+    // Tables whose columns change: what the log holds for them is written first, under the
+    // old types; then their writers wait until the views reading them are rebuilt.
+    const altered = [...new Set(plan.changes.filter((c) => c.kind !== "create_table" && !heldTables.has(c.table)).map((c) => c.table))];
+    const openGates = altered.length > 0 ? await this.#holdAndDrain(altered) : () => {};
+    try {
+      return await this.#applyPlan(models, plan.changes, heldTables, altered, options);
+    } finally {
+      // Appends go on with the new targets.
+      openGates();
+    }
+  }
+
+  async #applyPlan(models: readonly ModelIR[], changes: readonly Change[], heldTables: ReadonlySet<string>, altered: readonly string[], options: ApplyOptions): Promise<ApplyReport> {
+    const { stream, store } = this.#options;
     const applied: Change[] = [];
     const held: Change[] = [];
-    const heldTables = new Set(allowDestructive ? [] : plan.changes.filter((c) => c.destructive).map((c) => c.table));
-    // Tables whose columns change: their writers wait until the views reading them are rebuilt.
-    const altered = [...new Set(plan.changes.filter((c) => c.kind !== "create_table" && !heldTables.has(c.table)).map((c) => c.table))];
+    // A type change some stored value cannot take is refused before anything changes.
+    await checkConvertible(store, changes.filter((c) => !heldTables.has(c.table)));
     const resumes = await Promise.all(altered.map((table) => this.pauseWriter(table)));
     try {
-      for (const change of plan.changes) {
+      for (const change of changes) {
         if (heldTables.has(change.table)) {
           held.push(change);
           continue;

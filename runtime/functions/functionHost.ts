@@ -32,7 +32,10 @@ export class FunctionHost {
 
   readonly #metrics: RunnerOptions["metrics"];
 
-  constructor(stream: Stream, logger: Logger, targets: (model: string) => IngestTarget | undefined, metrics?: RunnerOptions["metrics"]) {
+  readonly #use: RunnerOptions["use"];
+
+  constructor(stream: Stream, logger: Logger, targets: (model: string) => IngestTarget | undefined, metrics?: RunnerOptions["metrics"], use?: RunnerOptions["use"]) {
+    this.#use = use;
     this.#stream = stream;
     this.#logger = logger;
     this.#targets = targets;
@@ -59,6 +62,7 @@ export class FunctionHost {
       to: ir.to,
       startFrom: ir.startFrom,
       targets: this.#targets,
+      ...(this.#use ? { use: this.#use } : {}),
       executor,
       ...(this.#metrics ? { metrics: this.#metrics } : {}),
       onError: (error) => this.#logger.error(`function ${ir.name}: ${error instanceof Error ? error.message : String(error)}; retrying`),

@@ -28,6 +28,11 @@ export interface RunnerOptions {
    * new field validates this function's results the new way without a restart.
    */
   readonly targets: (model: string) => IngestTarget | undefined;
+  /**
+   * Runs an append to a model's topic with that model's target, waiting while its table
+   * is altered (Pipeline.use); without it, appends go ahead at once.
+   */
+  readonly use?: <T>(model: string, work: (target: IngestTarget) => Promise<T>) => Promise<T | undefined>;
   readonly executor: Executor;
   readonly maxBatchRecords?: number;
   readonly maxWaitMs?: number;
@@ -173,6 +178,13 @@ export class FunctionRunner {
   }
 
   async #handle(batch: RecordBatch): Promise<void> {
+    const use = this.#options.use;
+    if (!use) return await this.#handleBatch(batch);
+    const done = await use(this.#options.to, async () => (await this.#handleBatch(batch), true));
+    if (done !== true) throw new Error(`function ${this.#options.name}: model ${this.#options.to} is not running`);
+  }
+
+  async #handleBatch(batch: RecordBatch): Promise<void> {
     const to = this.#target(this.#options.to);
     const processed = await this.#process(batch.records);
     const outputs: ProducerRecord[] = [];

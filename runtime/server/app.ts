@@ -14,7 +14,7 @@ import { ingest, TooManyInvalidError } from "../ingest/ingest.ts";
 import { BodyError, bodyFormat, parseBody } from "../ingest/parseBody.ts";
 import { formatBytes, type ServerLimits } from "../limits.ts";
 import type { Logger } from "../logger.ts";
-import type { Pipeline } from "../pipeline.ts";
+import { SchemaChangeWaitError, type Pipeline } from "../pipeline.ts";
 import type { UserReads } from "../query/userReads.ts";
 import { StreamUnavailableError, type Stream } from "../stream/stream.ts";
 import type { ViewManager } from "../views/viewManager.ts";
@@ -185,11 +185,17 @@ export function createApp(options: AppOptions) {
       const key = request.headers.get("idempotency-key");
       // Scoped by the caller's key and the model: one client cannot replay or block another's.
       const scope = `${client()}\u0000${modelName}`;
+      const candidates = parseBody(text, format, limits.maxRecords);
       const run = async (): Promise<string> => {
-        const { appended, ...verdict } = await ingest(options.stream, target, parseBody(text, format, limits.maxRecords), {
-          maxInvalid: limits.maxInvalidRecords,
-          ...(key === null ? {} : { recordIdPrefix: recordIdPrefix(scope, key, text) }),
-        });
+        // The model's current target, waiting while its table is altered (pipeline.ts).
+        const result = await options.pipeline.use(modelName, (current) =>
+          ingest(options.stream, current, candidates, {
+            maxInvalid: limits.maxInvalidRecords,
+            ...(key === null ? {} : { recordIdPrefix: recordIdPrefix(scope, key, text) }),
+          }),
+        );
+        if (result === undefined) throw new SchemaChangeWaitError(modelName, 0);
+        const { appended, ...verdict } = result;
         options.observe?.ingestRecords.inc({ model: modelName, result: "accepted" }, verdict.accepted);
         options.observe?.ingestRecords.inc({ model: modelName, result: "rejected" }, verdict.rejected);
         return JSON.stringify({ ...verdict, token: tokenFor(target.topic, appended) });
@@ -200,6 +206,7 @@ export function createApp(options: AppOptions) {
       if (error instanceof IdempotencyError) return errorResponse(error.status, error.message);
       if (error instanceof BodyError) return bodyErrorResponse(error);
       if (error instanceof TooManyInvalidError) return json(400, { error: error.message, errors: error.verdict.errors });
+      if (error instanceof SchemaChangeWaitError) return errorResponse(503, error.message, { "retry-after": "1" });
       if (error instanceof StreamUnavailableError && error.maybeStored) {
         logger.warn(`ingest into ${modelName}: outcome unknown: ${error.message}`);
         const resend =

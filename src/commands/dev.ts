@@ -126,7 +126,7 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
 
   // A person at the terminal confirms held destructive schema changes with "y".
   const onInput = (data: Buffer) => {
-    if (data.toString().trim().toLowerCase() === "y") void project.applyHeld().catch((error: unknown) => logger.error(String(error)));
+    if (data.toString().trim().toLowerCase() === "y") void project.applyHeld().catch((error: unknown) => logger.error(error instanceof Error ? error.message : String(error)));
   };
   process.stdin.on("data", onInput);
   process.stdin.on("error", () => {});

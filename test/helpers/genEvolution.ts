@@ -1013,7 +1013,8 @@ const EDITS: Record<string, (ctx: EditContext) => Proposal> = {
         const scale = ctx.rng.pick([0, 1, 2, 3, 4, 6].filter((s) => s !== t.scale));
         const precision = Math.max(decimalWhole(t), 9) + scale;
         options.push(() => change(retyped(field, { kind: "decimal", precision, scale }), "decimal scale"));
-        if (ctx.knownBugs) options.push(() => change(retyped(field, { kind: "int", bits: 64, signed: true }), "Decimal to BigInt, truncating", "backlog rows parsed, not converted"));
+        // Once a known bug (records in the log at y were parsed as BigInt, not cast), fixed.
+        options.push(() => change(retyped(field, { kind: "int", bits: 64, signed: true }), "Decimal to BigInt, truncating"));
       }
       if (t.kind === "datetime" && !isAgg) {
         const precision = ctx.rng.pick(([0, 3, 6] as const).filter((p) => p !== t.precision));

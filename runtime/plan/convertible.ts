@@ -1,0 +1,70 @@
+/**
+ * Before a column changes type: do the values it holds convert? A MODIFY COLUMN that meets
+ * a value the new type cannot hold fails halfway on some engines (chDB: the column's type
+ * has changed, its data has not, and every read of it fails), so the change is refused
+ * first, naming how many values and one of them. Text is checked with `accurateCastOrNull`
+ * (engines before 21.x lack it and are not asked), enums by their names.
+ */
+import { IglooError } from "../../conventions/errors.ts";
+import { quoteIdent, quoteString } from "../store/clickhouseSql.ts";
+import type { Store } from "../store/store.ts";
+import type { Change } from "./plan.ts";
+
+/** `Nullable(T)` and `LowCardinality(...)` wrappers off: what accurateCastOrNull takes. */
+function innerType(type: string): string | undefined {
+  let t = type.replace(/\s+/g, "");
+  for (;;) {
+    const m = /^(?:LowCardinality|Nullable)\((.*)\)$/.exec(t);
+    if (!m) break;
+    t = m[1]!;
+  }
+  // Arrays, maps and the like are cast element by element: not checked here.
+  return /^(Array|Map|Tuple|Nested|JSON|Object)\b/.test(t) ? undefined : t;
+}
+
+const TEXT = /^(String|FixedString\(\d+\))$/;
+const ENUM = /^Enum(8|16)\((.*)\)$/;
+
+/**
+ * The rows a change cannot convert, as a condition on the column, or undefined when the
+ * engine converts every value (maybe losing some, as its CAST does and the README says:
+ * integers wrap, scales are cut). What fails the ALTER is text that is not a value of the
+ * new type, and a value an enum no longer has.
+ */
+function unconvertible(column: string, from: string, to: string): string | undefined {
+  const members = ENUM.exec(to);
+  if (members) {
+    const names = [...members[2]!.matchAll(/'((?:[^'\\]|\\.)*)'\s*=/g)].map((m) => `'${m[1]}'`);
+    return `toString(${column}) NOT IN (${names.join(", ")})`;
+  }
+  if (TEXT.test(from) && !TEXT.test(to)) return `accurateCastOrNull(${column}, ${quoteString(to)}) IS NULL`;
+  return undefined;
+}
+
+/** Throws an IglooError when some value of a changed column does not convert. */
+export async function checkConvertible(store: Store, changes: readonly Change[]): Promise<void> {
+  for (const change of changes) {
+    if (change.kind !== "modify_column") continue;
+    const [from, to] = [innerType(change.from), innerType(change.to)];
+    if (from === undefined || to === undefined) continue;
+    const column = quoteIdent(change.column);
+    const condition = unconvertible(column, from, to);
+    if (condition === undefined) continue;
+    let rows: { c: string; example: string }[];
+    try {
+      ({ rows } = await store.query<{ c: string; example: string }>(
+        `SELECT count() AS c, toString(any(${column})) AS example FROM ${quoteIdent(change.table)} WHERE ${column} IS NOT NULL AND ${condition}`,
+      ));
+    } catch {
+      continue; // an engine without accurateCastOrNull (before 21.x): the ALTER decides
+    }
+    const count = Number(rows[0]?.c ?? 0);
+    if (count > 0) {
+      throw new IglooError(
+        "E_NOT_CONVERTIBLE",
+        `cannot ${change.summary.replace(/ \(.*$/, "")}: ${count.toLocaleString("en-US")} row${count === 1 ? " holds a value" : "s hold values"} ${to} cannot hold, e.g. ${JSON.stringify(rows[0]!.example)}; nothing was changed.`,
+        { hint: `Change or delete those rows first (ALTER TABLE ${change.table} UPDATE/DELETE ... WHERE ...), or keep the field's type.` },
+      );
+    }
+  }
+}
