@@ -24,15 +24,19 @@ import { TableWriter, writerGroup, type TableWriterOptions } from "./writer/tabl
  * The writer's check of records in a topic: rows as Igloo writes them, or as a program
  * outside Igloo wrote them. They may name fields or columns; a `Json` field (stored as
  * text) holds JSON text, as in the rows Igloo writes, and is checked as the value that
- * text encodes (the ingest check would encode the text once more). A valid one becomes
+ * text encodes (the ingest check would encode the text once more). Fields the model does
+ * not have are dropped, not refused: records an older build acknowledged still hold the
+ * fields a migration removed, and the table has no column for them. A valid one becomes
  * the row the table takes.
  */
 function rowCheck(target: IngestTarget, caps: StoreCapabilities): IngestTarget["validate"] {
   const { toRow, toRecord, validate } = target;
   const jsonText = storableModel(target.model, caps).fields.filter((f) => f.type.kind === "json" && !f.type.native);
+  const known = new Set(target.model.fields.map((f) => f.name));
   return (input) => {
     if (typeof input !== "object" || input === null || Array.isArray(input)) return validate(input);
     let record = toRecord ? toRecord(input as Record<string, unknown>) : (input as Record<string, unknown>);
+    if (Object.keys(record).some((name) => !known.has(name))) record = Object.fromEntries(Object.entries(record).filter(([name]) => known.has(name)));
     if (jsonText.length > 0) {
       record = { ...record };
       for (const field of jsonText) {

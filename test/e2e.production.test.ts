@@ -277,6 +277,8 @@ describe("production: Kafka + ClickHouse server, scaled out", () => {
         { key: "u", value: JSON.stringify({ id: "ext-ok", ts: "2026-01-01T00:00:00Z", userId: "u", value: 5, n: "7", tags: [] }) },
         { key: "u", value: JSON.stringify({ id: "ext-bad", ts: "2026-01-01T00:00:00Z", userId: "u", value: "five", n: "7", tags: [] }) },
         { key: "u", value: "{not json" },
+        // As an older build wrote it, with a field a migration removed since: stored without it.
+        { key: "u", value: JSON.stringify({ id: "ext-old", ts: "2026-01-01T00:00:00Z", userId: "u", value: 6, n: "8", tags: [], removedSince: "x" }) },
       ],
     });
     await producer.disconnect();
@@ -289,6 +291,7 @@ describe("production: Kafka + ClickHouse server, scaled out", () => {
     expect(letters.map((l) => l.error).join("\n")).toMatch(/`value`/);
     expect(letters.map((l) => l.error).join("\n")).toMatch(/not valid JSON/);
     expect((await store.query("SELECT id FROM Event WHERE id = 'ext-bad'")).rows.length).toBe(0);
+    await eventually(async () => (await store.query("SELECT id FROM Event WHERE id = 'ext-old'")).rows.length, (n) => n === 1, 60_000);
   });
 
   test("the ClickHouse server killed during sustained writes, then restarted: the writers resume, nothing lost or duplicated", async () => {
