@@ -649,11 +649,12 @@ const PRODUCTION_STEPS = Number(process.env.IGLOO_PRODUCTION_STEPS ?? (SOAK ? 8 
 
 describe(`schema evolution through igloo plan / igloo migrate (IGLOO_SEED=${SEED}, ${PRODUCTION_STEPS} steps)`, () => {
   test("production sequence", async () => {
-    const { sharedClickHouse, serverUrl } = await import("./helpers/clickhouseServer.ts");
+    const { startClickHouse, serverUrl } = await import("./helpers/clickhouseServer.ts");
     const { sharedKafka } = await import("./helpers/kafka.ts");
     const { createKey, startIgloo } = await import("./helpers/igloo.ts");
     const started = Date.now();
-    const [kafka, clickhouse] = await Promise.all([sharedKafka(), sharedClickHouse()]);
+    // A server of its own: migrate records its schema there, which would be drift to another test's project.
+    const [kafka, clickhouse] = await Promise.all([sharedKafka(), startClickHouse("clickhouse-evolution")]);
     const keys = { ingest: createKey("ingest"), admin: createKey("admin") };
     const env: Record<string, string> = {
       IGLOO_KAFKA_BROKERS: kafka.brokers.join(","),
@@ -797,6 +798,7 @@ describe(`schema evolution through igloo plan / igloo migrate (IGLOO_SEED=${SEED
       );
     } finally {
       for (const p of processes) if (p.proc.exitCode === null && p.proc.signalCode === null) await p.stop().catch(() => 0);
+      await clickhouse.stop().catch(() => {});
     }
   }, 240_000 + PRODUCTION_STEPS * 30_000);
 });
