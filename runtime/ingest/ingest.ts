@@ -82,8 +82,9 @@ export interface IngestOptions {
   readonly maxInvalid?: number;
   /**
    * With an idempotency key: the prefix of the ids the accepted records carry (see
-   * recordIds.ts). Records of a model without a key are then keyed by it, so a resend
-   * goes to the partitions the first send went to.
+   * recordIds.ts). On a stream with partitions (Kafka), records of a model without a key
+   * are then keyed by it, so a resend goes to the partition the first send went to, and
+   * one writer sees both.
    */
   readonly recordIdPrefix?: string;
 }
@@ -108,7 +109,7 @@ export async function ingest(stream: Stream, target: IngestTarget, candidates: r
       const json = JSON.stringify(target.toRow ? target.toRow(result.record) : result.record);
       const prefix = options.recordIdPrefix;
       const value = prefix === undefined ? json : withRecordId(json, `${prefix}:${accepted.length}`);
-      const recordKey = key !== undefined ? String(result.record[key]) : prefix;
+      const recordKey = key !== undefined ? String(result.record[key]) : stream.external ? prefix : undefined;
       accepted.push(recordKey === undefined ? { value } : { key: recordKey, value });
     } else {
       rejected.push({ index: i, candidate, message: result.error });

@@ -1,8 +1,10 @@
 /**
  * Idempotency that survives the process: a request sent with an `idempotency-key` gives
  * each accepted record an id, derived from the caller, the model, the key and the body,
- * that travels with the record as its first field (`_igloo_id`). The table writer
- * remembers the ids it stored in `igloo_ingest_ids` and drops records whose id is there,
+ * that travels with the record as its first field (`_igloo_id`: the request's prefix and
+ * the record's index in it). The table writer remembers the ids it stored in
+ * `igloo_ingest_ids`, as ranges of indexes per prefix (a request's records arrive together,
+ * so one row per request and batch), and drops records whose id is there,
  * so a resend stores nothing twice even when it reaches another ingest process, one that
  * restarted, or follows an append whose outcome was unknown (a Kafka produce that timed
  * out). The table ignores the field; functions never see it.
@@ -19,21 +21,33 @@ export const RECORD_IDS_TABLE = "igloo_ingest_ids";
 const here = { file: "<igloo>", line: 1, column: 1 } as const;
 const field = (name: string, type: FieldIR["type"]): FieldIR => ({ name, column: name, type, optional: false, list: false, id: false, source: here });
 
-/** The ids the writers stored, partitioned by day so old ones can be dropped a day at a time. */
+/**
+ * The ids the writers stored: per request prefix, a range of record indexes. Partitioned
+ * by day so old ones can be dropped a day at a time.
+ */
 export const RECORD_IDS_MODEL: ModelIR = {
   name: RECORD_IDS_TABLE,
   table: RECORD_IDS_TABLE,
-  fields: [field("id", { kind: "string", lowCardinality: false }), field("ts", { kind: "datetime", precision: 3 })],
+  fields: [
+    field("prefix", { kind: "string", lowCardinality: false }),
+    field("first", { kind: "int", bits: 32, signed: false }),
+    field("last", { kind: "int", bits: 32, signed: false }),
+    field("ts", { kind: "datetime", precision: 3 }),
+  ],
   id: [],
-  orderBy: ["id"],
+  orderBy: ["prefix"],
   partitionBy: "toYYYYMMDD(ts)",
   engine: { kind: "MergeTree" },
   source: here,
 };
 
-/** The prefix of the ids of one request's records: 22 characters of [A-Za-z0-9_-]. */
+/**
+ * The prefix of the ids of one request's records: 12 characters of [A-Za-z0-9_-] (72 bits;
+ * two requests share one within the 2 days ids are kept with a chance of about 10^-6 at
+ * 10^8 keyed requests a day). Every record carries it, so it is kept short.
+ */
 export function recordIdPrefix(scope: string, key: string, body: string): string {
-  return createHash("sha256").update(scope).update("\u0000").update(key).update("\u0000").update(body).digest("base64url").slice(0, 22);
+  return createHash("sha256").update(scope).update("\u0000").update(key).update("\u0000").update(body).digest("base64url").slice(0, 12);
 }
 
 /** A record's JSON (an object) with its id as the first field. */
@@ -68,16 +82,69 @@ export function recordIds(records: readonly StreamRecord[]): (string | undefined
   return ids;
 }
 
-/** Which of `ids` were stored already. */
+/** A record's id in parts. */
+export function splitId(id: string): { prefix: string; index: number } {
+  const at = id.lastIndexOf(":");
+  return { prefix: id.slice(0, at), index: Number(id.slice(at + 1)) };
+}
+
+/** Which of `ids` were stored already: asked per prefix, answered from the stored ranges. */
 export async function storedIds(store: Store, ids: readonly string[]): Promise<Set<string>> {
+  const wanted = new Map<string, number[]>();
+  for (const id of ids) {
+    const { prefix, index } = splitId(id);
+    let indexes = wanted.get(prefix);
+    if (!indexes) wanted.set(prefix, (indexes = []));
+    indexes.push(index);
+  }
+  const ranges = new Map<string, [number, number][]>();
+  const prefixes = [...wanted.keys()];
+  for (let i = 0; i < prefixes.length; i += 5_000) {
+    const chunk = prefixes.slice(i, i + 5_000);
+    // The prefixes match VALID_ID's first part, and are quoted besides.
+    const { rows } = await store.query<{ prefix: string; first: number; last: number }>(
+      `SELECT prefix, first, last FROM ${RECORD_IDS_TABLE} WHERE prefix IN (${chunk.map(quoteString).join(", ")})`,
+    );
+    for (const row of rows) {
+      let list = ranges.get(row.prefix);
+      if (!list) ranges.set(row.prefix, (list = []));
+      list.push([Number(row.first), Number(row.last)]);
+    }
+  }
   const stored = new Set<string>();
-  for (let i = 0; i < ids.length; i += 5_000) {
-    const chunk = ids.slice(i, i + 5_000);
-    // The ids match VALID_ID, and are quoted besides.
-    const { rows } = await store.query<{ id: string }>(`SELECT id FROM ${RECORD_IDS_TABLE} WHERE id IN (${chunk.map(quoteString).join(", ")})`);
-    for (const row of rows) stored.add(row.id);
+  for (const [prefix, indexes] of wanted) {
+    const list = ranges.get(prefix);
+    if (!list) continue;
+    for (const index of indexes) if (list.some(([first, last]) => index >= first && index <= last)) stored.add(`${prefix}:${index}`);
   }
   return stored;
+}
+
+/** Rows for `igloo_ingest_ids` remembering `ids`: one per prefix and run of consecutive indexes. */
+export function idRows(ids: readonly string[], ts: string): string[] {
+  const byPrefix = new Map<string, number[]>();
+  for (const id of ids) {
+    const { prefix, index } = splitId(id);
+    let indexes = byPrefix.get(prefix);
+    if (!indexes) byPrefix.set(prefix, (indexes = []));
+    indexes.push(index);
+  }
+  const rows: string[] = [];
+  for (const [prefix, indexes] of byPrefix) {
+    indexes.sort((a, b) => a - b);
+    let first = indexes[0]!;
+    let last = first;
+    for (const index of indexes.slice(1)) {
+      if (index === last + 1) {
+        last = index;
+        continue;
+      }
+      rows.push(JSON.stringify({ prefix, first, last, ts }));
+      first = last = index;
+    }
+    rows.push(JSON.stringify({ prefix, first, last, ts }));
+  }
+  return rows;
 }
 
 /** Days of ids kept: a resend comes within minutes; one after this is stored again. */

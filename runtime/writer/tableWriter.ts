@@ -18,7 +18,7 @@ import type { Store } from "../store/store.ts";
 import type { Validate } from "../ingest/ingest.ts";
 import { joinValues } from "../stream/joinValues.ts";
 import type { RecordBatch, Stream, StreamRecord, Subscription } from "../stream/stream.ts";
-import { RECORD_ID_FIELD, RECORD_IDS_TABLE, recordIds, storedIds } from "../ingest/recordIds.ts";
+import { idRows, RECORD_ID_FIELD, RECORD_IDS_TABLE, recordIds, storedIds } from "../ingest/recordIds.ts";
 
 export interface TableWriterOptions {
   readonly topic: string;
@@ -162,8 +162,7 @@ export class TableWriter {
     }
     failpoint("writer.afterInsert");
     if (newIds.length > 0) {
-      const now = new Date().toISOString();
-      const rows = newIds.map((id) => JSON.stringify({ id, ts: now })).join("\n");
+      const rows = idRows(newIds, new Date().toISOString()).join("\n");
       await this.#store.insertJsonEachRow(RECORD_IDS_TABLE, encoder.encode(rows), { dedupToken: `${token}:ids` });
     }
     this.#options.onBatch?.({
