@@ -56,7 +56,9 @@ import {
 import { IGLOO, eventually, removeDir, startDev, tempDir, type DevProcess } from "./helpers/igloo.ts";
 
 const SOAK = process.env.IGLOO_SOAK === "1";
-const SEED = process.env.IGLOO_SEED !== undefined ? Number(process.env.IGLOO_SEED) : Math.floor(Math.random() * 2 ** 31);
+// CI runs fixed seeds (a red CI must be reproducible as it is); a soak without IGLOO_SEED
+// explores a new one each time, and prints it.
+const SEED = process.env.IGLOO_SEED !== undefined ? Number(process.env.IGLOO_SEED) : SOAK ? Math.floor(Math.random() * 2 ** 31) : 20261130;
 const SEQUENCES = Number(process.env.IGLOO_SEQUENCES ?? (SOAK ? 10 : 2));
 const STEPS = Number(process.env.IGLOO_STEPS ?? (SOAK ? 16 : 6));
 const KNOWN_BUGS = process.env.IGLOO_EVOLUTION_KNOWN_BUGS === "1";

@@ -15,49 +15,9 @@
  * members their name; a field made required turns NULL into its @default, else the
  * type's zero value (0, "", false, 1970-01-01T00:00:00Z, the enum's first value).
  */
-import { random } from "./random.ts";
+import { Rng } from "./genRandom.ts";
 
-export class Rng {
-  readonly #next: () => number;
-  constructor(seed: number) {
-    this.#next = random(seed | 0);
-  }
-  /** An independent stream for `label`, so that draws elsewhere do not shift this one. */
-  static derive(seed: number, ...labels: (string | number)[]): Rng {
-    let h = (seed ^ 0x5bd1e995) | 0;
-    for (const label of labels) {
-      for (const char of String(label)) h = Math.imul(h ^ char.charCodeAt(0), 0x01000193);
-      h = Math.imul(h ^ (h >>> 15), 0x85ebca6b) ^ 0x9e3779b9;
-    }
-    return new Rng(h);
-  }
-  float(): number {
-    return this.#next();
-  }
-  int(min: number, max: number): number {
-    return min + Math.floor(this.#next() * (max - min + 1));
-  }
-  chance(p: number): boolean {
-    return this.#next() < p;
-  }
-  pick<T>(items: readonly T[]): T {
-    if (items.length === 0) throw new Error("pick from an empty list");
-    return items[Math.floor(this.#next() * items.length)]!;
-  }
-  bigint(min: bigint, max: bigint): bigint {
-    const span = max - min + 1n;
-    let r = 0n;
-    for (let i = 0; i < 6; i++) r = (r << 16n) | BigInt(Math.floor(this.#next() * 65536));
-    return min + (r % span);
-  }
-  shuffle<T>(items: T[]): T[] {
-    for (let i = items.length - 1; i > 0; i--) {
-      const j = this.int(0, i);
-      [items[i], items[j]] = [items[j]!, items[i]!];
-    }
-    return items;
-  }
-}
+export { Rng };
 
 // ---------------------------------------------------------------------------------------
 // Models
