@@ -28,7 +28,7 @@ const fmt = (n: number) => n.toLocaleString("en-US", { maximumFractionDigits: 0 
 const bodies = Array.from({ length: 500 }, (_, b) => Array.from({ length: BATCH }, (_, k) => event(b * BATCH + k)));
 
 async function rawProduce(brokers: string[]): Promise<number> {
-  const stream = await KafkaStream.connect({ brokers, partitions: 6, clientId: "bench-raw" });
+  const stream = await KafkaStream.connect({ brokers, partitions: 6, clientId: "bench-raw", replicationFactor: 1 });
   const topic = `bench_raw_${Date.now()}`;
   await stream.ensureTopic(topic);
   const values = bodies.map((batch) => batch.map((e) => ({ key: e.userId, value: JSON.stringify(e) })));
