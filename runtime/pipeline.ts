@@ -12,7 +12,7 @@ import { forgetOldIds, RECORD_IDS_MODEL } from "./ingest/recordIds.ts";
 import { rowShape, type IngestTarget } from "./ingest/ingest.ts";
 import { RepeatReporter, type Logger } from "./logger.ts";
 import type { IglooMetrics } from "./metrics.ts";
-import { checkConvertible } from "./plan/convertible.ts";
+import { checkConvertible, withConvertibleDefaults } from "./plan/convertible.ts";
 import { liveColumns, planModels, type Change } from "./plan/plan.ts";
 import { quoteIdent, storableModel } from "./store/clickhouseSql.ts";
 import type { Store, StoreCapabilities } from "./store/store.ts";
@@ -318,9 +318,10 @@ export class Pipeline {
     const held: Change[] = [];
     // A type change some stored value cannot take is refused before anything changes.
     await checkConvertible(store, changes.filter((c) => !heldTables.has(c.table)));
+    const ready = await withConvertibleDefaults(store, changes);
     const resumes = await Promise.all(altered.map((table) => this.pauseWriter(table)));
     try {
-      for (const change of changes) {
+      for (const change of ready) {
         if (heldTables.has(change.table)) {
           held.push(change);
           continue;

@@ -68,3 +68,36 @@ export async function checkConvertible(store: Store, changes: readonly Change[])
     }
   }
 }
+
+/**
+ * A column keeps the DEFAULT it was created with (rows older than the column read it), and
+ * the engine refuses a type its DEFAULT cannot take ("default expression and column type
+ * are incompatible"). When the values convert (checkConvertible passed) but that DEFAULT
+ * does not, no stored row reads it as anything the new type could keep, and Igloo fills
+ * every field at ingest: the change then sets the new type's zero value as the DEFAULT.
+ */
+export async function withConvertibleDefaults(store: Store, changes: readonly Change[]): Promise<Change[]> {
+  const out: Change[] = [];
+  for (const change of changes) {
+    if (change.kind !== "modify_column" || / DEFAULT /.test(change.sql)) {
+      out.push(change);
+      continue;
+    }
+    const to = innerType(change.to);
+    let stale = false;
+    try {
+      const { rows } = await store.query<{ d: string }>(
+        `SELECT default_expression AS d FROM system.columns WHERE database = currentDatabase() AND table = ${quoteString(change.table)} AND name = ${quoteString(change.column)}`,
+      );
+      const expression = rows[0]?.d ?? "";
+      if (expression !== "" && to !== undefined) {
+        const { rows: cast } = await store.query<{ bad: number }>(`SELECT accurateCastOrNull(${expression}, ${quoteString(to)}) IS NULL AS bad`);
+        stale = Number(cast[0]?.bad ?? 0) === 1;
+      }
+    } catch {
+      // An engine without accurateCastOrNull: the ALTER decides.
+    }
+    out.push(stale ? { ...change, sql: `${change.sql} DEFAULT defaultValueOfTypeName(${quoteString(change.to)})`, summary: change.summary.replace(/\)$/, "; its old DEFAULT does not convert, so it becomes the new type's zero value)") } : change);
+  }
+  return out;
+}

@@ -888,7 +888,7 @@ function defaultConverts(value: Logical, from: Field, to: Field): boolean {
   return true;
 }
 
-/** Set on an edit whose column DEFAULT does not convert: y then fails (reported). */
+/** An edit whose column DEFAULT does not convert: fine on chDB (convertible.ts), blocked on 18.16. */
 function defaultBlocks(model: Model, next: Model): boolean {
   return next.fields.some((f) => {
     const before = fieldByColumn(model, f.column);
@@ -973,8 +973,9 @@ const EDITS: Record<string, (ctx: EditContext) => Proposal> = {
         const scale = ctx.rng.pick([0, 1, 2, 3, 4, 6].filter((s) => s !== t.scale));
         const precision = Math.max(decimalWhole(t), 9) + scale;
         options.push(() => change(retyped(field, { kind: "decimal", precision, scale }), "decimal scale"));
-        // Once a known bug (records in the log at y were parsed as BigInt, not cast), fixed.
-        options.push(() => change(retyped(field, { kind: "int", bits: 64, signed: true }), "Decimal to BigInt, truncating"));
+        // Records in the log at y are cast now; but a value past Int64 makes the ALTER fail
+        // ("Convert overflow", not a wrap), which convertible.ts does not foresee yet.
+        if (ctx.knownBugs) options.push(() => change(retyped(field, { kind: "int", bits: 64, signed: true }), "Decimal to BigInt, truncating", "a Decimal past Int64 fails the ALTER"));
       }
       if (t.kind === "datetime" && !isAgg) {
         const precision = ctx.rng.pick(([0, 3, 6] as const).filter((p) => p !== t.precision));
@@ -1154,7 +1155,8 @@ function nullsBlock(a: Model, b: Model): boolean {
 export function proposeEdit(ctx: EditContext): Edit {
   for (let attempt = 0; attempt < 100; attempt++) {
     let edit = proposeAny(ctx);
-    if (!edit.known && defaultBlocks(ctx.model, edit.next)) edit = { ...edit, known: "a column's DEFAULT that does not convert blocks the change" };
+    // 18.16 has no accurateCastOrNull, so Igloo cannot tell that the DEFAULT does not convert there.
+    if (ctx.flavor?.production && !edit.known && defaultBlocks(ctx.model, edit.next)) edit = { ...edit, known: "on 18.16, a column's DEFAULT that does not convert blocks the change" };
     if (ctx.flavor?.production && !edit.known && !oldRowsStillValid(ctx.model, edit.next)) edit = { ...edit, known: "the production worker dead-letters the old build's records" };
     if (ctx.flavor?.production && !edit.known && nullsBlock(ctx.model, edit.next)) edit = { ...edit, known: "18.16 converts a Nullable column's NULL rows too" };
     if (!edit.known || ctx.knownBugs) return edit;
