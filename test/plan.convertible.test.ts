@@ -13,3 +13,13 @@ test("a type change some stored value cannot take is refused before anything cha
   await expect(checkConvertible(store, [mod("ls", "LowCardinality(Nullable(String))", "Nullable(Int64)")])).rejects.toThrow(/e.g. "x"/);
   await checkConvertible(store, [mod("s", "String", "String")]);
 });
+
+test("a decimal past the new integer type's range is refused (the engine fails the ALTER instead of wrapping)", async () => {
+  const store = await sharedChdbStore();
+  const table = `cvd_${process.pid}`;
+  await store.exec(`CREATE TABLE ${table} (d Decimal(24, 2)) ENGINE = MergeTree ORDER BY tuple()`);
+  await store.exec(`INSERT INTO ${table} VALUES (12.34), (18446744073709551615)`);
+  const mod = (to: string) => ({ kind: "modify_column" as const, table, column: "d", from: "Decimal(24, 2)", to, sql: "", destructive: true as const, summary: `change ${table}.d from Decimal(24, 2) to ${to} (x)` });
+  await expect(checkConvertible(store, [mod("Int64")])).rejects.toThrow(/1 row holds a value Int64 cannot hold, e\.g\. "18446744073709551615/);
+  await checkConvertible(store, [mod("UInt64")]);
+});

@@ -38,6 +38,14 @@ function unconvertible(column: string, from: string, to: string): string | undef
     return `toString(${column}) NOT IN (${names.join(", ")})`;
   }
   if (TEXT.test(from) && !TEXT.test(to)) return `accurateCastOrNull(${column}, ${quoteString(to)}) IS NULL`;
+  // A decimal past an integer type's range fails the ALTER ("Convert overflow"), where an
+  // integer narrowing wraps; accurateCastOrNull throws on it too, so the range is compared.
+  const integer = /^(U?)Int(8|16|32|64|128|256)$/.exec(to);
+  if (/^Decimal/.test(from) && integer) {
+    const bits = BigInt(integer[2]!);
+    const [min, max] = integer[1] === "U" ? [0n, (1n << bits) - 1n] : [-(1n << (bits - 1n)), (1n << (bits - 1n)) - 1n];
+    return `(${column} < ${min} OR ${column} > ${max})`;
+  }
   return undefined;
 }
 
