@@ -91,7 +91,7 @@ export class RepeatReporter {
       entry.count = 0;
       entry.reported = now;
     }
-    if ([...this.#seen.values()].every((e) => e.count === 0) && this.#seen.size === 0 && this.#timer) {
+    if (this.#seen.size === 0 && this.#timer) {
       clearInterval(this.#timer);
       this.#timer = undefined;
     }

@@ -12,10 +12,10 @@ import { forgetOldIds, RECORD_IDS_MODEL } from "./ingest/recordIds.ts";
 import { rowShape, type IngestTarget } from "./ingest/ingest.ts";
 import { RepeatReporter, type Logger } from "./logger.ts";
 import type { IglooMetrics } from "./metrics.ts";
-import { checkConvertible, withConvertibleDefaults } from "./plan/convertible.ts";
+import { prepareTypeChanges } from "./plan/convertible.ts";
 import { liveColumns, planModels, type Change } from "./plan/plan.ts";
 import { quoteIdent, storableModel } from "./store/clickhouseSql.ts";
-import type { Store, StoreCapabilities } from "./store/store.ts";
+import type { Store } from "./store/store.ts";
 import type { Stream } from "./stream/stream.ts";
 import { waitForWriters } from "./writer/progress.ts";
 import { TableWriter, writerGroup, type TableWriterOptions } from "./writer/tableWriter.ts";
@@ -29,9 +29,9 @@ import { TableWriter, writerGroup, type TableWriterOptions } from "./writer/tabl
  * fields a migration removed, and the table has no column for them. A valid one becomes
  * the row the table takes.
  */
-function rowCheck(target: IngestTarget, caps: StoreCapabilities): IngestTarget["validate"] {
+function rowCheck(target: IngestTarget, storable: ModelIR): IngestTarget["validate"] {
   const { toRow, toRecord, validate } = target;
-  const jsonText = storableModel(target.model, caps).fields.filter((f) => f.type.kind === "json" && !f.type.native);
+  const jsonText = storable.fields.filter((f) => f.type.kind === "json" && !f.type.native);
   const known = new Set(target.model.fields.map((f) => f.name));
   return (input) => {
     if (typeof input !== "object" || input === null || Array.isArray(input)) return validate(input);
@@ -315,17 +315,12 @@ export class Pipeline {
   async #applyPlan(models: readonly ModelIR[], changes: readonly Change[], heldTables: ReadonlySet<string>, altered: readonly string[], options: ApplyOptions): Promise<ApplyReport> {
     const { stream, store } = this.#options;
     const applied: Change[] = [];
-    const held: Change[] = [];
+    const held = changes.filter((c) => heldTables.has(c.table));
     // A type change some stored value cannot take is refused before anything changes.
-    await checkConvertible(store, changes.filter((c) => !heldTables.has(c.table)));
-    const ready = await withConvertibleDefaults(store, changes);
+    const ready = await prepareTypeChanges(store, changes.filter((c) => !heldTables.has(c.table)));
     const resumes = await Promise.all(altered.map((table) => this.pauseWriter(table)));
     try {
       for (const change of ready) {
-        if (heldTables.has(change.table)) {
-          held.push(change);
-          continue;
-        }
         await store.exec(change.sql);
         applied.push(change);
       }
@@ -364,12 +359,13 @@ export class Pipeline {
       }
       const topic = model.name;
       await stream.ensureTopic(topic);
-      const target: IngestTarget = { model, topic, validate: compileValidator(storableModel(model, store.capabilities)), ...rowShape(model) };
+      const storable = storableModel(model, store.capabilities);
+      const target: IngestTarget = { model, topic, validate: compileValidator(storable), ...rowShape(model) };
       // The writer only moves bytes into a table, so a changed model keeps its writer
       // unless the model now maps to another table.
       const keep = current !== undefined && current.model.table === model.table && current.model.streamOnly === model.streamOnly;
       if (current && !keep) await current.writer.stop();
-      const writer = keep ? current.writer : this.#writer(model, topic, rowCheck(target, store.capabilities));
+      const writer = keep ? current.writer : this.#writer(model, topic, rowCheck(target, storable));
       if (!keep && writers && !model.streamOnly && !this.#pauses.has(model.table)) await writer.start();
       next.set(model.name, { model, target, writer, signature });
     }

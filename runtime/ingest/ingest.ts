@@ -94,10 +94,22 @@ export interface IngestResult extends IngestVerdict {
   readonly appended: AppendResult;
 }
 
+/**
+ * A checked record as it goes into the model's topic: its row, with its ingest id (see
+ * recordIds.ts) when it has one, keyed by the model's key; without one, on a stream with
+ * partitions (Kafka), by the id's prefix, so a resend lands in the partition of the first.
+ */
+export function topicRecord(target: IngestTarget, record: Record<string, unknown>, external: boolean, id?: { prefix: string; index: number }): ProducerRecord {
+  const json = JSON.stringify(target.toRow ? target.toRow(record) : record);
+  const value = id === undefined ? json : withRecordId(json, `${id.prefix}:${id.index}`);
+  const key = target.model.key !== undefined ? String(record[target.model.key]) : external ? id?.prefix : undefined;
+  return key === undefined ? { value } : { key, value };
+}
+
 export async function ingest(stream: Stream, target: IngestTarget, candidates: readonly Candidate[], options: IngestOptions = {}): Promise<IngestResult> {
   const accepted: ProducerRecord[] = [];
   const rejected: { index: number; candidate: Candidate; message: string }[] = [];
-  const key = target.model.key;
+  const prefix = options.recordIdPrefix;
   for (let i = 0; i < candidates.length; i++) {
     const candidate = candidates[i];
     if (isUnparseable(candidate)) {
@@ -106,11 +118,7 @@ export async function ingest(stream: Stream, target: IngestTarget, candidates: r
     }
     const result = target.validate(candidate);
     if (result.ok) {
-      const json = JSON.stringify(target.toRow ? target.toRow(result.record) : result.record);
-      const prefix = options.recordIdPrefix;
-      const value = prefix === undefined ? json : withRecordId(json, `${prefix}:${accepted.length}`);
-      const recordKey = key !== undefined ? String(result.record[key]) : stream.external ? prefix : undefined;
-      accepted.push(recordKey === undefined ? { value } : { key: recordKey, value });
+      accepted.push(topicRecord(target, result.record, stream.external, prefix === undefined ? undefined : { prefix, index: accepted.length }));
     } else {
       rejected.push({ index: i, candidate, message: result.error });
     }

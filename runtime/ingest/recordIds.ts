@@ -88,15 +88,21 @@ export function splitId(id: string): { prefix: string; index: number } {
   return { prefix: id.slice(0, at), index: Number(id.slice(at + 1)) };
 }
 
-/** Which of `ids` were stored already: asked per prefix, answered from the stored ranges. */
-export async function storedIds(store: Store, ids: readonly string[]): Promise<Set<string>> {
-  const wanted = new Map<string, number[]>();
+/** The indexes of `ids`, by prefix. */
+function byPrefix(ids: readonly string[]): Map<string, number[]> {
+  const grouped = new Map<string, number[]>();
   for (const id of ids) {
     const { prefix, index } = splitId(id);
-    let indexes = wanted.get(prefix);
-    if (!indexes) wanted.set(prefix, (indexes = []));
+    let indexes = grouped.get(prefix);
+    if (!indexes) grouped.set(prefix, (indexes = []));
     indexes.push(index);
   }
+  return grouped;
+}
+
+/** Which of `ids` were stored already: asked per prefix, answered from the stored ranges. */
+export async function storedIds(store: Store, ids: readonly string[]): Promise<Set<string>> {
+  const wanted = byPrefix(ids);
   const ranges = new Map<string, [number, number][]>();
   const prefixes = [...wanted.keys()];
   for (let i = 0; i < prefixes.length; i += 5_000) {
@@ -122,15 +128,8 @@ export async function storedIds(store: Store, ids: readonly string[]): Promise<S
 
 /** Rows for `igloo_ingest_ids` remembering `ids`: one per prefix and run of consecutive indexes. */
 export function idRows(ids: readonly string[], ts: string): string[] {
-  const byPrefix = new Map<string, number[]>();
-  for (const id of ids) {
-    const { prefix, index } = splitId(id);
-    let indexes = byPrefix.get(prefix);
-    if (!indexes) byPrefix.set(prefix, (indexes = []));
-    indexes.push(index);
-  }
   const rows: string[] = [];
-  for (const [prefix, indexes] of byPrefix) {
+  for (const [prefix, indexes] of byPrefix(ids)) {
     indexes.sort((a, b) => a - b);
     let first = indexes[0]!;
     let last = first;

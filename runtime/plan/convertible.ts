@@ -49,8 +49,17 @@ function unconvertible(column: string, from: string, to: string): string | undef
   return undefined;
 }
 
+/**
+ * The changes as they may run: refused (an IglooError, nothing changed) when some stored
+ * value of a changed column does not convert, with DEFAULTs the new types can take.
+ */
+export async function prepareTypeChanges(store: Store, changes: readonly Change[]): Promise<Change[]> {
+  await checkConvertible(store, changes);
+  return await withConvertibleDefaults(store, changes);
+}
+
 /** Throws an IglooError when some value of a changed column does not convert. */
-export async function checkConvertible(store: Store, changes: readonly Change[]): Promise<void> {
+async function checkConvertible(store: Store, changes: readonly Change[]): Promise<void> {
   for (const change of changes) {
     if (change.kind !== "modify_column") continue;
     const [from, to] = [innerType(change.from), innerType(change.to)];
@@ -84,7 +93,7 @@ export async function checkConvertible(store: Store, changes: readonly Change[])
  * does not, no stored row reads it as anything the new type could keep, and Igloo fills
  * every field at ingest: the change then sets the new type's zero value as the DEFAULT.
  */
-export async function withConvertibleDefaults(store: Store, changes: readonly Change[]): Promise<Change[]> {
+async function withConvertibleDefaults(store: Store, changes: readonly Change[]): Promise<Change[]> {
   const out: Change[] = [];
   for (const change of changes) {
     if (change.kind !== "modify_column" || / DEFAULT /.test(change.sql)) {

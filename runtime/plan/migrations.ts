@@ -13,7 +13,7 @@ import { compileValidator } from "../../conventions/datamodels/validator.ts";
 import { IglooError } from "../../conventions/errors.ts";
 import { DEAD_LETTER_MODEL } from "../deadLetters.ts";
 import { storableModel } from "../store/clickhouseSql.ts";
-import { checkConvertible, withConvertibleDefaults } from "./convertible.ts";
+import { prepareTypeChanges } from "./convertible.ts";
 import { RECORD_IDS_MODEL } from "../ingest/recordIds.ts";
 import type { ColumnInfo, Store } from "../store/store.ts";
 import { liveColumns, planModels, type Change } from "./plan.ts";
@@ -113,8 +113,7 @@ export function formatPlan(plan: MigrationPlan): string {
 
 /** Applies the table changes and records the resulting schema; views are applied by the caller. */
 export async function applyMigration(store: Store, plan: MigrationPlan, models: readonly ModelIR[]): Promise<void> {
-  await checkConvertible(store, plan.changes);
-  for (const change of await withConvertibleDefaults(store, plan.changes)) await store.exec(change.sql);
+  for (const change of await prepareTypeChanges(store, plan.changes)) await store.exec(change.sql);
   const all = [DEAD_LETTER_MODEL, RECORD_IDS_MODEL, ...models.filter((m) => !m.streamOnly)];
   const snapshot = snapshotOf(await liveColumns(store, all.map((m) => m.table)));
   const record = JSON.stringify({ changes: plan.changes.map((c) => c.summary), views: plan.views.map((v) => v.summary) });

@@ -255,7 +255,8 @@ export class TableWriter {
           try {
             await this.#store.insertJsonEachRow(staging, encoder.encode(rows.slice(a, b).join("\n")));
           } catch (halfError) {
-            if (classifyEngineError(halfError) !== "data") throw new WriterRetryError(this.#options.table, classifyEngineError(halfError), halfError);
+            const kind = classifyEngineError(halfError);
+            if (kind !== "data") throw new WriterRetryError(this.#options.table, kind, halfError);
             await sortOut(a, b, halfError);
           }
         }
