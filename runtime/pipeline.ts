@@ -18,6 +18,7 @@ import { quoteIdent, storableModel } from "./store/clickhouseSql.ts";
 import type { Store } from "./store/store.ts";
 import type { Stream } from "./stream/stream.ts";
 import { waitForWriters } from "./writer/progress.ts";
+import { EarlierShapes } from "./writer/earlierShapes.ts";
 import { TableWriter, writerGroup, type TableWriterOptions } from "./writer/tableWriter.ts";
 
 /**
@@ -265,7 +266,7 @@ export class Pipeline {
       table: model.table,
       source: model.name,
       idColumns: model.id.map((name) => model.fields.find((f) => f.name === name)?.column ?? name),
-      ...(stream.external && validate ? { validate } : {}),
+      ...(stream.external && validate ? { validate, earlier: new EarlierShapes(store, model.table) } : {}),
       recordIds: model !== DEAD_LETTER_MODEL,
       ...this.#options.writer,
       onError: (error) => this.#writerErrors.add(model.table, error instanceof IglooError ? error.message : `table writer for ${model.table}: ${error instanceof Error ? error.message : String(error)}; retrying`),

@@ -384,7 +384,7 @@ class Sequence {
   loader!: Loader;
   readonly rng: Rng;
   readonly probeRng: Rng;
-  stats = { steps: 0, held: 0, confirmed: 0, reverted: 0, safe: 0, views: 0 };
+  stats = { steps: 0, held: 0, confirmed: 0, refused: 0, reverted: 0, safe: 0, views: 0 };
 
   constructor(readonly index: number) {
     this.rng = Rng.derive(SEED, index, "edits");
@@ -483,6 +483,7 @@ class Sequence {
     await eventually(async () => this.loader.acked, (a) => a >= ackedBefore + 60, 10_000);
     const before = this.model;
     let after = edit.next;
+    let refused = edit.refused;
     let changes = expectedChanges(before, after);
     const held = isHeld(changes);
     this.log.push(`step ${n}: ${edit.description}${edit.known ? ` [known bug: ${edit.known}]` : ""} -> expected ${changes.length === 0 ? "no table change" : changeSet(changes).join(", ")}${held ? " (held)" : ""}`);
@@ -529,6 +530,7 @@ class Sequence {
       if (!again.views && isHeld(total)) {
         after = again.next;
         changes = total;
+        refused ??= again.refused;
         this.log.push(`    and while held: ${again.description}${again.known ? ` [known bug: ${again.known}]` : ""} -> expected ${changeSet(changes).join(", ")} (held)`);
         const markAgain = this.output().length;
         this.writeModel(after);
@@ -540,12 +542,26 @@ class Sequence {
     const confirm = this.rng.chance(0.6);
     await this.probe(after, before, "rejected", "held: only the new model takes it");
     // A record only the old model takes may hold a value the change cannot convert (an
-    // enum member being removed): confirmed, that is a reported bug, not this step's subject.
-    await this.probe(before, after, "accepted", "held: only the old model takes it", confirm && !KNOWN_BUGS);
+    // enum member being removed): stored, it would make y refused, which this step does not expect.
+    await this.probe(before, after, "accepted", "held: only the old model takes it", confirm && !refused);
     const ackedHeld = this.loader.acked;
     await eventually(async () => this.loader.acked, (a) => a >= ackedHeld + 40, 10_000);
 
-    if (confirm) {
+    if (confirm && refused) {
+      // Some stored value cannot take the new type: y changes nothing and says which value.
+      this.stats.refused++;
+      this.log.push(`    typed y: must be refused (${refused})`);
+      const markY = this.output().length;
+      this.dev.type("y");
+      const said = await this.waitFor(markY, /nothing was changed|^ {2}change /m, "refusal after y");
+      if (!/cannot change \S+ from .*: [\d,]+ rows? holds? (a )?values? .* cannot hold, e\.g\. .*; nothing was changed/.test(said)) throw new Error(`y should have been refused (${refused}); the dev terminal printed:\n${said.slice(-3000)}`);
+      const markR = this.output().length;
+      this.writeModel(before);
+      const reverted = await this.waitFor(markR, /reloaded \(|reloaded what loaded/, "revert after the refusal");
+      expect({ held: printedChanges(reverted, true), applied: printedChanges(reverted, false) }).toEqual({ held: [], applied: [] });
+      this.log.push(`    refused as expected; reverted the file`);
+      await this.probe(before, after, "accepted", "refused: only the old model takes it");
+    } else if (confirm) {
       this.stats.confirmed++;
       this.log.push(`    typed y`);
       const markY = this.output().length;
@@ -603,7 +619,7 @@ class Sequence {
   }
 }
 
-const summary = { sequences: 0, steps: 0, events: 0, held: 0, confirmed: 0, reverted: 0, safe: 0, views: 0 };
+const summary = { sequences: 0, steps: 0, events: 0, held: 0, confirmed: 0, refused: 0, reverted: 0, safe: 0, views: 0 };
 
 describe(`schema evolution under load (IGLOO_SEED=${SEED}, ${SEQUENCES} sequences of ${STEPS} steps${KNOWN_BUGS ? ", with known bugs" : ""})`, () => {
   for (let index = 0; index < SEQUENCES; index++) {
@@ -631,8 +647,8 @@ describe(`schema evolution under load (IGLOO_SEED=${SEED}, ${SEQUENCES} sequence
       if (process.env.IGLOO_EVOLUTION_VERBOSE === "1") console.log(sequence.log.join("\n"));
       summary.sequences++;
       summary.events += sequence.reference.size;
-      for (const key of ["steps", "held", "confirmed", "reverted", "safe", "views"] as const) summary[key] += sequence.stats[key];
-      console.log(`evolution: IGLOO_SEED=${SEED} sequence ${index}: ${sequence.stats.steps} steps (${sequence.stats.safe} applied at once, ${sequence.stats.held} held: ${sequence.stats.confirmed} confirmed, ${sequence.stats.reverted} reverted; ${sequence.stats.views} view edits), ${sequence.reference.size} events acknowledged, ${sequence.loader.rejected} refused as expected, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      for (const key of ["steps", "held", "confirmed", "refused", "reverted", "safe", "views"] as const) summary[key] += sequence.stats[key];
+      console.log(`evolution: IGLOO_SEED=${SEED} sequence ${index}: ${sequence.stats.steps} steps (${sequence.stats.safe} applied at once, ${sequence.stats.held} held: ${sequence.stats.confirmed} confirmed, ${sequence.stats.refused} refused, ${sequence.stats.reverted} reverted; ${sequence.stats.views} view edits), ${sequence.reference.size} events acknowledged, ${sequence.loader.rejected} refused as expected, ${((Date.now() - started) / 1000).toFixed(1)} s`);
     }, 120_000 + STEPS * 20_000);
   }
   afterAll(() => console.log(`evolution: IGLOO_SEED=${SEED}: ${JSON.stringify(summary)}`));
@@ -752,6 +768,17 @@ describe(`schema evolution through igloo plan / igloo migrate (IGLOO_SEED=${SEED
           build(before);
           expect({ step: n, plan: plan(current) }).toEqual({ step: n, plan: [] });
           await verify(`after step ${n} (reverted)`);
+          continue;
+        }
+        if (edit.refused) {
+          // Some stored value cannot take the new type: migrate changes nothing and says which.
+          const refused = run(["migrate", "--allow-destructive"], next);
+          const said = refused.err + refused.out;
+          if (refused.code === 0 || !/cannot change \S+ from .*; nothing was changed/.test(said)) throw new Error(`igloo migrate should have been refused (${edit.refused}); it exited ${refused.code}: ${said}`);
+          expect({ step: n, plan: plan(next) }).toEqual({ step: n, plan: changeSet(changes) });
+          log.push(`    migrate refused as expected (${edit.refused}); reverted the file`);
+          build(before);
+          await verify(`after step ${n} (refused)`);
           continue;
         }
         // README: migrate with no worker running; ingest keeps accepting into Kafka.

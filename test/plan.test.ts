@@ -129,6 +129,25 @@ describe("planModels: enum values and required fields, on the engine", () => {
   });
 });
 
+test("a Boolean? retyped to a required String: NULLs get its DEFAULT converted as its values are (\"false\", not \"0\"; found by the schema-evolution suite)", async () => {
+  const store = await sharedChdbStore();
+  const table = `plan_bool_${process.pid}`;
+  const [optional] = model('id String @id\n b Boolean? @default(false)');
+  const [made] = model("id String @id\n b String @db.LowCardinality");
+  await store.exec(`DROP TABLE IF EXISTS ${table}`);
+  for (const change of planModels([{ ...optional!, table }], new Map(), caps).changes) await store.exec(change.sql);
+  await store.insertJsonEachRow(table, new TextEncoder().encode('{"id":"0","b":null}\n{"id":"1","b":false}\n{"id":"2","b":true}'));
+  const columns = (await store.describeTable(table))!;
+  for (const change of planModels([{ ...made!, table }], new Map([[table, columns]]), caps).changes) await store.exec(change.sql);
+  const { rows } = await store.query(`SELECT id, b FROM ${table} ORDER BY id`);
+  expect(rows).toEqual([
+    { id: "0", b: "false" },
+    { id: "1", b: "false" },
+    { id: "2", b: "true" },
+  ]);
+  await store.exec(`DROP TABLE ${table}`);
+});
+
 describe("planModels: SQL every supported server parses", () => {
   test("columns are added and dropped without IF [NOT] EXISTS, which ClickHouse 18.16 rejects as a syntax error", () => {
     const { changes } = planModels(model("id String @id\n added Int?"), live([["id", "String"], ["gone", "String"]]), caps);

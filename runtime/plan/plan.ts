@@ -87,8 +87,13 @@ const nullable = (type: string): boolean => /^(LowCardinality\()?Nullable\(/.tes
  * it was created with (the field's @default then), because rows older than the column
  * are read through it: changing it would change them.
  */
-function nullReplacement(field: FieldIR, live: ColumnInfo): string {
-  if (live.defaultExpression.trim() !== "") return `(${live.defaultExpression})`;
+function nullReplacement(field: FieldIR, live: ColumnInfo, to: string): string {
+  // Read as a value of the column's old type, then converted like the column's values (a
+  // Boolean's DEFAULT `0` becomes "false" in a String, as its rows' false do, not "0").
+  if (live.defaultExpression.trim() !== "") {
+    const oldType = live.type.replace(/^(LowCardinality\()?Nullable\((.*)\)(\))?$/s, (_m, low: string | undefined, inner: string) => (low ? `LowCardinality(${inner})` : inner));
+    return sameType(oldType, to) ? `(${live.defaultExpression})` : `CAST((${live.defaultExpression}), ${quoteString(oldType)})`;
+  }
   const d = field.default;
   if (d?.kind === "literal" && d.value !== null && !Array.isArray(d.value)) {
     if (typeof d.value === "string") return quoteString(d.value);
@@ -141,7 +146,7 @@ export function planModels(
         });
       } else if (!sameType(existing.type, wanted)) {
         const to = evolveEnum(existing.type, wanted);
-        const nulls = nullable(existing.type) && !nullable(to) && !field.list ? nullReplacement(field, existing) : undefined;
+        const nulls = nullable(existing.type) && !nullable(to) && !field.list ? nullReplacement(field, existing, to) : undefined;
         changes.push({
           kind: "modify_column",
           table: model.table,
@@ -153,7 +158,7 @@ export function planModels(
           // fails on the NULL rows (their enum number is 0), leaving the table unreadable.
           sql: `ALTER TABLE ${quoteIdent(model.table)} MODIFY COLUMN ${quoteIdent(field.column)} ${to}${nulls === undefined ? "" : ` DEFAULT CAST(${nulls} AS ${to})`}`,
           destructive: true,
-          summary: `change ${model.table}.${field.column} from ${existing.type} to ${to} (rewrites the column; values that do not convert fail or are lost${nulls === undefined ? "" : `; NULLs become ${nulls}`})`,
+          summary: `change ${model.table}.${field.column} from ${existing.type} to ${to} (rewrites the column; values that do not convert fail or are lost${nulls === undefined ? "" : `; NULLs become ${existing.defaultExpression.trim() !== "" ? `the column's DEFAULT (${existing.defaultExpression}), converted` : nulls}`})`,
         });
       }
       previous = field.column;

@@ -18,6 +18,7 @@ import type { Store } from "../store/store.ts";
 import type { Validate } from "../ingest/ingest.ts";
 import { joinValues } from "../stream/joinValues.ts";
 import type { RecordBatch, Stream, StreamRecord, Subscription } from "../stream/stream.ts";
+import type { EarlierShapes } from "./earlierShapes.ts";
 import { idRows, RECORD_ID_FIELD, RECORD_IDS_TABLE, recordIds, storedIds } from "../ingest/recordIds.ts";
 
 export interface TableWriterOptions {
@@ -38,6 +39,11 @@ export interface TableWriterOptions {
    * letters instead of failing or corrupting the insert.
    */
   readonly validate?: Validate;
+  /**
+   * With `validate`: records the model refuses are converted, when they can be, from the
+   * table's columns before a migration (earlierShapes.ts), instead of dead-lettered.
+   */
+  readonly earlier?: EarlierShapes;
   /**
    * Drop records whose ingest id (from a request with an idempotency-key) this table
    * stored before, and remember the ids of those it stores: model tables, not dead letters.
@@ -124,7 +130,7 @@ export class TableWriter {
     const validate = this.#options.validate;
     if (!validate) return joinValues(records);
     const lines: string[] = [];
-    const letters: string[] = [];
+    let refused: { text: string; error: string }[] = [];
     for (const record of records) {
       const text = decoder.decode(record.value);
       let checked: ReturnType<Validate>;
@@ -137,8 +143,19 @@ export class TableWriter {
         checked = { ok: false, error: `not valid JSON (${error instanceof Error ? error.message : String(error)})` };
       }
       if (checked.ok) lines.push(JSON.stringify(checked.record));
-      else letters.push(JSON.stringify(deadLetter({ source: this.#options.source, stage: "writer", record: text, error: checked.error })));
+      else refused.push({ text, error: checked.error });
     }
+    if (refused.length > 0 && this.#options.earlier) {
+      let converted;
+      try {
+        converted = await this.#options.earlier.convert(refused);
+      } catch (error) {
+        throw new WriterRetryError(this.#options.table, classifyEngineError(error), error);
+      }
+      lines.push(...converted.rows);
+      refused = converted.refused;
+    }
+    const letters = refused.map(({ text, error }) => JSON.stringify(deadLetter({ source: this.#options.source, stage: "writer", record: text, error })));
     if (letters.length > 0 && this.#options.topic !== DEAD_LETTER_TOPIC) await this.#stream.append(DEAD_LETTER_TOPIC, letters.map((value) => ({ value })));
     return encoder.encode(lines.join("\n"));
   }
