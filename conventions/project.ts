@@ -5,7 +5,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseModels } from "./datamodels/parse.ts";
+import { parseModels } from "./prisma/parse.ts";
 import type { ModelIR, ModelSet } from "./datamodels/ir.ts";
 import type { ConventionError } from "./errors.ts";
 import type { ViewIR } from "./views/ir.ts";

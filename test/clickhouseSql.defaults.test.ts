@@ -5,7 +5,7 @@
  * generative round trip: `@default("2026-01-01t00:00:00Z")` stopped `igloo dev`.
  */
 import { expect, test } from "bun:test";
-import { parseModels } from "../conventions/datamodels/parse.ts";
+import { parseModels } from "../conventions/prisma/parse.ts";
 import { createTableSql } from "../runtime/store/clickhouseSql.ts";
 import { sharedChdbStore } from "./helpers/chdb.ts";
 

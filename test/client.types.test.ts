@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { parseModels } from "../conventions/datamodels/parse.ts";
+import { parseModels } from "../conventions/prisma/parse.ts";
 import { clientModule } from "../src/generate/client.ts";
 import { removeDir, REPO, tempDir } from "./helpers/igloo.ts";
 

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { FieldIR, ModelIR } from "../conventions/datamodels/ir.ts";
-import { parseModels } from "../conventions/datamodels/parse.ts";
+import { parseModels } from "../conventions/prisma/parse.ts";
 import { modelTypes } from "../src/generate/modelTypes.ts";
 
 const FILE = "datamodels/T.prisma";

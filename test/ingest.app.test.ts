@@ -4,7 +4,7 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { parseModels } from "../conventions/datamodels/parse.ts";
+import { parseModels } from "../conventions/prisma/parse.ts";
 import { DEAD_LETTER_TOPIC } from "../runtime/deadLetters.ts";
 import { DEFAULT_LIMITS, type ServerLimits } from "../runtime/limits.ts";
 import { iglooMetrics, Metrics } from "../runtime/metrics.ts";

@@ -6,7 +6,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import { MAX_JSON_DEPTH } from "../conventions/datamodels/json-value.ts";
-import { parseModels } from "../conventions/datamodels/parse.ts";
+import { parseModels } from "../conventions/prisma/parse.ts";
 import { compileValidator } from "../conventions/datamodels/validator.ts";
 import { ingest, rowShape } from "../runtime/ingest/ingest.ts";
 import { EmbeddedLog } from "../runtime/stream/embedded/embeddedLog.ts";

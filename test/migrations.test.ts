@@ -1,6 +1,6 @@
 /** Production plans on a real engine (the shared chDB): tables and views in the plan, recorded migrations, drift. */
 import { describe, expect, test } from "bun:test";
-import { parseModels } from "../conventions/datamodels/parse.ts";
+import { parseModels } from "../conventions/prisma/parse.ts";
 import { parseViews } from "../conventions/views/parse.ts";
 import { applyMigration, formatPlan, MIGRATIONS_TABLE, planMigration } from "../runtime/plan/migrations.ts";
 import { ViewManager } from "../runtime/views/viewManager.ts";

@@ -7,7 +7,7 @@
  */
 import { afterAll, expect, test } from "bun:test";
 import { join } from "node:path";
-import { parseModels } from "../conventions/datamodels/parse.ts";
+import { parseModels } from "../conventions/prisma/parse.ts";
 import { inlineExecutor } from "../runtime/functions/executor.ts";
 import { FunctionRunner } from "../runtime/functions/functionRunner.ts";
 import { ingest } from "../runtime/ingest/ingest.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { parseModels } from "../conventions/datamodels/parse.ts";
+import { parseModels } from "../conventions/prisma/parse.ts";
 import { planModels } from "../runtime/plan/plan.ts";
 import type { StoreCapabilities } from "../runtime/store/store.ts";
 import { sharedChdbStore } from "./helpers/chdb.ts";

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { ModelIR } from "../conventions/datamodels/ir.ts";
-import { parseModels } from "../conventions/datamodels/parse.ts";
+import { parseModels } from "../conventions/prisma/parse.ts";
 import { parseViews } from "../conventions/views/parse.ts";
 import { createTableSql } from "../runtime/store/clickhouseSql.ts";
 import { readAll } from "../runtime/store/store.ts";

@@ -3,7 +3,7 @@
  * native type names the Prisma types it refines, so a misplaced one is reported with
  * the attributes that would fit.
  */
-import type { IntWidth, ScalarType } from "./ir.ts";
+import type { IntWidth, ScalarType } from "../datamodels/ir.ts";
 
 export const PRISMA_SCALARS = ["String", "Boolean", "Int", "BigInt", "Float", "Decimal", "DateTime", "Json", "Bytes"] as const;
 export type PrismaScalar = (typeof PRISMA_SCALARS)[number];

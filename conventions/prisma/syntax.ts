@@ -5,7 +5,7 @@
 import { type Block, type CstNodeLocation, getSchema, PrismaParser, VisitorClassFactory } from "@mrleebo/prisma-ast";
 import type { AttributeArgument, Func, KeyValue, Value } from "@mrleebo/prisma-ast";
 import { ConventionError } from "../errors.ts";
-import type { SourceRef } from "./ir.ts";
+import type { SourceRef } from "../datamodels/ir.ts";
 
 /** Collects errors for one file and tells whether a unit of work added any. */
 export class Reporter {

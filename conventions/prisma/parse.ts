@@ -61,11 +61,11 @@
  */
 import type { Enum, Model } from "@mrleebo/prisma-ast";
 import type { ConventionError } from "../errors.ts";
-import type { EnumIR, ModelIR, ModelSet } from "./ir.ts";
-import { isPrismaScalar } from "./parse-native.ts";
-import { buildModel } from "./parse-model.ts";
-import type { TypeScope } from "./parse-field.ts";
-import { DocCollector, NAME, readSchema, Reporter } from "./parse-syntax.ts";
+import type { EnumIR, ModelIR, ModelSet } from "../datamodels/ir.ts";
+import { isPrismaScalar } from "./native.ts";
+import { buildModel } from "./model.ts";
+import type { TypeScope } from "./field.ts";
+import { DocCollector, NAME, readSchema, Reporter } from "./syntax.ts";
 
 /** What an Enum16 column holds when its values are numbered from 1. */
 const MAX_ENUM_VALUES = 32767;

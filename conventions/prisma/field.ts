@@ -4,9 +4,9 @@
  * rejected here with the reason and an alternative.
  */
 import type { Attribute, Field, Func } from "@mrleebo/prisma-ast";
-import type { DefaultValue, EnumIR, FieldIR, ScalarType, SourceRef } from "./ir.ts";
-import { suggest } from "./messages.ts";
-import { applyNative, isPrismaScalar, PRISMA_SCALARS, scalarOf } from "./parse-native.ts";
+import type { DefaultValue, EnumIR, FieldIR, ScalarType, SourceRef } from "../datamodels/ir.ts";
+import { suggest } from "../datamodels/messages.ts";
+import { applyNative, isPrismaScalar, PRISMA_SCALARS, scalarOf } from "./native.ts";
 import {
   type Argument,
   asArray,
@@ -17,8 +17,8 @@ import {
   type Reporter,
   stringArgument,
   stringLiteral,
-} from "./parse-syntax.ts";
-import { checkDefault } from "./validator.ts";
+} from "./syntax.ts";
+import { checkDefault } from "../datamodels/validator.ts";
 
 /** What field types can refer to, across all files. */
 export interface TypeScope {

@@ -3,8 +3,8 @@
  * table (`@@id`, `@@map`, `@@orderBy`, `@@partitionBy`, `@@engine`, `@@key`, `@@streamOnly`).
  */
 import type { BlockAttribute, Model } from "@mrleebo/prisma-ast";
-import type { FieldIR, ModelIR, SourceRef, TableEngine } from "./ir.ts";
-import { buildField, type TypeScope } from "./parse-field.ts";
+import type { FieldIR, ModelIR, SourceRef, TableEngine } from "../datamodels/ir.ts";
+import { buildField, type TypeScope } from "./field.ts";
 import {
   type Argument,
   asArray,
@@ -15,7 +15,7 @@ import {
   type Reporter,
   stringArgument,
   stringLiteral,
-} from "./parse-syntax.ts";
+} from "./syntax.ts";
 
 /** Table names Igloo keeps for its own bookkeeping tables. */
 export const RESERVED_TABLE_PREFIX = "igloo_";
