@@ -68,7 +68,7 @@ function parseSince(since: string | undefined): string | undefined {
   if (since === undefined || since === "") return undefined;
   const at = new Date(since);
   if (!/^\d{4}-\d\d-\d\d/.test(since) || Number.isNaN(at.getTime())) {
-    throw new IglooError("E_BAD_REQUEST", `\`since\` must be an ISO-8601 time such as 2026-11-30T09:00:00Z, got ${JSON.stringify(since)}`);
+    throw new IglooError("E_BAD_REQUEST", `\`since\` must be an ISO-8601 time such as 2026-11-30T09:00:00Z, got ${JSON.stringify(since)}`, { kind: "bad_input" });
   }
   // Whole seconds: servers whose dead letters are DateTime compare at that precision.
   return at.toISOString().slice(0, 19).replace("T", " ");
@@ -83,6 +83,7 @@ export async function replayDeadLetters(context: ReplayContext, request: ReplayR
       "E_NOT_FOUND",
       `\`${source}\` is neither a model nor a function running in this process; models: ${context.models().join(", ") || "none"}. ` +
         "In production, replay a function's dead letters through a process that runs functions (--role all).",
+      { kind: "not_found" },
     );
   }
   const since = parseSince(request.since);

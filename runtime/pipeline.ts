@@ -67,6 +67,7 @@ function rowCheck(target: IngestTarget, storable: ModelIR): IngestTarget["valida
 export class SchemaChangeWaitError extends IglooError {
   constructor(model: string, waitMs: number) {
     super("E_SCHEMA_CHANGE", `model \`${model}\` is being changed (its table is altered after the records before the change are written); nothing was stored. Retry in a moment.`, {
+      kind: "unavailable",
       hint: `Waited ${waitMs / 1000} s.`,
     });
     this.name = "SchemaChangeWaitError";

@@ -17,6 +17,7 @@
  * SHA-256, so no other body can pass for the first one.
  */
 import { createHash } from "node:crypto";
+import { IglooError } from "../../conventions/errors.ts";
 
 interface Entry {
   readonly fingerprint: string;
@@ -30,12 +31,11 @@ interface Entry {
 /** Visible ASCII, as the draft's sf-string allows, and short enough to keep (the OpenAPI document quotes it). */
 export const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;
 
-export class IdempotencyError extends Error {
-  constructor(
-    readonly status: 400 | 422,
-    message: string,
-  ) {
-    super(message);
+/** A malformed idempotency key, or one reused for another body. */
+export class IdempotencyError extends IglooError {
+  constructor(kind: "bad_input" | "conflict", message: string) {
+    super("E_IDEMPOTENCY", message, { kind });
+    this.name = "IdempotencyError";
   }
 }
 
@@ -58,14 +58,14 @@ export class IdempotencyCache {
    * and for a key reused with another body.
    */
   async run(scope: string, key: string, body: string, work: () => Promise<string>): Promise<{ answer: string; replayed: boolean }> {
-    if (!IDEMPOTENCY_KEY.test(key)) throw new IdempotencyError(400, "idempotency-key must be 1 to 255 visible ASCII characters");
+    if (!IDEMPOTENCY_KEY.test(key)) throw new IdempotencyError("bad_input", "idempotency-key must be 1 to 255 visible ASCII characters");
     const id = `${scope}\u0000${key}`;
     const fingerprint = createHash("sha256").update(body).digest("base64");
     this.#evict();
     const seen = this.#entries.get(id);
     if (seen !== undefined) {
       if (seen.fingerprint !== fingerprint) {
-        throw new IdempotencyError(422, `idempotency-key ${JSON.stringify(key)} was already used for a request with another body; use a new key for new records`);
+        throw new IdempotencyError("conflict", `idempotency-key ${JSON.stringify(key)} was already used for a request with another body; use a new key for new records`);
       }
       const answer = await seen.answer;
       if (answer !== undefined) return { answer, replayed: true };

@@ -4,6 +4,7 @@
  * rejected ones to the dead-letter topic, and the verdict is only returned once both
  * appends are durable. An ack means durable.
  */
+import { IglooError } from "../../conventions/errors.ts";
 import type { ModelIR } from "../../conventions/datamodels/ir.ts";
 import { deadLetter, DEAD_LETTER_TOPIC, type DeadLetter } from "../deadLetters.ts";
 import type { AppendResult, ProducerRecord, Stream } from "../stream/stream.ts";
@@ -65,12 +66,14 @@ function rawText(candidate: Candidate): string {
 }
 
 /** A request whose invalid records pass the limit: refused whole, nothing stored. */
-export class TooManyInvalidError extends Error {
+export class TooManyInvalidError extends IglooError {
   readonly verdict: IngestVerdict;
   constructor(limit: number, verdict: IngestVerdict) {
     super(
+      "E_TOO_MANY_INVALID",
       `${verdict.rejected.toLocaleString("en-US")} of the ${(verdict.accepted + verdict.rejected).toLocaleString("en-US")} records are invalid, more than the ${limit.toLocaleString("en-US")} a request may hold (IGLOO_MAX_INVALID_RECORDS); ` +
         "nothing was stored. Fix the sender: the first errors say what is wrong",
+      { kind: "bad_input", details: { errors: verdict.errors } },
     );
     this.name = "TooManyInvalidError";
     this.verdict = verdict;
@@ -135,7 +138,7 @@ export async function ingest(stream: Stream, target: IngestTarget, candidates: r
   const letters: DeadLetter[] = [];
   for (const r of rejected) {
     const hostile = hostileShape(r.candidate, `$[${r.index}]`);
-    if (hostile) throw new BodyError(400, `record ${r.index}: ${hostile}; nothing was stored`);
+    if (hostile) throw new BodyError("bad_input", `record ${r.index}: ${hostile}; nothing was stored`);
     letters.push(deadLetter({ source: target.model.name, stage: "ingest", record: rawText(r.candidate), error: r.message }));
   }
 

@@ -5,13 +5,13 @@
  */
 
 import { MAX_JSON_DEPTH } from "../../conventions/datamodels/json-value.ts";
+import { IglooError } from "../../conventions/errors.ts";
 
-export class BodyError extends Error {
-  readonly status: 400 | 408 | 413 | 415;
-  constructor(status: 400 | 408 | 413 | 415, message: string) {
-    super(message);
+/** A whole request body refused: unreadable, too large, too slow, or of a type we do not read. */
+export class BodyError extends IglooError {
+  constructor(kind: "bad_input" | "timeout" | "too_large" | "unsupported_media", message: string) {
+    super("E_BODY", message, { kind });
     this.name = "BodyError";
-    this.status = status;
   }
 }
 
@@ -49,7 +49,7 @@ export function bodyFormat(contentType: string | null): BodyFormat {
   if (NDJSON_TYPES.has(type)) return "ndjson";
   if (type === "application/json") return "json";
   throw new BodyError(
-    415,
+    "unsupported_media",
     `content-type \`${type || "(none)"}\` is not accepted; send application/json (an object or an array of objects) or application/x-ndjson (one object per line)`,
   );
 }
@@ -59,25 +59,25 @@ function describeJsonError(error: unknown): string {
 }
 
 function tooManyRecords(limit: number): BodyError {
-  return new BodyError(413, `the request holds more than ${limit.toLocaleString("en-US")} records (IGLOO_MAX_RECORDS); nothing was stored, send smaller batches`);
+  return new BodyError("too_large", `the request holds more than ${limit.toLocaleString("en-US")} records (IGLOO_MAX_RECORDS); nothing was stored, send smaller batches`);
 }
 
 /** The body's candidate records; more than `maxRecords` is a 413, found before they are all parsed. */
 export function parseBody(text: string, format: BodyFormat, maxRecords = Number.POSITIVE_INFINITY): Candidate[] {
-  if (text.trim().length === 0) throw new BodyError(400, "the request body is empty; send a JSON object, a JSON array of objects, or NDJSON");
+  if (text.trim().length === 0) throw new BodyError("bad_input", "the request body is empty; send a JSON object, a JSON array of objects, or NDJSON");
   if (format === "ndjson") return parseNdjson(text, maxRecords);
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new BodyError(400, `the request body is not valid JSON (${describeJsonError(error)}); for one object per line, use content-type application/x-ndjson`);
+    throw new BodyError("bad_input", `the request body is not valid JSON (${describeJsonError(error)}); for one object per line, use content-type application/x-ndjson`);
   }
   if (Array.isArray(value)) {
     if (value.length > maxRecords) throw tooManyRecords(maxRecords);
     return value;
   }
   if (typeof value === "object" && value !== null) return [value];
-  throw new BodyError(400, `the request body must be a JSON object or an array of objects, got ${value === null ? "null" : typeof value}`);
+  throw new BodyError("bad_input", `the request body must be a JSON object or an array of objects, got ${value === null ? "null" : typeof value}`);
 }
 
 function parseNdjson(text: string, maxRecords: number): Candidate[] {
@@ -96,7 +96,7 @@ function parseNdjson(text: string, maxRecords: number): Candidate[] {
       records.push(unparseable(line, `line is not valid JSON (${describeJsonError(error)})`));
     }
   }
-  if (records.length === 0) throw new BodyError(400, "the NDJSON body holds no records");
+  if (records.length === 0) throw new BodyError("bad_input", "the NDJSON body holds no records");
   return records;
 }
 

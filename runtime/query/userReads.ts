@@ -24,7 +24,7 @@ export type QueryErrorCode = "E_QUERY_REFUSED" | "E_QUERY_LIMIT" | "E_QUERY_BUSY
 export class QueryError extends IglooError {
   declare readonly code: QueryErrorCode;
   constructor(code: QueryErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super(code, message, options);
+    super(code, message, { ...options, kind: code === "E_QUERY_BUSY" || code === "E_STORE_UNAVAILABLE" ? "unavailable" : "bad_input" });
     this.name = "QueryError";
   }
 }

@@ -9,8 +9,8 @@
  * (production, or dev listening beyond loopback). Only `/health` and `/ready` are open.
  */
 import { Elysia } from "elysia";
-import { IdempotencyCache, IdempotencyError } from "../ingest/idempotency.ts";
-import { ingest, TooManyInvalidError } from "../ingest/ingest.ts";
+import { IdempotencyCache } from "../ingest/idempotency.ts";
+import { ingest } from "../ingest/ingest.ts";
 import { BodyError, bodyFormat, parseBody } from "../ingest/parseBody.ts";
 import { formatBytes, type ServerLimits } from "../limits.ts";
 import type { Logger } from "../logger.ts";
@@ -26,6 +26,7 @@ import type { ReplayReport, ReplayRequest } from "../deadLetterReplay.ts";
 import type { RequestGate } from "./gate.ts";
 import { rowsAnswer } from "./rowsAnswer.ts";
 import type { ViewSubscriptions } from "./subscriptions.ts";
+import { errorAnswer } from "./errorStatus.ts";
 import { IglooError } from "../../conventions/errors.ts";
 
 export interface AppOptions {
@@ -66,22 +67,9 @@ function errorResponse(status: number, message: string, headers: Record<string, 
   return json(status, { error: message }, headers);
 }
 
-/** The one table from error codes to statuses; a 503 asks the client to retry. */
-const STATUS_OF_CODE: Readonly<Record<string, number>> = {
-  E_QUERY_REFUSED: 400,
-  E_QUERY_LIMIT: 400,
-  E_QUERY_FAILED: 400,
-  E_QUERY_BUSY: 503,
-  E_STORE_UNAVAILABLE: 503,
-  E_TOO_MANY_SUBSCRIPTIONS: 429,
-};
-
-/** The answer to an IglooError with a known code; undefined for anything else. */
+/** The answer to an IglooError of a kind a client can act on (errorStatus.ts); undefined for Igloo's own faults. */
 function codedResponse(error: unknown): Response | undefined {
-  if (!(error instanceof IglooError)) return undefined;
-  const status = STATUS_OF_CODE[error.code];
-  if (status === undefined) return undefined;
-  return errorResponse(status, error.message, status === 503 || status === 429 ? { "retry-after": "1" } : {});
+  return error instanceof IglooError && error.kind !== "internal" ? errorAnswer(error) : undefined;
 }
 
 /**
@@ -94,11 +82,11 @@ function codedResponse(error: unknown): Response | undefined {
  */
 async function readBody(request: Request, limit: number, deadlineMs: number): Promise<string> {
   const declared = request.headers.get("content-length");
-  if (declared !== null && Number(declared) > limit) throw new BodyError(413, tooLargeMessage(limit));
+  if (declared !== null && Number(declared) > limit) throw new BodyError("too_large", tooLargeMessage(limit));
   let timer: Timer | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new BodyError(408, `the request body did not arrive within ${deadlineMs / 1000} s (IGLOO_BODY_TIMEOUT_MS); send it faster, or in smaller requests`)),
+      () => reject(new BodyError("timeout", `the request body did not arrive within ${deadlineMs / 1000} s (IGLOO_BODY_TIMEOUT_MS); send it faster, or in smaller requests`)),
       deadlineMs,
     );
   });
@@ -124,7 +112,7 @@ async function readCounted(body: ReadableStream<Uint8Array>, limit: number): Pro
       size += value.byteLength;
       if (size > limit) {
         void reader.cancel().catch(() => {});
-        throw new BodyError(413, tooLargeMessage(limit));
+        throw new BodyError("too_large", tooLargeMessage(limit));
       }
       chunks.push(value);
     }
@@ -134,13 +122,6 @@ async function readCounted(body: ReadableStream<Uint8Array>, limit: number): Pro
   return Buffer.concat(chunks, size).toString("utf8");
 }
 
-/**
- * A body refused before it was read to the end (too large, too slow): the connection is
- * closed after the answer, so a client cannot keep it, and the server's socket, busy.
- */
-function bodyErrorResponse(error: BodyError): Response {
-  return errorResponse(error.status, error.message, error.status === 408 || error.status === 413 ? { connection: "close" } : {});
-}
 
 function tooLargeMessage(limit: number): string {
   return `the request body is larger than the ${formatBytes(limit)} limit (IGLOO_MAX_BODY_BYTES); send smaller batches`;
@@ -203,22 +184,20 @@ export function createApp(options: AppOptions) {
       const { answer, replayed } = key === null ? { answer: await run(), replayed: false } : await idempotency.run(scope, key, text, run);
       return new Response(answer, { status: 200, headers: replayed ? { ...JSON_HEADERS, "idempotent-replayed": "true" } : JSON_HEADERS });
     } catch (error) {
-      if (error instanceof IdempotencyError) return errorResponse(error.status, error.message);
-      if (error instanceof BodyError) return bodyErrorResponse(error);
-      if (error instanceof TooManyInvalidError) return json(400, { error: error.message, errors: error.verdict.errors });
-      if (error instanceof SchemaChangeWaitError) return errorResponse(503, error.message, { "retry-after": "1" });
       if (error instanceof StreamUnavailableError && error.maybeStored) {
         logger.warn(`ingest into ${modelName}: outcome unknown: ${error.message}`);
         const resend =
           request.headers.get("idempotency-key") === null
             ? "A resend may store them twice: send an idempotency-key header with each batch, and a resend with the same key and body is stored once."
             : "Resend the same body with the same idempotency-key: it is stored exactly once, whichever ingest process takes it.";
-        return json(504, { error: `the stream did not confirm the write (${error.message}); the records may or may not be stored. ${resend}`, outcome: "unknown" }, { "retry-after": "1" });
+        return errorAnswer(error, `the stream did not confirm the write (${error.message}); the records may or may not be stored. ${resend}`);
       }
       if (error instanceof StreamUnavailableError) {
         logger.warn(`ingest into ${modelName} refused: ${error.message}`);
-        return errorResponse(503, `the stream cannot take writes right now (${error.message}); nothing was stored, retry`, { "retry-after": "1" });
+        return errorAnswer(error, `the stream cannot take writes right now (${error.message}); nothing was stored, retry`);
       }
+      const answer = codedResponse(error);
+      if (answer) return answer;
       throw error;
     }
   }
@@ -236,7 +215,7 @@ export function createApp(options: AppOptions) {
     try {
       if (await waitForTokens(options.stream, after, wait, knownTopic)) return undefined;
     } catch (error) {
-      if (error instanceof TokenError) return errorResponse(400, `x-igloo-after: ${error.message}`);
+      if (error instanceof TokenError) return errorAnswer(error);
       throw error;
     }
     return errorResponse(504, `the records of x-igloo-after were not queryable within ${wait} ms; the table writers are behind (see /metrics igloo_consumer_lag). Retry, or raise x-igloo-wait-ms.`);
@@ -262,7 +241,7 @@ export function createApp(options: AppOptions) {
     try {
       body = JSON.parse(await readBody(request, Math.min(limits.maxBodyBytes, 1024 * 1024), limits.bodyTimeoutMs));
     } catch (error) {
-      if (error instanceof BodyError) return bodyErrorResponse(error);
+      if (error instanceof BodyError) return errorAnswer(error);
       return errorResponse(400, 'the body must be JSON: { "sql": "SELECT ...", "params": { ... } }');
     }
     const stale = await awaitFreshness(request);
@@ -283,7 +262,7 @@ export function createApp(options: AppOptions) {
       if (bodyFormat(request.headers.get("content-type")) !== "json") return errorResponse(415, "send content-type application/json");
       body = (JSON.parse(await readBody(request, 64 * 1024, limits.bodyTimeoutMs)) ?? {}) as typeof body;
     } catch (error) {
-      if (error instanceof BodyError) return bodyErrorResponse(error);
+      if (error instanceof BodyError) return errorAnswer(error);
       return errorResponse(400, 'the body must be JSON: { "source": "<model or function>", "since": "<ISO-8601 time>" }');
     }
     if (typeof body.source !== "string" || body.source === "") return errorResponse(400, "`source` must be the name of a model or function");
@@ -293,7 +272,8 @@ export function createApp(options: AppOptions) {
       logger.info(`replayed ${report.read} dead letters of ${report.source}: ${report.refed} fed again, ${report.refusedAgain} refused again`);
       return json(200, report);
     } catch (error) {
-      if (error instanceof IglooError) return errorResponse(error.code === "E_NOT_FOUND" ? 404 : 400, error.message);
+      const answer = codedResponse(error);
+      if (answer) return answer;
       throw error;
     }
   }

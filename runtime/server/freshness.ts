@@ -5,6 +5,7 @@
  * error after a while. A token is opaque to clients: base64url JSON of
  * `{ t: topic, o: { partition: offset } }`.
  */
+import { IglooError } from "../../conventions/errors.ts";
 import type { AppendResult, Stream } from "../stream/stream.ts";
 import { waitForWriters } from "../writer/progress.ts";
 
@@ -18,7 +19,12 @@ export function tokenFor(topic: string, appended: AppendResult): string {
   return Buffer.from(JSON.stringify(mark)).toString("base64url");
 }
 
-export class TokenError extends Error {}
+export class TokenError extends IglooError {
+  constructor(message: string) {
+    super("E_TOKEN", `x-igloo-after: ${message}`, { kind: "bad_input" });
+    this.name = "TokenError";
+  }
+}
 
 /** Tokens one request may wait for: a page of a client's ingests, not a way to make us poll. */
 const MAX_TOKENS = 64;

@@ -65,10 +65,10 @@ export class ViewSubscriptions {
     const { maxSubscriptions, maxPerClient } = this.#options;
     const held = this.#perClient.get(client) ?? 0;
     if (this.#subscribers.size >= maxSubscriptions) {
-      throw new IglooError("E_TOO_MANY_SUBSCRIPTIONS", `this server already holds ${maxSubscriptions} live subscriptions (IGLOO_MAX_SUBSCRIPTIONS); retry later, or share one subscription between views of a page`);
+      throw new IglooError("E_TOO_MANY_SUBSCRIPTIONS", `this server already holds ${maxSubscriptions} live subscriptions (IGLOO_MAX_SUBSCRIPTIONS); retry later, or share one subscription between views of a page`, { kind: "limit" });
     }
     if (held >= maxPerClient) {
-      throw new IglooError("E_TOO_MANY_SUBSCRIPTIONS", `this client already holds ${maxPerClient} live subscriptions (IGLOO_MAX_SUBSCRIPTIONS_PER_CLIENT); close some first`);
+      throw new IglooError("E_TOO_MANY_SUBSCRIPTIONS", `this client already holds ${maxPerClient} live subscriptions (IGLOO_MAX_SUBSCRIPTIONS_PER_CLIENT); close some first`, { kind: "limit" });
     }
     const subscriber: Subscriber = { name, params, push, fail, end, last: "" };
     this.#subscribers.add(subscriber);

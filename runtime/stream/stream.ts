@@ -8,6 +8,8 @@
  * escapes them), which lets the table writer join values into a JSONEachRow body.
  */
 
+import { IglooError } from "../../conventions/errors.ts";
+
 export interface StreamRecord {
   readonly offset: number;
   readonly key: string | undefined;
@@ -110,8 +112,7 @@ export interface Stream {
   close(): Promise<void>;
 }
 
-export class StreamUnavailableError extends Error {
-  readonly code = "E_STREAM_UNAVAILABLE";
+export class StreamUnavailableError extends IglooError {
   /**
    * The records may have been stored all the same: the request reached the engine and
    * its answer did not come back (a Kafka produce that timed out). When false, nothing
@@ -119,7 +120,7 @@ export class StreamUnavailableError extends Error {
    */
   readonly maybeStored: boolean;
   constructor(message: string, options: { cause?: unknown; maybeStored?: boolean } = {}) {
-    super(message, { cause: options.cause });
+    super("E_STREAM_UNAVAILABLE", message, { cause: options.cause, kind: options.maybeStored ? "unknown_outcome" : "unavailable" });
     this.name = "StreamUnavailableError";
     this.maybeStored = options.maybeStored ?? false;
   }

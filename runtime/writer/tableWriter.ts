@@ -73,7 +73,7 @@ const encoder = new TextEncoder();
  * stays in the log and is retried with the same token until the cause clears.
  */
 export class WriterRetryError extends IglooError {
-  readonly kind: EngineErrorKind;
+  readonly engineKind: EngineErrorKind;
   constructor(table: string, kind: EngineErrorKind, error: unknown) {
     const reason = error instanceof Error ? error.message : String(error);
     const what =
@@ -82,9 +82,9 @@ export class WriterRetryError extends IglooError {
         : kind === "unavailable"
           ? "the engine cannot be reached"
           : "the engine refused the insert for a reason other than its rows (for example a view reading the table)";
-    super("E_WRITER_RETRY", `table ${table}: ${what}: ${reason}. The batch stays in the log and is retried; nothing is lost or dead-lettered.`, { cause: error });
+    super("E_WRITER_RETRY", `table ${table}: ${what}: ${reason}. The batch stays in the log and is retried; nothing is lost or dead-lettered.`, { cause: error, kind: "unavailable" });
     this.name = "WriterRetryError";
-    this.kind = kind;
+    this.engineKind = kind;
   }
 }
 
