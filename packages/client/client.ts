@@ -9,13 +9,14 @@
  * browser, the records waiting when the page is hidden are sent at once with `keepalive`,
  * so they survive the page being closed.
  */
-import { ModelBatcher, type BatcherContext, type IglooIngestOptions, type IglooIngestVerdict } from "./batcher.js";
+import { ModelBatcher, type BatcherContext } from "./batcher.js";
 import { IngestBuffer } from "./buffer.js";
 import { errorFromResponse, IglooError } from "./errors.js";
+import type { IglooIngestOptions, IglooIngestVerdict } from "./ingestTypes.js";
 import { queryString, Transport, type BackoffOptions, type Fetch } from "./http.js";
 import { subscribe, type IglooSubscribeOptions, type IglooSubscription, type SubscriptionContext } from "./subscription.js";
 
-export type { IglooIngestOptions, IglooIngestVerdict, IglooRejection } from "./batcher.js";
+export type { IglooIngestOptions, IglooIngestVerdict, IglooRejection } from "./ingestTypes.js";
 export { IglooError, type IglooErrorCode } from "./errors.js";
 export type { BackoffOptions as IglooBackoffOptions, Fetch as IglooFetch } from "./http.js";
 export type { IglooSubscribeOptions, IglooSubscription } from "./subscription.js";
