@@ -18,7 +18,7 @@
  * ALTER wrote the engine's ("2030-01-02 03:04:05.123"). Only the values differ in form.
  */
 import { MIGRATIONS_TABLE } from "../plan/migrations.ts";
-import { classifyEngineError } from "../store/engineErrors.ts";
+import { classifyEngineError, type EngineErrorKind } from "../store/engineErrors.ts";
 import { quoteIdent, quoteString } from "../store/clickhouseSql.ts";
 import type { ColumnInfo, Store } from "../store/store.ts";
 import { RECORD_ID_FIELD } from "../ingest/recordIds.ts";
@@ -110,7 +110,9 @@ export class EarlierShapes {
         refused.push(r);
         continue;
       }
-      groups.set(shape, [...(groups.get(shape) ?? []), { record, refusedAs: r }]);
+      const group = groups.get(shape);
+      if (group) group.push({ record, refusedAs: r });
+      else groups.set(shape, [{ record, refusedAs: r }]);
     }
     const rows: string[] = [];
     for (const [shape, members] of groups) {
@@ -144,23 +146,28 @@ export class EarlierShapes {
       });
     const nullable = new Map(current.map((c) => [c.name, isNullable(c.type)]));
     const encoder = new TextEncoder();
-    const fail = (error: unknown) => {
-      if (classifyEngineError(error) !== "data") throw error;
-      return { error: error instanceof Error ? error.message : String(error) };
+    const message = (error: unknown) => ({ error: error instanceof Error ? error.message : String(error) });
+    /** Rethrows what is not about a value (a dead engine, a full disk): the batch is retried. */
+    const rethrowUnlessValue = (error: unknown, kinds: readonly EngineErrorKind[]) => {
+      if (!kinds.includes(classifyEngineError(error))) throw error;
     };
+    /** Rows in the staging table: a record its insert refused is not, and is not selected. */
+    const staged = new Set(records.keys());
     await this.#store.exec(`CREATE TABLE ${quoteIdent(staging)} (${quoteIdent(STAGING_COLUMN)} UInt32, ${columns}) ENGINE = Memory`);
     try {
       const lines = records.map((record, i) => JSON.stringify({ ...record, [STAGING_COLUMN]: i }));
       try {
         await this.#store.insertJsonEachRow(staging, encoder.encode(lines.join("\n")));
       } catch (error) {
-        fail(error);
+        rethrowUnlessValue(error, ["data"]);
         // Few records reach here (those of the old build still in the log): one at a time.
         for (const [i, line] of lines.entries()) {
           try {
             await this.#store.insertJsonEachRow(staging, encoder.encode(line));
           } catch (one) {
-            out[i] = fail(one);
+            rethrowUnlessValue(one, ["data"]);
+            out[i] = message(one);
+            staged.delete(i);
           }
         }
       }
@@ -172,17 +179,14 @@ export class EarlierShapes {
       } catch (error) {
         // Engines name a value CAST refuses with many codes (18.16: "Unknown element" is
         // LOGICAL_ERROR): once the statement itself is known to run, a row's failure is its value's.
-        const kind = classifyEngineError(error);
-        if (kind === "unavailable" || kind === "resource") throw error;
+        rethrowUnlessValue(error, ["data", "other"]);
         await select(" WHERE 0");
-        for (let i = 0; i < records.length; i++) {
+        for (const i of staged) {
           try {
             converted.push(...(await select(` WHERE ${quoteIdent(STAGING_COLUMN)} = ${i}`)).rows);
           } catch (one) {
-            const oneKind = classifyEngineError(one);
-            if (oneKind === "unavailable" || oneKind === "resource") throw one;
-            const before = out[i];
-            if (typeof before !== "string" && before?.error === "not converted") out[i] = { error: one instanceof Error ? one.message : String(one) };
+            rethrowUnlessValue(one, ["data", "other"]);
+            out[i] = message(one);
           }
         }
       }
