@@ -10,8 +10,9 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { ClickHouseStore } from "../runtime/store/clickhouse/clickhouseStore.ts";
-import { serverUrl, startClickHouse } from "./helpers/clickhouseServer.ts";
-import { countRows, createKey, eventually, IGLOO, initProject, query, removeDir, startDev, startIgloo, type DevProcess } from "./helpers/igloo.ts";
+import { startClickHouse } from "./helpers/clickhouseServer.ts";
+import { productionEnv } from "./helpers/production.ts";
+import { countRows, eventually, IGLOO, initProject, query, removeDir, startDev, startIgloo, type DevProcess } from "./helpers/igloo.ts";
 import { startKafka } from "./helpers/kafka.ts";
 
 const dirs: string[] = [];
@@ -73,17 +74,7 @@ describe("idempotency under a Kafka broker crash (production)", () => {
     const build = join(dirname(project), "build");
     const built = Bun.spawnSync([IGLOO, "build", "--out", build], { cwd: project, stdout: "pipe", stderr: "pipe" });
     expect(built.exitCode).toBe(0);
-    const keys = { ingest: createKey("ingest"), admin: createKey("admin") };
-    const env = {
-      IGLOO_KAFKA_BROKERS: broker.brokers.join(","),
-      IGLOO_KAFKA_PARTITIONS: "3",
-      IGLOO_KAFKA_SESSION_TIMEOUT_MS: "6000",
-      IGLOO_KAFKA_CLIENT_ID: `igloo-idem-${process.pid}`,
-      IGLOO_CLICKHOUSE_URL: serverUrl(clickhouse, clickhouse),
-      IGLOO_CLICKHOUSE_QUERY_URL: serverUrl(clickhouse, clickhouse.reader),
-      IGLOO_KEYS: [keys.ingest.entry, keys.admin.entry].join(","),
-      IGLOO_HOST: "127.0.0.1",
-    };
+    const { keys, env } = productionEnv(broker.brokers, clickhouse, "idem", { IGLOO_KAFKA_PARTITIONS: "3" });
     const store = await ClickHouseStore.connect({ url: clickhouse.url, user: clickhouse.user, password: clickhouse.password, database: clickhouse.database });
     const processes: DevProcess[] = [];
     try {

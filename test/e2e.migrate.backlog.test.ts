@@ -12,9 +12,10 @@
 import { afterAll, expect, test } from "bun:test";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { serverUrl, startClickHouse, type ClickHouseServer } from "./helpers/clickhouseServer.ts";
+import { startClickHouse, type ClickHouseServer } from "./helpers/clickhouseServer.ts";
+import { productionEnv } from "./helpers/production.ts";
 import { sharedKafka } from "./helpers/kafka.ts";
-import { createKey, eventually, IGLOO, initProject, removeDir, startIgloo, type DevProcess } from "./helpers/igloo.ts";
+import { eventually, IGLOO, initProject, removeDir, startIgloo, type DevProcess } from "./helpers/igloo.ts";
 
 const MODEL = "MigratedBacklog";
 const before = `model ${MODEL} {
@@ -62,17 +63,7 @@ async function ask(server: ClickHouseServer, sql: string): Promise<Record<string
 
 test("records the old build acknowledged into Kafka before `igloo migrate` are stored converted like the table's rows; one that cannot convert is dead-lettered saying why", async () => {
   const [kafka, clickhouse] = await Promise.all([sharedKafka(), startClickHouse("clickhouse-backlog")]);
-  const keys = { ingest: createKey("ingest"), admin: createKey("admin") };
-  const env: Record<string, string> = {
-    IGLOO_KAFKA_BROKERS: kafka.brokers.join(","),
-    IGLOO_KAFKA_PARTITIONS: "2",
-    IGLOO_KAFKA_SESSION_TIMEOUT_MS: "6000",
-    IGLOO_KAFKA_CLIENT_ID: `igloo-backlog-${process.pid}`,
-    IGLOO_CLICKHOUSE_URL: serverUrl(clickhouse, clickhouse),
-    IGLOO_CLICKHOUSE_QUERY_URL: serverUrl(clickhouse, clickhouse.reader),
-    IGLOO_KEYS: [keys.ingest.entry, keys.admin.entry].join(","),
-    IGLOO_HOST: "127.0.0.1",
-  };
+  const { keys, env } = productionEnv(kafka.brokers, clickhouse, "backlog");
   const project = initProject("migrate-backlog");
   dirs.push(project);
   for (const folder of ["datamodels", "functions", "views"]) {

@@ -667,23 +667,14 @@ const PRODUCTION_STEPS = Number(process.env.IGLOO_PRODUCTION_STEPS ?? (SOAK ? 8 
 
 describe(`schema evolution through igloo plan / igloo migrate (IGLOO_SEED=${SEED}, ${PRODUCTION_STEPS} steps)`, () => {
   test("production sequence", async () => {
-    const { startClickHouse, serverUrl } = await import("./helpers/clickhouseServer.ts");
+    const { startClickHouse } = await import("./helpers/clickhouseServer.ts");
+    const { productionEnv } = await import("./helpers/production.ts");
     const { sharedKafka } = await import("./helpers/kafka.ts");
-    const { createKey, startIgloo } = await import("./helpers/igloo.ts");
+    const { startIgloo } = await import("./helpers/igloo.ts");
     const started = Date.now();
     // A server of its own: migrate records its schema there, which would be drift to another test's project.
     const [kafka, clickhouse] = await Promise.all([sharedKafka(), startClickHouse("clickhouse-evolution")]);
-    const keys = { ingest: createKey("ingest"), admin: createKey("admin") };
-    const env: Record<string, string> = {
-      IGLOO_KAFKA_BROKERS: kafka.brokers.join(","),
-      IGLOO_KAFKA_PARTITIONS: "2",
-      IGLOO_KAFKA_SESSION_TIMEOUT_MS: "6000",
-      IGLOO_KAFKA_CLIENT_ID: `igloo-evolution-${process.pid}`,
-      IGLOO_CLICKHOUSE_URL: serverUrl(clickhouse, clickhouse),
-      IGLOO_CLICKHOUSE_QUERY_URL: serverUrl(clickhouse, clickhouse.reader),
-      IGLOO_KEYS: [keys.ingest.entry, keys.admin.entry].join(","),
-      IGLOO_HOST: "127.0.0.1",
-    };
+    const { keys, env } = productionEnv(kafka.brokers, clickhouse, "evolution");
     const rng = Rng.derive(SEED, "production", "edits");
     const probeRng = Rng.derive(SEED, "production", "probes");
     const names = new Names();

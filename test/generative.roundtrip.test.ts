@@ -25,7 +25,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { DEFAULT_CLIENT_OUT } from "../src/commands/generate.ts";
-import { serverUrl, startClickHouse, type ClickHouseServer } from "./helpers/clickhouseServer.ts";
+import { startClickHouse, type ClickHouseServer } from "./helpers/clickhouseServer.ts";
+import { productionEnv } from "./helpers/production.ts";
 import { ALL_TYPES, coverageKeys, describeField, generateModel, type GenCaps, type GenField, type GenModel } from "./helpers/genModel.ts";
 import { Rng } from "./helpers/genRandom.ts";
 import {
@@ -44,7 +45,7 @@ import {
   ulp,
   validRecord,
 } from "./helpers/genValues.ts";
-import { IGLOO, REPO, createKey, initProject, removeDir, startDev, startIgloo, type DevProcess } from "./helpers/igloo.ts";
+import { IGLOO, REPO, initProject, removeDir, startDev, startIgloo, type DevProcess } from "./helpers/igloo.ts";
 import { sharedKafka } from "./helpers/kafka.ts";
 
 const SOAK = process.env.IGLOO_SOAK === "1";
@@ -601,17 +602,7 @@ async function runOnServer(seeds: readonly number[]): Promise<{ findings: Findin
       plans.push(plan(model, seed, SIZE.serverRecords, 0.3));
     }
   }
-  const keys = { ingest: createKey("ingest"), admin: createKey("admin") };
-  const env = {
-    IGLOO_KAFKA_BROKERS: kafka.brokers.join(","),
-    IGLOO_KAFKA_PARTITIONS: "2",
-    IGLOO_KAFKA_REPLICATION: "1",
-    IGLOO_KAFKA_CLIENT_ID: `igloo-gen-${process.pid}`,
-    IGLOO_CLICKHOUSE_URL: serverUrl(clickhouse, clickhouse),
-    IGLOO_CLICKHOUSE_QUERY_URL: serverUrl(clickhouse, clickhouse.reader),
-    IGLOO_KEYS: [keys.ingest.entry, keys.admin.entry].join(","),
-    IGLOO_HOST: "127.0.0.1",
-  };
+  const { keys, env } = productionEnv(kafka.brokers, clickhouse, "gen", { IGLOO_KAFKA_REPLICATION: "1" });
   const project = initProject("gen-server");
   let proc: DevProcess | undefined;
   try {
