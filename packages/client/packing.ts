@@ -84,8 +84,10 @@ export function utf8Length(text: string): number {
   let bytes = text.length;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdbff) i++; // a surrogate pair: 4 bytes, counted 2 + 2
-    else if (c > 0x7ff) bytes += 2;
+    if (c >= 0xd800 && c <= 0xdbff) {
+      bytes += 2; // a surrogate pair: two units, 4 bytes
+      i++;
+    }    else if (c > 0x7ff) bytes += 2;
     else if (c > 0x7f) bytes += 1;
   }
   return bytes;
