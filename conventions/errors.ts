@@ -8,6 +8,10 @@ import type { SourceRef } from "./datamodels/ir.ts";
 export type ErrorKind =
   /** The request is wrong: fix it before sending it again. */
   | "bad_input"
+  /** The request carries no credential, or one nobody issued. */
+  | "unauthenticated"
+  /** The credential is known but does not grant this request. */
+  | "forbidden"
   | "not_found"
   /** The request contradicts an earlier one (an idempotency key reused for another body). */
   | "conflict"
@@ -31,6 +35,16 @@ export interface IglooErrorOptions {
   readonly kind?: ErrorKind;
   /** Fields an answer carries besides the message (a verdict's errors, an unknown outcome). */
   readonly details?: Readonly<Record<string, unknown>>;
+  /**
+   * What a client of the API may be told, when the message says more than that (where an
+   * engine is, who Igloo connects as: for logs and the CLI). The message when not given.
+   */
+  readonly publicMessage?: string;
+  /**
+   * The failure lasts until someone acts (a view whose file does not load): a retry in a
+   * moment would get the same answer, so none is suggested.
+   */
+  readonly lasting?: boolean;
 }
 
 /**
@@ -43,6 +57,8 @@ export class IglooError extends Error {
   readonly kind: ErrorKind;
   readonly hint?: string;
   readonly details?: Readonly<Record<string, unknown>>;
+  readonly publicMessage: string;
+  readonly lasting: boolean;
 
   constructor(code: string, message: string, options: IglooErrorOptions = {}) {
     super(options.hint ? `${message} ${options.hint}` : message, { cause: options.cause });
@@ -51,6 +67,8 @@ export class IglooError extends Error {
     this.kind = options.kind ?? "internal";
     if (options.hint !== undefined) this.hint = options.hint;
     if (options.details !== undefined) this.details = options.details;
+    this.publicMessage = options.publicMessage ?? this.message;
+    this.lasting = options.lasting ?? false;
   }
 }
 

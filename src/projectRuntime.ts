@@ -4,7 +4,6 @@
  * subscriptions and metrics, plus what the HTTP app needs from them. The commands add
  * only what differs: where the conventions come from, and how the app is exposed.
  */
-import { IglooError } from "../conventions/errors.ts";
 import { replayDeadLetters } from "../runtime/deadLetterReplay.ts";
 import { FunctionHost } from "../runtime/functions/functionHost.ts";
 import type { ServerLimits } from "../runtime/limits.ts";
@@ -12,7 +11,7 @@ import type { Logger } from "../runtime/logger.ts";
 import { Pipeline, type PipelineOptions } from "../runtime/pipeline.ts";
 import { UserReads } from "../runtime/query/userReads.ts";
 import type { AppOptions } from "../runtime/server/app.ts";
-import { ViewSubscriptions, type ViewText } from "../runtime/server/subscriptions.ts";
+import { ViewSubscriptions } from "../runtime/server/subscriptions.ts";
 import { ViewManager } from "../runtime/views/viewManager.ts";
 import type { Engines } from "./engines.ts";
 import { openApiDocument } from "./generate/openapi.ts";
@@ -44,23 +43,12 @@ export function assembleRuntime(
   observability.watch(pipeline, functions);
   const views = new ViewManager(store);
   const reads = new UserReads(store, limits.query);
-  /** A subscription's read: the view's rows as JSON text, or what went wrong (never a throw). */
-  const readView = async (name: string, params: Readonly<Record<string, string>>): Promise<ViewText> => {
-    const resolved = views.resolve(name, params);
-    if (resolved.status !== 200) return resolved;
-    try {
-      return { status: 200, text: await reads.viewText({ sql: resolved.sql, params: resolved.params }) };
-    } catch (error) {
-      // Igloo's own errors say what a client may know; anything else is logged, not shown.
-      if (error instanceof IglooError) return { status: 400, error: error.message };
-      logger.error(`live read of view ${name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-      return { status: 500, error: "internal error; the subscription retries at the next change" };
-    }
-  };
   const subscriptions = new ViewSubscriptions({
     stream,
     topics: () => pipeline.models().map((m) => m.name),
-    read: readView,
+    views,
+    reads,
+    logger,
     maxSubscriptions: limits.maxSubscriptions,
     maxPerClient: limits.maxSubscriptionsPerClient,
   });

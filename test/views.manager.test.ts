@@ -4,7 +4,9 @@ import { parseModels } from "../conventions/prisma/parse.ts";
 import { parseViews } from "../conventions/views/parse.ts";
 import { createTableSql } from "../runtime/store/clickhouseSql.ts";
 import { readAll } from "../runtime/store/store.ts";
-import { ViewManager, type ViewHooks } from "../runtime/views/viewManager.ts";
+import { ViewManager, type ViewHooks, type ViewStatement } from "../runtime/views/viewManager.ts";
+import { IglooError } from "../conventions/errors.ts";
+import { STATUS_OF_KIND } from "../runtime/server/errorStatus.ts";
 import { sharedChdbStore } from "./helpers/chdb.ts";
 import { random } from "./helpers/random.ts";
 
@@ -114,15 +116,20 @@ async function fromScratch(sql: string): Promise<Record<string, unknown>[]> {
 function sorted(list: Record<string, unknown>[]): Record<string, unknown>[] {
   return [...list].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
 }
-/** What `GET /views/<name>` answers, as a status and rows. */
-async function viewQuery(m: ViewManager, name: string, params: Record<string, string>) {
-  const resolved = m.resolve(name, params);
-  if (resolved.status !== 200) return resolved;
-  return { status: 200 as const, rows: (await readAll(store, resolved.sql, resolved.params)).rows };
+/** What `GET /views/<name>` answers, as a status and rows or an error (runtime/server maps the kind). */
+async function viewQuery(m: ViewManager, name: string, params: Record<string, string>): Promise<{ status: number; rows?: Record<string, unknown>[]; error?: string }> {
+  let statement: ViewStatement;
+  try {
+    statement = m.resolve(name, params);
+  } catch (error) {
+    if (!(error instanceof IglooError)) throw error;
+    return { status: STATUS_OF_KIND[error.kind], error: error.message };
+  }
+  return { status: 200, rows: (await readAll(store, statement.sql, statement.params)).rows };
 }
 async function answer(m: ViewManager, name: string, params: Record<string, string> = {}) {
   const result = await viewQuery(m, name, params);
-  if (result.status !== 200) throw new Error(`view ${name}: ${result.status} ${result.error}`);
+  if (result.rows === undefined) throw new Error(`view ${name}: ${result.status} ${result.error}`);
   return sorted(result.rows);
 }
 async function engineObjects(...names: string[]): Promise<Record<string, string>> {
@@ -335,10 +342,10 @@ describe("view errors", () => {
       `views/${name}.sql:4:3: view \`${name}\` reads \`PageVeiw\`, which is neither a model table, a view nor a table in the engine. Check the spelling: a model's table has the model's name (or its @@map), a view its file's name.`,
     ]);
     // Asked for, a view that never loaded says why, not that there is no such view.
-    const asked = m.resolve(name, {});
+    const asked = await viewQuery(m, name, {});
     expect(asked.status).toBe(503);
-    expect("error" in asked && asked.error).toMatch(new RegExp(`^view \`${name}\` has not loaded: view \`${name}\` reads \`PageVeiw\`.*Fix views/${name}\.sql`));
-    expect(m.resolve("nothing_like_it", {}).status).toBe(404);
+    expect(asked.error).toMatch(new RegExp(`^view \`${name}\` has not loaded: view \`${name}\` reads \`PageVeiw\`.*Fix views/${name}\.sql`));
+    expect((await viewQuery(m, "nothing_like_it", {})).status).toBe(404);
   });
 
   test("a view reading a view with parameters, a view named like a model table, a name taken by another table", async () => {

@@ -61,7 +61,7 @@ test("engine errors are classified by code: rows vs resources vs the rest", asyn
   }
   expect(classifyEngineError(new StoreError("x", { engineCode: "243" }))).toBe("resource");
   expect(classifyEngineError(new StoreError("x", { engineCode: "70" }))).toBe("other");
-  expect(classifyEngineError(new StoreError("x", { unavailable: true }))).toBe("unavailable");
+  expect(classifyEngineError(new StoreError("x", { kind: "unavailable" }))).toBe("unavailable");
   expect(classifyEngineError(new Error("x"))).toBe("other");
 });
 

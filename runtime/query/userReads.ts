@@ -200,7 +200,7 @@ export class UserReads {
     const limits = this.#limits;
     if (error instanceof AnswerError) return new QueryError("E_QUERY_FAILED", error.message, { cause: error });
     if (!(error instanceof StoreError)) return error;
-    if (error.unavailable) return new QueryError("E_STORE_UNAVAILABLE", error.publicMessage, { cause: error });
+    if (error.kind === "unavailable") return new QueryError("E_STORE_UNAVAILABLE", error.publicMessage, { cause: error });
     switch (error.engineType ?? engineTypeOf(error.engineCode)) {
       case "TIMEOUT_EXCEEDED":
         return new QueryError("E_QUERY_LIMIT", timeLimitMessage(limits.timeoutMs), { cause: error });

@@ -26,7 +26,7 @@ import type { ReplayReport, ReplayRequest } from "../deadLetterReplay.ts";
 import type { RequestGate } from "./gate.ts";
 import { rowsAnswer } from "./rowsAnswer.ts";
 import type { ViewSubscriptions } from "./subscriptions.ts";
-import { errorAnswer } from "./errorStatus.ts";
+import { codedAnswer, errorAnswer, errorResponse, json, JSON_HEADERS } from "./errorStatus.ts";
 import { IglooError } from "../../conventions/errors.ts";
 
 export interface AppOptions {
@@ -55,21 +55,6 @@ export interface AppOptions {
   readonly limits: ServerLimits;
   /** `POST /dead-letters/replay` (admin): feeds a source's dead letters again after a fix. */
   readonly replay?: (request: ReplayRequest) => Promise<ReplayReport>;
-}
-
-const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
-
-function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), { status, headers: { ...JSON_HEADERS, ...headers } });
-}
-
-function errorResponse(status: number, message: string, headers: Record<string, string> = {}): Response {
-  return json(status, { error: message }, headers);
-}
-
-/** The answer to an IglooError of a kind a client can act on (errorStatus.ts); undefined for Igloo's own faults. */
-function codedResponse(error: unknown): Response | undefined {
-  return error instanceof IglooError && error.kind !== "internal" ? errorAnswer(error) : undefined;
 }
 
 /**
@@ -144,7 +129,7 @@ export function createApp(options: AppOptions) {
     }
     if (!options.keys) return { ok: true, client: () => `address:${app.server?.requestIP(request)?.address ?? ""}` };
     const verdict = options.keys.authorize(request.headers.get("authorization"), need);
-    return verdict.ok ? { ok: true, client: () => `key:${verdict.key}` } : { ok: false, response: errorResponse(verdict.status, verdict.message) };
+    return verdict.ok ? { ok: true, client: () => `key:${verdict.key}` } : { ok: false, response: errorAnswer(verdict.error) };
   };
 
   async function handleIngest(modelName: string, request: Request, client: () => string): Promise<Response> {
@@ -196,7 +181,7 @@ export function createApp(options: AppOptions) {
         logger.warn(`ingest into ${modelName} refused: ${error.message}`);
         return errorAnswer(error, `the stream cannot take writes right now (${error.message}); nothing was stored, retry`);
       }
-      const answer = codedResponse(error);
+      const answer = codedAnswer(error);
       if (answer) return answer;
       throw error;
     }
@@ -228,7 +213,7 @@ export function createApp(options: AppOptions) {
     return response;
   }
 
-  const describeFailure = (error: unknown): string => (error instanceof IglooError ? error.message : "the read failed; retry");
+  const describeFailure = (error: unknown): string => (error instanceof IglooError ? error.publicMessage : "the read failed; retry");
 
   async function handleQuery(request: Request): Promise<Response> {
     try {
@@ -267,24 +252,18 @@ export function createApp(options: AppOptions) {
     }
     if (typeof body.source !== "string" || body.source === "") return errorResponse(400, "`source` must be the name of a model or function");
     if (body.since !== undefined && typeof body.since !== "string") return errorResponse(400, "`since` must be an ISO-8601 time");
-    try {
-      const report = await options.replay({ source: body.source, ...(body.since === undefined ? {} : { since: body.since }) });
-      logger.info(`replayed ${report.read} dead letters of ${report.source}: ${report.refed} fed again, ${report.refusedAgain} refused again`);
-      return json(200, report);
-    } catch (error) {
-      const answer = codedResponse(error);
-      if (answer) return answer;
-      throw error;
-    }
+    // A failure is answered by onError, as any route's.
+    const report = await options.replay({ source: body.source, ...(body.since === undefined ? {} : { since: body.since }) });
+    logger.info(`replayed ${report.read} dead letters of ${report.source}: ${report.refed} fed again, ${report.refusedAgain} refused again`);
+    return json(200, report);
   }
 
   async function handleView(name: string, request: Request): Promise<Response> {
     if (!options.views) return errorResponse(404, "this server has no views");
     const stale = await awaitFreshness(request);
     if (stale) return stale;
-    const resolved = options.views.resolve(name, Object.fromEntries(new URL(request.url).searchParams));
-    if (resolved.status !== 200) return errorResponse(resolved.status, resolved.error);
-    const read = await options.reads.view({ sql: resolved.sql, params: resolved.params, signal: request.signal });
+    const statement = options.views.resolve(name, Object.fromEntries(new URL(request.url).searchParams));
+    const read = await options.reads.view({ ...statement, signal: request.signal });
     return rowsAnswer(read, { meta: false, headers: JSON_HEADERS, describe: describeFailure });
   }
 
@@ -297,8 +276,8 @@ export function createApp(options: AppOptions) {
     const subscriptions = options.subscriptions;
     if (!options.views || !subscriptions) return errorResponse(404, "this server has no views");
     const params = Object.fromEntries(new URL(request.url).searchParams);
-    const resolved = options.views.resolve(name, params);
-    if (resolved.status !== 200) return errorResponse(resolved.status, resolved.error);
+    // A view that does not exist or a parameter at fault is refused before subscribing.
+    options.views.resolve(name, params);
     let stop = () => {};
     let controller!: ReadableStreamDefaultController<Uint8Array>;
     const body = new ReadableStream<Uint8Array>({
@@ -354,7 +333,7 @@ export function createApp(options: AppOptions) {
       // Errors skip onAfterHandle: an allowed page must still be able to read why it failed.
       if (code === "NOT_FOUND") return withCors(request, errorResponse(404, "no such endpoint; see GET /health, POST /ingest/<Model>, GET /views/<name>, POST /query"));
       if (code === "PARSE") return withCors(request, errorResponse(400, "the request body could not be parsed"));
-      const coded = codedResponse(error);
+      const coded = codedAnswer(error);
       if (coded) return withCors(request, coded);
       logger.error(`request failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
       return withCors(request, errorResponse(500, "internal error; the request may be retried"));
@@ -370,7 +349,7 @@ export function createApp(options: AppOptions) {
       // Worker processes serve metrics too, hence not through the API check.
       if (options.keys) {
         const verdict = options.keys.authorize(request.headers.get("authorization"), "admin");
-        if (!verdict.ok) return errorResponse(verdict.status, verdict.message);
+        if (!verdict.ok) return errorAnswer(verdict.error);
       }
       return options.metrics ? new Response(await options.metrics(), { headers: { "content-type": METRICS_CONTENT_TYPE } }) : errorResponse(404, "no metrics here");
     })
@@ -384,11 +363,13 @@ export function createApp(options: AppOptions) {
       },
       { parse: "none" },
     )
+    // Async, awaiting: Elysia guesses from a handler's source whether to await it, and a
+    // rejection it does not await escapes onError (app.handle throws, a server answers 500).
     .post(
       "/query",
-      ({ request }) => {
+      async ({ request }) => {
         const allowed = access(request, "admin");
-        return allowed.ok ? handleQuery(request) : allowed.response;
+        return allowed.ok ? await handleQuery(request) : allowed.response;
       },
       { parse: "none" },
     )
@@ -400,13 +381,13 @@ export function createApp(options: AppOptions) {
       },
       { parse: "none" },
     )
-    .get("/views/:name/events", ({ params, request }) => {
+    .get("/views/:name/events", async ({ params, request }) => {
       const allowed = access(request, "query");
-      return allowed.ok ? handleEvents(params.name, request, allowed.client) : allowed.response;
+      return allowed.ok ? await handleEvents(params.name, request, allowed.client) : allowed.response;
     })
-    .get("/views/:name", ({ params, request }) => {
+    .get("/views/:name", async ({ params, request }) => {
       const allowed = access(request, "query");
-      return allowed.ok ? handleView(params.name, request) : allowed.response;
+      return allowed.ok ? await handleView(params.name, request) : allowed.response;
     });
   return app;
 }

@@ -21,7 +21,8 @@ export type Need = Role | "any";
 export type Authorization =
   /** `key`: the SHA-256 of the presented key, hex: who the client is, without the key itself. */
   | { readonly ok: true; readonly role: Role; readonly key: string }
-  | { readonly ok: false; readonly status: 401 | 403; readonly message: string };
+  /** `error`: E_UNAUTHENTICATED (no key, or one nobody configured) or E_FORBIDDEN (a key of another role). */
+  | { readonly ok: false; readonly error: IglooError };
 
 const HASH_PATTERN = /^sha256:[0-9a-f]{64}$/i;
 const ENTRY_FORMAT = "<role>:sha256:<64 hex digits>";
@@ -126,7 +127,7 @@ export class KeyRing {
   authorize(authorizationHeader: string | null, needed: Need): Authorization {
     const bearer = /^Bearer +(\S+) *$/i.exec(authorizationHeader ?? "");
     if (!bearer?.[1]) {
-      return { ok: false, status: 401, message: `missing or malformed Authorization header; send \`Authorization: Bearer <key>\` (${createKeyHint(needed)})` };
+      return unauthenticated(`missing or malformed Authorization header; send \`Authorization: Bearer <key>\` (${createKeyHint(needed)})`);
     }
     // Compare against every entry, whether or not one already matched, so that the time
     // taken says nothing about which entry, or how much of a hash, a guess got right.
@@ -140,8 +141,13 @@ export class KeyRing {
     }
     if (granting !== undefined) return { ok: true, role: granting, key: presented.toString("hex") };
     if (matched === undefined) {
-      return { ok: false, status: 401, message: `unknown API key; send \`Authorization: Bearer <key>\` with a configured key (${createKeyHint(needed)})` };
+      return unauthenticated(`unknown API key; send \`Authorization: Bearer <key>\` with a configured key (${createKeyHint(needed)})`);
     }
-    return { ok: false, status: 403, message: `this key has the ${matched} role; this request needs the ${needed === "admin" ? "admin role" : `${needed} role (or admin)`}: ${createKeyHint(needed)}` };
+    const message = `this key has the ${matched} role; this request needs the ${needed === "admin" ? "admin role" : `${needed} role (or admin)`}: ${createKeyHint(needed)}`;
+    return { ok: false, error: new IglooError("E_FORBIDDEN", message, { kind: "forbidden" }) };
   }
+}
+
+function unauthenticated(message: string): Authorization {
+  return { ok: false, error: new IglooError("E_UNAUTHENTICATED", message, { kind: "unauthenticated" }) };
 }

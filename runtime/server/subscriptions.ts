@@ -9,13 +9,17 @@
  * Each subscription holds a connection and costs a query per change, so there are at
  * most `maxSubscriptions` in the process and `maxPerClient` for one client (one API key,
  * or one address without a key); past them a subscribe is refused with a clear message.
+ *
+ * A failed read is pushed to the subscriber as an error event, and the view is read again
+ * at the next change; only when the first read finds the store unreachable is the
+ * subscription refused, so that the client is told to retry, as a read of the view is.
  */
 import { IglooError } from "../../conventions/errors.ts";
+import type { Logger } from "../logger.ts";
+import type { UserReads } from "../query/userReads.ts";
 import type { Stream } from "../stream/stream.ts";
+import type { ViewManager } from "../views/viewManager.ts";
 import { writerGroup } from "../writer/tableWriter.ts";
-
-/** A view's rows as the text of a JSON array, or why they could not be read. */
-export type ViewText = { readonly status: 200; readonly text: string } | { readonly status: number; readonly error: string };
 
 interface Subscriber {
   readonly name: string;
@@ -32,7 +36,10 @@ export interface SubscriptionsOptions {
   readonly stream: Stream;
   /** The topics whose tables views read: the models' topics. */
   readonly topics: () => readonly string[];
-  readonly read: (name: string, params: Readonly<Record<string, string>>) => Promise<ViewText>;
+  readonly views: Pick<ViewManager, "resolve">;
+  readonly reads: Pick<UserReads, "viewText">;
+  /** Failures that are Igloo's own fault are logged, not shown to subscribers. */
+  readonly logger: Logger;
   readonly intervalMs?: number;
   readonly maxSubscriptions: number;
   readonly maxPerClient: number;
@@ -52,7 +59,8 @@ export class ViewSubscriptions {
   /**
    * Takes a place for `client`, or throws an IglooError (E_TOO_MANY_SUBSCRIPTIONS) when
    * the process or the client holds as many as allowed. Then pushes the current rows at
-   * once, and again on every change; returns the unsubscribe function.
+   * once, and again on every change; returns the unsubscribe function. Throws the read's
+   * IglooError when the first read finds the store unavailable.
    */
   async subscribe(
     name: string,
@@ -83,7 +91,7 @@ export class ViewSubscriptions {
       else this.#perClient.delete(client);
     };
     try {
-      await this.#refresh(subscriber);
+      await this.#refresh(subscriber, true);
     } catch (error) {
       unsubscribe();
       throw error;
@@ -102,15 +110,25 @@ export class ViewSubscriptions {
     this.#perClient.clear();
   }
 
-  async #refresh(subscriber: Subscriber): Promise<void> {
-    const answer = await this.#options.read(subscriber.name, subscriber.params);
-    if (!("text" in answer)) {
-      subscriber.fail(answer.error);
+  /** Reads the view and pushes its rows if they changed, or the failure's public message. */
+  async #refresh(subscriber: Subscriber, first = false): Promise<void> {
+    const { views, reads, logger } = this.#options;
+    let text: string;
+    try {
+      text = await reads.viewText(views.resolve(subscriber.name, subscriber.params));
+    } catch (error) {
+      if (error instanceof IglooError) {
+        if (first && error.kind === "unavailable") throw error;
+        subscriber.fail(error.publicMessage);
+        return;
+      }
+      logger.error(`live read of view ${subscriber.name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      subscriber.fail("internal error; the subscription retries at the next change");
       return;
     }
-    if (answer.text === subscriber.last) return;
-    subscriber.last = answer.text;
-    subscriber.push(answer.text);
+    if (text === subscriber.last) return;
+    subscriber.last = text;
+    subscriber.push(text);
   }
 
   async #position(): Promise<string> {

@@ -59,7 +59,7 @@ export type EngineErrorKind =
 
 export function classifyEngineError(error: unknown): EngineErrorKind {
   if (!(error instanceof StoreError)) return "other";
-  if (error.unavailable) return "unavailable";
+  if (error.kind === "unavailable") return "unavailable";
   const code = error.engineCode;
   if (code !== undefined && DATA_ERROR_CODES.has(code)) return "data";
   if (code !== undefined && RESOURCE_ERROR_CODES.has(code)) return "resource";

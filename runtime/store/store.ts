@@ -4,6 +4,8 @@
  * server over HTTP(S) for production. Both speak ClickHouse SQL; what differs between
  * engines is described by `capabilities`, never by checking which engine it is.
  */
+import { IglooError, type ErrorKind } from "../../conventions/errors.ts";
+import { statementCount } from "./statements.ts";
 
 export interface ColumnInfo {
   readonly name: string;
@@ -119,24 +121,34 @@ export async function readAll<Row = Record<string, unknown>>(store: Store, sql: 
   return { rows, columns: stream.columns };
 }
 
-/** The engine rejected a statement; `engineCode` is ClickHouse's error code when known. */
-export class StoreError extends Error {
-  readonly code = "E_STORE";
+/**
+ * The engine refused a statement, or could not be reached (kind `unavailable`: retry
+ * later). `engineCode` is ClickHouse's error code when known, `engineType` its name.
+ * The message may say where the engine is and who Igloo connects as, for logs and the
+ * CLI; `publicMessage` is what a client of the API may be told: the engine's own words
+ * about the statement, never those.
+ */
+export class StoreError extends IglooError {
+  declare readonly code: "E_STORE";
   readonly engineCode: string | undefined;
   readonly engineType: string | undefined;
-  /**
-   * What a client of the API may be told: the engine's own words about the statement,
-   * never where the engine is or who Igloo connects as (the message may say both, for logs).
-   */
-  readonly publicMessage: string;
-  /** The engine could not be reached (as opposed to refusing the statement): retry later. */
-  readonly unavailable: boolean;
-  constructor(message: string, options: { cause?: unknown; engineCode?: string; engineType?: string; publicMessage?: string; unavailable?: boolean } = {}) {
-    super(message, { cause: options.cause });
+  constructor(
+    message: string,
+    options: { cause?: unknown; engineCode?: string; engineType?: string; publicMessage?: string; kind?: ErrorKind } = {},
+  ) {
+    super("E_STORE", message, { kind: options.kind ?? "internal", cause: options.cause, ...(options.publicMessage === undefined ? {} : { publicMessage: options.publicMessage }) });
     this.name = "StoreError";
     this.engineCode = options.engineCode;
     this.engineType = options.engineType;
-    this.publicMessage = options.publicMessage ?? message;
-    this.unavailable = options.unavailable ?? false;
   }
+}
+
+/**
+ * A user's read is exactly one statement: chDB would run a second one after the first
+ * (EXPLAIN AST included), and the server refuses it with another error. Both stores
+ * check it first, so both refuse alike.
+ */
+export function requireOneStatement(sql: string): void {
+  const statements = statementCount(sql);
+  if (statements !== 1) throw new StoreError(`a query must be exactly one statement, got ${statements}`, { engineType: "SYNTAX_ERROR", kind: "bad_input" });
 }

@@ -11,7 +11,7 @@
  */
 import { createHash } from "node:crypto";
 import type { ModelIR } from "../../conventions/datamodels/ir.ts";
-import { ConventionError } from "../../conventions/errors.ts";
+import { ConventionError, IglooError } from "../../conventions/errors.ts";
 import { viewError } from "../../conventions/views/viewError.ts";
 import type { ViewIR } from "../../conventions/views/ir.ts";
 import { quoteIdent } from "../store/clickhouseSql.ts";
@@ -22,9 +22,9 @@ import { orderViews } from "./order.ts";
 import { dummyParams } from "./params.ts";
 import { referenceProblem, sourceAt, type Resolution } from "./referenceCheck.ts";
 import { DEFAULT_STATE_TABLE, ViewState, type ViewKind, type ViewRecord } from "./state.ts";
-import { resolveView, type ViewRequest } from "./viewQuery.ts";
+import { resolveView, type ViewStatement } from "./viewQuery.ts";
 
-export type { ViewRequest } from "./viewQuery.ts";
+export type { ViewStatement } from "./viewQuery.ts";
 export type { ViewColumn } from "./incremental.ts";
 export type { ViewKind } from "./state.ts";
 
@@ -92,15 +92,24 @@ export class ViewManager {
     return run;
   }
 
-  /** The statement that answers `GET /views/<name>?<raw>`, or why there is none. */
-  resolve(name: string, raw: Readonly<Record<string, string>>): ViewRequest {
+  /**
+   * The statement that answers `GET /views/<name>?<raw>`, or an IglooError saying why there
+   * is none: no such view (E_VIEW_NOT_FOUND), a view whose file does not load
+   * (E_VIEW_NOT_LOADED, unavailable until it is fixed), a parameter at fault (E_VIEW_PARAM).
+   */
+  resolve(name: string, raw: Readonly<Record<string, string>>): ViewStatement {
     const entry = this.#entries.get(name);
     if (entry === undefined) {
       const broken = this.#broken.get(name);
-      if (broken !== undefined) return { status: 503, error: `view \`${name}\` has not loaded: ${broken}. Fix views/${name}.sql (igloo dev shows where); it is served once it loads.` };
+      if (broken !== undefined) {
+        throw new IglooError("E_VIEW_NOT_LOADED", `view \`${name}\` has not loaded: ${broken}. Fix views/${name}.sql (igloo dev shows where); it is served once it loads.`, {
+          kind: "unavailable",
+          lasting: true,
+        });
+      }
       const known = this.names();
       const list = known.length === 0 ? "there are no views yet; add views/<name>.sql" : `known views: ${known.join(", ")}`;
-      return { status: 404, error: `no view named \`${name}\`; ${list}` };
+      throw new IglooError("E_VIEW_NOT_FOUND", `no view named \`${name}\`; ${list}`, { kind: "not_found" });
     }
     return resolveView(entry, raw);
   }

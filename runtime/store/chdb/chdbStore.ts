@@ -31,8 +31,10 @@ import { mkdirSync } from "node:fs";
 import { detectCapabilities } from "../capabilities.ts";
 import { quoteString } from "../clickhouseSql.ts";
 import { readCompactJson } from "../compactJson.ts";
+import { describeTable, listTables } from "../introspection.ts";
 import {
   hasParams,
+  requireOneStatement,
   StoreError,
   type ColumnInfo,
   type InsertOptions,
@@ -45,7 +47,6 @@ import {
   type StoreCapabilities,
 } from "../store.ts";
 import { INSERT_SETTINGS, OUTPUT_SETTINGS, readLimitSettings } from "../querySettings.ts";
-import { statementCount } from "../statements.ts";
 
 interface WriterSession {
   readonly connection: ChdbConnection;
@@ -115,7 +116,7 @@ async function flush(run: (sql: string) => Promise<string>): Promise<void> {
       // A stale failure may surface here too; the next attempt reads past it.
     }
   }
-  throw new StoreError("a chDB session kept answering with an earlier statement's output after a failure", { unavailable: true });
+  throw new StoreError("a chDB session kept answering with an earlier statement's output after a failure", { kind: "unavailable" });
 }
 
 /** chDB streams SELECTs only; SHOW, DESCRIBE and EXPLAIN are refused with this. */
@@ -254,9 +255,8 @@ export class ChdbStore implements Store {
   }
 
   async read(sql: string, params: QueryParams | undefined, options: ReadOptions = {}): Promise<RowStream> {
-    const statements = statementCount(sql);
-    if (statements !== 1) throw new StoreError(`a query must be exactly one statement, got ${statements}`, { engineType: "SYNTAX_ERROR" });
-    if (this.#closed) throw new StoreError("the store is closed", { unavailable: true });
+    requireOneStatement(sql);
+    if (this.#closed) throw new StoreError("the store is closed", { kind: "unavailable" });
     const { signal } = options;
     const reader = await this.#readers.acquire(signal);
     const tag = `${TAG_PREFIX}${randomUUID()}*/`;
@@ -328,8 +328,7 @@ export class ChdbStore implements Store {
   }
 
   async explainAst(sql: string, params: QueryParams | undefined): Promise<string[]> {
-    // chDB would run a second statement after the EXPLAIN.
-    if (statementCount(sql) !== 1) throw new StoreError("a query must be exactly one statement", { engineType: "SYNTAX_ERROR" });
+    requireOneStatement(sql);
     const reader = await this.#readers.acquire();
     let failed = true;
     try {
@@ -362,25 +361,19 @@ export class ChdbStore implements Store {
     await this.#onWriter(`insert into ${table} failed`, () => this.#writer.connection.chdb.rawInsert({ table, values: body, format: "JSONEachRow", settings }));
   }
 
-  async listTables(): Promise<string[]> {
-    const { rows } = await this.query<{ name: string }>("SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name");
-    return rows.map((r) => r.name);
+  listTables(): Promise<string[]> {
+    return listTables(this);
   }
 
-  async describeTable(table: string): Promise<ColumnInfo[] | undefined> {
-    const { rows } = await this.query<{ name: string; type: string; default_expression: string; comment: string }>(
-      "SELECT name, type, default_expression, comment FROM system.columns WHERE database = currentDatabase() AND table = {table:String} ORDER BY position",
-      { table },
-    );
-    if (rows.length === 0) return undefined;
-    return rows.map((r) => ({ name: r.name, type: r.type, defaultExpression: r.default_expression, comment: r.comment }));
+  describeTable(table: string): Promise<ColumnInfo[] | undefined> {
+    return describeTable(this, table);
   }
 
   /** Cancels the reads still running (a stop must not wait for a user's query), then closes. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const closed = new StoreError("the store is closed", { unavailable: true });
+    const closed = new StoreError("the store is closed", { kind: "unavailable" });
     this.#readers.failAll(closed);
     if (this.#running.size > 0) await this.#kill(TAG_PREFIX);
     for (const session of this.#readers.all) session.close();

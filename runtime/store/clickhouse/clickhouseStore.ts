@@ -24,10 +24,11 @@ import { Readable } from "node:stream";
 import { detectCapabilities } from "../capabilities.ts";
 import { quoteIdent, quoteString } from "../clickhouseSql.ts";
 import { readCompactJson } from "../compactJson.ts";
+import { describeTable, listTables } from "../introspection.ts";
 import { INSERT_SETTINGS, OUTPUT_SETTINGS } from "../querySettings.ts";
-import { statementCount } from "../statements.ts";
 import {
   hasParams,
+  requireOneStatement,
   StoreError,
   type ColumnInfo,
   type InsertOptions,
@@ -68,8 +69,6 @@ interface ServerFacts {
   readonly capabilities: StoreCapabilities;
   readonly knownSettings: ReadonlySet<string>;
   readonly emulation: OutputEmulation;
-  /** The fields of system.columns: old servers lack `comment` and `position`. */
-  readonly columnFields: ReadonlySet<string>;
 }
 
 function known(settings: Readonly<Settings>, names: ReadonlySet<string>): Settings {
@@ -142,14 +141,10 @@ async function learnServer(client: ClickHouseClient): Promise<ServerFacts> {
   // The first statement authenticates: a wrong password fails here, not at ping.
   const knownSettings = new Set((await selectRows(client, "SELECT name FROM system.settings")).map((r) => String(r.name)));
   const capabilities = await detectCapabilities((sql, params) => selectRows(client, sql, params));
-  const columnFields = new Set(
-    (await selectRows(client, "SELECT name FROM system.columns WHERE database = 'system' AND table = 'columns'")).map((r) => String(r.name)),
-  );
   const [zone] = await selectRows(client, "SELECT timezone() AS tz");
   return {
     capabilities,
     knownSettings,
-    columnFields,
     emulation: {
       decimalsAsText: !knownSettings.has("output_format_json_quote_decimals"),
       int64AsText: !knownSettings.has("output_format_json_quote_64bit_integers"),
@@ -205,7 +200,7 @@ export class ClickHouseStore implements Store {
       throw new StoreError(
         `this ClickHouse server (version ${this.capabilities.version}) cannot bind query parameters ({name:Type} placeholders), ` +
           "and values are never spliced into SQL: upgrade the server, or run the query without parameters",
-        { engineType: "UNSUPPORTED_PARAMETER" },
+        { engineType: "UNSUPPORTED_PARAMETER", kind: "bad_input" },
       );
     }
     return params as Record<string, unknown>;
@@ -237,9 +232,7 @@ export class ClickHouseStore implements Store {
   }
 
   async read(sql: string, params: QueryParams | undefined, options: ReadOptions = {}): Promise<RowStream> {
-    // The server refuses multi-statements too; counting here gives the same error as chDB.
-    const statements = statementCount(sql);
-    if (statements !== 1) throw new StoreError(`a query must be exactly one statement, got ${statements}`, { engineType: "SYNTAX_ERROR" });
+    requireOneStatement(sql);
     const reader = this.#queryUser();
     const bound = this.#bindable(params);
     const queryId = randomUUID();
@@ -282,6 +275,7 @@ export class ClickHouseStore implements Store {
   }
 
   async explainAst(sql: string, params: QueryParams | undefined): Promise<string[]> {
+    requireOneStatement(sql);
     const reader = this.#queryUser();
     const bound = this.#bindable(params);
     try {
@@ -330,24 +324,12 @@ export class ClickHouseStore implements Store {
     }
   }
 
-  async listTables(): Promise<string[]> {
-    const { rows } = await this.query<{ name: string }>("SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name");
-    return rows.map((r) => r.name);
+  listTables(): Promise<string[]> {
+    return listTables(this);
   }
 
-  async describeTable(table: string): Promise<ColumnInfo[] | undefined> {
-    const has = this.#facts.columnFields;
-    const fields = `table, name, type, default_expression, ${has.has("comment") ? "comment" : "'' AS comment"}`;
-    // Without `position`, system.columns lists a table's columns in their declared order.
-    const order = has.has("position") ? " ORDER BY table, position" : "";
-    type Row = { table: string; name: string; type: string; default_expression: string; comment: string };
-    // Without parameter binding the table name is matched here rather than spliced into SQL.
-    const { rows } = this.capabilities.supportsQueryParams
-      ? await this.query<Row>(`SELECT ${fields} FROM system.columns WHERE database = currentDatabase() AND table = {table:String}${order}`, { table })
-      : await this.query<Row>(`SELECT ${fields} FROM system.columns WHERE database = currentDatabase()${order}`);
-    const mine = rows.filter((r) => r.table === table);
-    if (mine.length === 0) return undefined;
-    return mine.map((r) => ({ name: r.name, type: r.type, defaultExpression: r.default_expression, comment: r.comment }));
+  describeTable(table: string): Promise<ColumnInfo[] | undefined> {
+    return describeTable(this, table);
   }
 
   /** Cancels the reads still running (a stop must not wait for a client's query), then closes. */

@@ -54,7 +54,7 @@ export function toStoreError(error: unknown, what: string, target: ServerTarget)
   const engineType = e.type !== undefined ? String(e.type) : undefined;
   const fields = { cause: error, ...(engineCode !== undefined ? { engineCode } : {}), ...(engineType !== undefined ? { engineType } : {}) };
 
-  const unreachable = { ...fields, unavailable: true, publicMessage: `${what}: the database cannot be reached right now; retry later` };
+  const unreachable = { ...fields, kind: "unavailable" as const, publicMessage: `${what}: the database cannot be reached right now; retry later` };
   if (engineCode !== undefined && AUTH_CODES.has(engineCode)) {
     return new StoreError(
       `${what}: authentication failed for user "${target.user}" at ${target.url} (${engineMessage(raw)}). ` +

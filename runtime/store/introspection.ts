@@ -1,0 +1,49 @@
+/**
+ * What tables and columns the project's database holds, read from the engine's system
+ * tables over the seam's own `query`, once for every store (as Kysely builds its
+ * introspector on `executeQuery`): the stores' `listTables` and `describeTable` are these.
+ *
+ * Servers differ in what they can answer, and that is asked, not assumed: old servers'
+ * `system.columns` has no `comment` or `position`, and servers that cannot bind
+ * parameters get the table's name matched here rather than spliced into SQL.
+ */
+import type { ColumnInfo, Store } from "./store.ts";
+
+type Introspected = Pick<Store, "query" | "capabilities">;
+
+/** The fields of each store's `system.columns`, asked once. */
+const columnFieldsOf = new WeakMap<Introspected, Promise<ReadonlySet<string>>>();
+
+function columnFields(store: Introspected): Promise<ReadonlySet<string>> {
+  let fields = columnFieldsOf.get(store);
+  if (fields === undefined) {
+    fields = store
+      .query<{ name: string }>("SELECT name FROM system.columns WHERE database = 'system' AND table = 'columns'")
+      .then(({ rows }) => new Set(rows.map((r) => r.name)));
+    // A failure (the engine away for a moment) is not remembered: the next call asks again.
+    fields.catch(() => columnFieldsOf.delete(store));
+    columnFieldsOf.set(store, fields);
+  }
+  return fields;
+}
+
+/** The tables (and views) of the store's database, by name. */
+export async function listTables(store: Introspected): Promise<string[]> {
+  const { rows } = await store.query<{ name: string }>("SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name");
+  return rows.map((r) => r.name);
+}
+
+/** A table's columns in their declared order; undefined when there is no such table. */
+export async function describeTable(store: Introspected, table: string): Promise<ColumnInfo[] | undefined> {
+  const has = await columnFields(store);
+  const fields = `table, name, type, default_expression, ${has.has("comment") ? "comment" : "'' AS comment"}`;
+  // Without `position`, system.columns lists a table's columns in their declared order.
+  const order = has.has("position") ? " ORDER BY table, position" : "";
+  type Row = { table: string; name: string; type: string; default_expression: string; comment: string };
+  const { rows } = store.capabilities.supportsQueryParams
+    ? await store.query<Row>(`SELECT ${fields} FROM system.columns WHERE database = currentDatabase() AND table = {table:String}${order}`, { table })
+    : await store.query<Row>(`SELECT ${fields} FROM system.columns WHERE database = currentDatabase()${order}`);
+  const mine = rows.filter((r) => r.table === table);
+  if (mine.length === 0) return undefined;
+  return mine.map((r) => ({ name: r.name, type: r.type, defaultExpression: r.default_expression, comment: r.comment }));
+}
