@@ -9,6 +9,7 @@ import type { ModelIR } from "../conventions/datamodels/ir.ts";
 import { IglooError } from "../conventions/errors.ts";
 import { importBundle, type FunctionIR, type LoadedFunction } from "../conventions/functions/load.ts";
 import type { ViewIR } from "../conventions/views/ir.ts";
+import { readParams } from "../runtime/views/state.ts";
 
 export const MANIFEST_FILE = "manifest.json";
 
@@ -26,7 +27,9 @@ export function readManifest(dir: string): Manifest {
   if (!existsSync(path)) {
     throw new IglooError("E_NOT_A_BUILD", `${dir} has no ${MANIFEST_FILE}.`, { hint: "Run `igloo start` in a directory made by `igloo build` (default <project>/.igloo/build)." });
   }
-  return JSON.parse(readFileSync(path, "utf8")) as Manifest;
+  const manifest = JSON.parse(readFileSync(path, "utf8")) as Manifest;
+  // Earlier builds spelled view parameter types (`UInt8`); they are parsed once, here.
+  return { ...manifest, views: manifest.views.map((view) => ({ ...view, params: readParams(view.params) })) };
 }
 
 export async function loadBuiltFunctions(dir: string, manifest: Manifest): Promise<LoadedFunction[]> {

@@ -13,6 +13,7 @@ import { backoffDelay, retryAfterMs } from "../packages/client/http.ts";
 import { writeClient } from "../src/commands/generate.ts";
 import { clientModule } from "../src/generate/client.ts";
 import { freePort, REPO, removeDir, tempDir } from "./helpers/igloo.ts";
+import { parseType } from "../conventions/datamodels/typeFaces.ts";
 
 type Rec = { id: string; bad?: boolean; pad?: string };
 type Models = { Event: Rec; Other: Rec };
@@ -570,7 +571,7 @@ test("the event-stream parser follows the spec's line rules", () => {
 
 describe("the generated client outside Bun's test runner", () => {
   function writeGenerated(dir: string): void {
-    const files = clientModule({ models: [], views: [{ name: "top", columns: [{ name: "n", type: "UInt64" }], params: [] }] });
+    const files = clientModule({ models: [], views: [{ name: "top", columns: [{ name: "n", type: parseType("UInt64") }], params: [] }] });
     for (const [name, text] of Object.entries(files)) {
       mkdirSync(dirname(join(dir, name)), { recursive: true });
       writeFileSync(join(dir, name), text);
@@ -607,7 +608,7 @@ test("writeClient writes the project's client, and rewrites only what changed", 
   const root = tempDir("client-write");
   stops.push(() => removeDir(root));
   cpSync(join(REPO, "template", "datamodels"), join(root, "datamodels"), { recursive: true });
-  const views = [{ name: "top_pages", columns: [{ name: "path", type: "String" }], params: [] }];
+  const views = [{ name: "top_pages", columns: [{ name: "path", type: parseType("String") }], params: [] }];
   const first = writeClient(root, "client", views);
   expect(first.dir).toBe(join(root, "client"));
   expect(first.written).toEqual(expect.arrayContaining(["index.ts", "index.js", "package.json", "runtime/client.ts", "runtime/client.js"]));

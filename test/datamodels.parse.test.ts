@@ -134,7 +134,9 @@ describe("@db native types", () => {
     expect(one("v Decimal @db.Decimal(-1, 2)")).toContain("takes two whole numbers");
     expect(one("v DateTime @db.DateTime64(10)")).toContain("precision (fractional second digits) must be from 0 to 9");
     expect(one("v DateTime @db.DateTime64")).toContain("`@db.DateTime64` takes one whole number: write @db.DateTime64(precision)");
-    expect(one("v String @db.FixedString(0)")).toContain("the length (in bytes) must be at least 1");
+    expect(one("v String @db.FixedString(0)")).toContain("the length (in bytes) must be from 1 to 256");
+    // Found by test/types.test.ts: the engine refuses FixedString(257) and longer ("suspicious").
+    expect(one("v String @db.FixedString(257)")).toContain("the length (in bytes) must be from 1 to 256 (for longer text use String)");
     expect(one("v String @db.Uuid(4)")).toContain("`@db.Uuid` takes no arguments: write @db.Uuid");
   });
 

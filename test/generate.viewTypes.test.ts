@@ -1,5 +1,8 @@
 import { expect, test } from "bun:test";
-import { tsTypeOf, viewsModule } from "../src/generate/viewTypes.ts";
+import { parseType, tsType } from "../conventions/datamodels/typeFaces.ts";
+import { viewsModule } from "../src/generate/viewTypes.ts";
+
+const tsTypeOf = (type: string) => tsType(parseType(type), "row");
 
 test("ClickHouse result types map to exact TypeScript types", () => {
   expect(tsTypeOf("UInt32")).toBe("number");
@@ -17,8 +20,10 @@ test("ClickHouse result types map to exact TypeScript types", () => {
 });
 
 test("a view module has a row and params type per view", () => {
-  const text = viewsModule([{ name: "top_pages", columns: [{ name: "views", type: "UInt64" }], params: [{ name: "since", type: "DateTime" }] }]);
+  const text = viewsModule([{ name: "top_pages", columns: [{ name: "views", type: parseType("UInt64") }], params: [{ name: "since", type: parseType("DateTime") }, { name: "n", type: parseType("Nullable(Int64)") }] }]);
   expect(text).toContain('export interface TopPagesRow {\n  "views": string;\n}');
-  expect(text).toContain('"since": string | number | boolean;');
+  // Exactly as the generated client types them (igloo/views said `string | number | boolean`).
+  expect(text).toContain('"since": string;');
+  expect(text).toContain('"n"?: number | string | bigint | null;');
   expect(text).toContain('"top_pages": { row: TopPagesRow; params: TopPagesParams };');
 });

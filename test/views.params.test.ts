@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { checkParam, dummyParams } from "../runtime/views/params.ts";
+import { parseType } from "../conventions/datamodels/typeFaces.ts";
 
-const check = (type: string, raw: string | undefined) => checkParam({ name: "p", type }, raw);
+const check = (type: string, raw: string | undefined) => checkParam({ name: "p", type: parseType(type) }, raw);
 const value = (type: string, raw: string | undefined) => {
   const checked = check(type, raw);
   if (!checked.ok) throw new Error(`expected ${type} to accept ${raw}: ${checked.detail}`);
@@ -72,10 +73,10 @@ describe("view parameter values", () => {
 
   test("placeholder values for DESCRIBE", () => {
     expect(dummyParams([
-      { name: "s", type: "String" },
-      { name: "n", type: "UInt8" },
-      { name: "a", type: "Array(Int32)" },
-      { name: "o", type: "Nullable(Date)" },
+      { name: "s", type: parseType("String") },
+      { name: "n", type: parseType("UInt8") },
+      { name: "a", type: parseType("Array(Int32)") },
+      { name: "o", type: parseType("Nullable(Date)") },
     ])).toEqual({ s: "", n: "0", a: [], o: null });
   });
 });

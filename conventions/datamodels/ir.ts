@@ -14,29 +14,9 @@ export interface SourceRef {
   readonly column: number;
 }
 
-export type IntWidth = 8 | 16 | 32 | 64 | 128 | 256;
+import type { ScalarType } from "./types.ts";
 
-/** The scalar a column holds, before nullability and lists are applied. */
-export type ScalarType =
-  | { readonly kind: "string"; readonly lowCardinality: boolean; readonly fixedLength?: number }
-  | { readonly kind: "uuid" }
-  | { readonly kind: "bool" }
-  | { readonly kind: "int"; readonly bits: IntWidth; readonly signed: boolean }
-  | { readonly kind: "float"; readonly bits: 32 | 64 }
-  | { readonly kind: "decimal"; readonly precision: number; readonly scale: number }
-  /** `precision` is the number of fractional second digits kept (3 = ms, 6 = µs, 9 = ns). */
-  /**
-   * `legacy`: the column is a server's 32-bit DateTime or Date (servers without DateTime64
-   * or Date32): the validator then takes only what that column holds. Set by the runtime
-   * for such a server, never by a model file.
-   */
-  | { readonly kind: "datetime"; readonly precision: number; readonly legacy?: boolean }
-  | { readonly kind: "date"; readonly legacy?: boolean }
-  /** `native`: the engine's JSON column type; otherwise the JSON text in a string column. */
-  | { readonly kind: "json"; readonly native: boolean }
-  /** Carried as base64 text. */
-  | { readonly kind: "bytes" }
-  | { readonly kind: "enum"; readonly name: string; readonly values: readonly string[] };
+export type { IntWidth, ScalarType } from "./types.ts";
 
 /**
  * How a missing value is filled in at ingest. A literal is kept as written (64-bit and

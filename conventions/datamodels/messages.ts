@@ -2,8 +2,6 @@
  * Wording shared by the parser and the validator, so a type or a rejected value reads
  * the same in a build error and in an ingest error.
  */
-import { numericTypeName } from "./numericTypes.ts";
-import type { FieldIR, ScalarType } from "./ir.ts";
 
 /** A rejected value: `detail` says what was expected and what came, without the field name. */
 export interface Invalid {
@@ -12,39 +10,6 @@ export interface Invalid {
 
 export function invalid(detail: string): Invalid {
   return { detail };
-}
-
-/** Short type name in ClickHouse spelling, the same words the `@db` attributes use. */
-export function describeScalar(type: ScalarType): string {
-  switch (type.kind) {
-    case "string": {
-      const base = type.fixedLength === undefined ? "String" : `FixedString(${type.fixedLength})`;
-      return type.lowCardinality ? `LowCardinality(${base})` : base;
-    }
-    case "uuid":
-      return "UUID";
-    case "bool":
-      return "Bool";
-    case "int":
-    case "float":
-    case "decimal":
-      return numericTypeName(type);
-    case "datetime":
-      return `DateTime64(${type.precision})`;
-    case "date":
-      return "Date";
-    case "json":
-      return type.native ? "JSON" : "Json";
-    case "bytes":
-      return "Bytes";
-    case "enum":
-      return type.name;
-  }
-}
-
-/** e.g. `UInt8`, `LowCardinality(String)[]`, `DateTime64(6)?`. */
-export function describeType(field: FieldIR): string {
-  return describeScalar(field.type) + (field.list ? "[]" : "") + (field.optional ? "?" : "");
 }
 
 const PREVIEW_LENGTH = 40;

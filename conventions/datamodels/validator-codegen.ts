@@ -5,10 +5,11 @@
  * constant, so the generated text stays small and all real logic stays typed.
  */
 import { normalizeDate, normalizeDateTime, normalizeLegacyDate, normalizeLegacyDateTime } from "./datetime.ts";
-import type { ScalarType } from "./ir.ts";
 import { checkJsonObject, normalizeJsonText } from "./json-value.ts";
-import { describeScalar, invalid, type Invalid, preview } from "./messages.ts";
+import { invalid, type Invalid, preview } from "./messages.ts";
 import { normalizeDecimal, normalizeWideInt, smallIntRange, wideIntLimits } from "./numeric.ts";
+import type { ScalarType } from "./types.ts";
+import { describeScalar } from "./typeFaces.ts";
 
 /** Values the generated code refers to by name: helpers, regexes, sets, defaults. */
 export class ConstantPool {

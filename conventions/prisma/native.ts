@@ -98,9 +98,10 @@ const NATIVE_TYPES = new Map<string, NativeType>([
       on: ["String"],
       usage: "@db.FixedString(length)",
       params: 1,
+      // The engine refuses a longer one as "suspicious" unless a setting allows it.
       build: ([length = 0], base) =>
-        length < 1
-          ? "the length (in bytes) must be at least 1"
+        length < 1 || length > 256
+          ? "the length (in bytes) must be from 1 to 256 (for longer text use String)"
           : base.kind === "string"
             ? { ...base, fixedLength: length }
             : "it applies to String only",

@@ -4,11 +4,12 @@
  * runtime/views, which has the engine to ask.
  */
 import type { SourceRef } from "../datamodels/ir.ts";
+import type { ColumnType } from "../datamodels/types.ts";
 
 export interface ViewParam {
   readonly name: string;
-  /** Canonical spelling, e.g. `Decimal(10, 2)`; see paramTypes.ts for the supported set. */
-  readonly type: string;
+  /** Parsed once, when the view is; `typeName` spells it (`Decimal(10, 2)`). See paramProblem for the supported set. */
+  readonly type: ColumnType;
 }
 
 export interface ViewIR {

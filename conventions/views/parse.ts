@@ -14,7 +14,7 @@
 import type { ConventionError } from "../errors.ts";
 import type { SourceRef } from "../datamodels/ir.ts";
 import type { ViewIR, ViewParam } from "./ir.ts";
-import { formatParamType, parseParamType } from "./paramTypes.ts";
+import { parseParamType, typeName } from "../datamodels/typeFaces.ts";
 import { findReferences } from "./references.ts";
 import { viewError } from "./viewError.ts";
 import { isKeyword, isPunct, positionAt, tokenize, type Token } from "./tokens.ts";
@@ -97,11 +97,11 @@ function parseFile(
     const [, paramName, typeText] = m as unknown as [string, string, string];
     const type = parseParamType(typeText);
     if ("problem" in type) return fail(token.start, `parameter \`${paramName}\`: ${type.problem}`);
-    const spelled = formatParamType(type);
+    const spelled = typeName(type);
     const previous = params.find((p) => p.name === paramName);
-    if (previous === undefined) params.push({ name: paramName, type: spelled });
-    else if (previous.type !== spelled) {
-      return fail(token.start, `parameter \`${paramName}\` is declared as ${previous.type} and here as ${spelled}`, "Give it one type everywhere.");
+    if (previous === undefined) params.push({ name: paramName, type });
+    else if (typeName(previous.type) !== spelled) {
+      return fail(token.start, `parameter \`${paramName}\` is declared as ${typeName(previous.type)} and here as ${spelled}`, "Give it one type everywhere.");
     }
   }
 

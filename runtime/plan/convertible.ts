@@ -5,25 +5,19 @@
  * first, naming how many values and one of them. Text is checked with `accurateCastOrNull`
  * (engines before 21.x lack it and are not asked), enums by their names.
  */
+import { valueType, type ColumnType } from "../../conventions/datamodels/types.ts";
+import { parseType, typeName } from "../../conventions/datamodels/typeFaces.ts";
 import { IglooError } from "../../conventions/errors.ts";
 import { quoteIdent, quoteString } from "../store/clickhouseSql.ts";
 import type { Store } from "../store/store.ts";
 import type { Change } from "./plan.ts";
 
 /** `Nullable(T)` and `LowCardinality(...)` wrappers off: what accurateCastOrNull takes. */
-function innerType(type: string): string | undefined {
-  let t = type.replace(/\s+/g, "");
-  for (;;) {
-    const m = /^(?:LowCardinality|Nullable)\((.*)\)$/.exec(t);
-    if (!m) break;
-    t = m[1]!;
-  }
+function innerType(type: string): ColumnType | undefined {
+  const inner = valueType(parseType(type));
   // Arrays, maps and the like are cast element by element: not checked here.
-  return /^(Array|Map|Tuple|Nested|JSON|Object)\b/.test(t) ? undefined : t;
+  return inner.kind === "array" || inner.kind === "json" || (inner.kind === "other" && inner.structured) ? undefined : inner;
 }
-
-const TEXT = /^(String|FixedString\(\d+\))$/;
-const ENUM = /^Enum(8|16)\((.*)\)$/;
 
 /**
  * The rows a change cannot convert, as a condition on the column, or undefined when the
@@ -31,19 +25,14 @@ const ENUM = /^Enum(8|16)\((.*)\)$/;
  * integers wrap, scales are cut). What fails the ALTER is text that is not a value of the
  * new type, and a value an enum no longer has.
  */
-function unconvertible(column: string, from: string, to: string): string | undefined {
-  const members = ENUM.exec(to);
-  if (members) {
-    const names = [...members[2]!.matchAll(/'((?:[^'\\]|\\.)*)'\s*=/g)].map((m) => `'${m[1]}'`);
-    return `toString(${column}) NOT IN (${names.join(", ")})`;
-  }
-  if (TEXT.test(from) && !TEXT.test(to)) return `accurateCastOrNull(${column}, ${quoteString(to)}) IS NULL`;
+function unconvertible(column: string, from: ColumnType, to: ColumnType): string | undefined {
+  if (to.kind === "enum") return `toString(${column}) NOT IN (${to.values.map(quoteString).join(", ")})`;
+  if (from.kind === "string" && to.kind !== "string") return `accurateCastOrNull(${column}, ${quoteString(typeName(to))}) IS NULL`;
   // A decimal past an integer type's range fails the ALTER ("Convert overflow"), where an
   // integer narrowing wraps; accurateCastOrNull throws on it too, so the range is compared.
-  const integer = /^(U?)Int(8|16|32|64|128|256)$/.exec(to);
-  if (/^Decimal/.test(from) && integer) {
-    const bits = BigInt(integer[2]!);
-    const [min, max] = integer[1] === "U" ? [0n, (1n << bits) - 1n] : [-(1n << (bits - 1n)), (1n << (bits - 1n)) - 1n];
+  if (from.kind === "decimal" && to.kind === "int") {
+    const bits = BigInt(to.bits);
+    const [min, max] = to.signed ? [-(1n << (bits - 1n)), (1n << (bits - 1n)) - 1n] : [0n, (1n << bits) - 1n];
     return `(${column} < ${min} OR ${column} > ${max})`;
   }
   return undefined;
@@ -79,7 +68,7 @@ async function checkConvertible(store: Store, changes: readonly Change[]): Promi
     if (count > 0) {
       throw new IglooError(
         "E_NOT_CONVERTIBLE",
-        `cannot ${change.summary.replace(/ \(.*$/, "")}: ${count.toLocaleString("en-US")} row${count === 1 ? " holds a value" : "s hold values"} ${to} cannot hold, e.g. ${JSON.stringify(rows[0]!.example)}; nothing was changed.`,
+        `cannot ${change.summary.replace(/ \(.*$/, "")}: ${count.toLocaleString("en-US")} row${count === 1 ? " holds a value" : "s hold values"} ${typeName(to)} cannot hold, e.g. ${JSON.stringify(rows[0]!.example)}; nothing was changed.`,
         { hint: `Change or delete those rows first (ALTER TABLE ${change.table} UPDATE/DELETE ... WHERE ...), or keep the field's type.` },
       );
     }
@@ -108,7 +97,7 @@ async function withConvertibleDefaults(store: Store, changes: readonly Change[])
       );
       const expression = rows[0]?.d ?? "";
       if (expression !== "" && to !== undefined) {
-        const { rows: cast } = await store.query<{ bad: number }>(`SELECT accurateCastOrNull(${expression}, ${quoteString(to)}) IS NULL AS bad`);
+        const { rows: cast } = await store.query<{ bad: number }>(`SELECT accurateCastOrNull(${expression}, ${quoteString(typeName(to))}) IS NULL AS bad`);
         stale = Number(cast[0]?.bad ?? 0) === 1;
       }
     } catch {

@@ -4,7 +4,9 @@
  * ones at once and holds the others until told to go on, never dropping data silently.
  */
 import type { FieldIR, ModelIR } from "../../conventions/datamodels/ir.ts";
-import { columnDefinition, columnType, createTableSql, quoteIdent, quoteString } from "../store/clickhouseSql.ts";
+import { isNullable, mapScalar, type ColumnType } from "../../conventions/datamodels/types.ts";
+import { fieldColumn, parseType, typeName, zeroValueSql } from "../../conventions/datamodels/typeFaces.ts";
+import { columnDefinition, createTableSql, quoteIdent, quoteString } from "../store/clickhouseSql.ts";
 import type { ColumnInfo, Store, StoreCapabilities } from "../store/store.ts";
 
 export type Change =
@@ -36,26 +38,14 @@ export async function liveColumns(store: Store, tables: readonly string[]): Prom
   return live;
 }
 
-/** An `Enum8(...)`/`Enum16(...)` inside a column type; group 2 holds its members. */
-const ENUM_TYPE = /Enum(8|16)\(((?:\s*'(?:[^'\\]|\\.)*'\s*=\s*-?\d+\s*,?)*)\s*\)/;
-
-function enumMembers(inner: string): { name: string; value: number }[] {
-  return [...inner.matchAll(/'((?:[^'\\]|\\.)*)'\s*=\s*(-?\d+)/g)].map((m) => ({ name: m[1]!.replace(/\\(.)/g, "$1"), value: Number(m[2]) }));
-}
-
 /**
  * ClickHouse prints types with its own spacing; compare them without it. An enum is the
  * same type whatever numbers its values have (evolveEnum keeps a column's numbers, which
  * then differ from the positions a new table would give them): its values decide.
  */
-function sameType(a: string, b: string): boolean {
-  const norm = (type: string) => {
-    const compact = type.replace(/\s+/g, "");
-    const found = ENUM_TYPE.exec(compact);
-    if (!found) return compact;
-    const names = enumMembers(found[2]!).map((m) => m.name).sort();
-    return `${compact.slice(0, found.index)}Enum(${names.map((n) => quoteString(n)).join(",")})${compact.slice(found.index + found[0].length)}`;
-  };
+function sameType(a: ColumnType, b: ColumnType): boolean {
+  const norm = (type: ColumnType) =>
+    typeName(mapScalar(type, (scalar) => (scalar.kind === "enum" ? { kind: "enum", name: "", values: [...scalar.values].sort() } : scalar))).replace(/\s+/g, "");
   return norm(a) === norm(b);
 }
 
@@ -66,19 +56,22 @@ function sameType(a: string, b: string): boolean {
  * change, or reads the rows it has as other values. Values the column has keep their
  * numbers; new ones get numbers after the largest (Enum16 past 127).
  */
-function evolveEnum(live: string, wanted: string): string {
-  const from = ENUM_TYPE.exec(live);
-  const to = ENUM_TYPE.exec(wanted);
-  if (!from || !to) return wanted;
-  const numbers = new Map(enumMembers(from[2]!).map((m) => [m.name, m.value]));
-  let next = Math.max(0, ...numbers.values()) + 1;
-  const members = enumMembers(to[2]!).map((m) => ({ name: m.name, value: numbers.get(m.name) ?? next++ }));
-  const width = members.every((m) => m.value >= -128 && m.value <= 127) ? 8 : 16;
-  const type = `Enum${width}(${members.map((m) => `${quoteString(m.name)} = ${m.value}`).join(", ")})`;
-  return wanted.slice(0, to.index) + type + wanted.slice(to.index + to[0].length);
+function evolveEnum(live: ColumnType, wanted: ColumnType): ColumnType {
+  let numbers: Map<string, number> | undefined;
+  mapScalar(live, (scalar) => {
+    if (scalar.kind === "enum") numbers = new Map(scalar.values.map((value, i) => [value, scalar.numbers?.[i] ?? i + 1]));
+    return scalar;
+  });
+  if (numbers === undefined) return wanted;
+  const known = numbers;
+  return mapScalar(wanted, (scalar) => {
+    if (scalar.kind !== "enum") return scalar;
+    let next = Math.max(0, ...known.values()) + 1;
+    const assigned = scalar.values.map((value) => known.get(value) ?? next++);
+    const bits = assigned.every((n) => n >= -128 && n <= 127) ? 8 : 16;
+    return { ...scalar, numbers: assigned, bits };
+  });
 }
-
-const nullable = (type: string): boolean => /^(LowCardinality\()?Nullable\(/.test(type.replace(/\s+/g, ""));
 
 /**
  * What the NULLs of a column become when its field is made required (the engine refuses
@@ -87,12 +80,14 @@ const nullable = (type: string): boolean => /^(LowCardinality\()?Nullable\(/.tes
  * it was created with (the field's @default then), because rows older than the column
  * are read through it: changing it would change them.
  */
-function nullReplacement(field: FieldIR, live: ColumnInfo, to: string): string {
+function nullReplacement(field: FieldIR, live: ColumnInfo, to: ColumnType): string {
   // Read as a value of the column's old type, then converted like the column's values (a
   // Boolean's DEFAULT `0` becomes "false" in a String, as its rows' false do, not "0").
   if (live.defaultExpression.trim() !== "") {
-    const oldType = live.type.replace(/^(LowCardinality\()?Nullable\((.*)\)(\))?$/s, (_m, low: string | undefined, inner: string) => (low ? `LowCardinality(${inner})` : inner));
-    return sameType(oldType, to) ? `(${live.defaultExpression})` : `CAST((${live.defaultExpression}), ${quoteString(oldType)})`;
+    const liveType = parseType(live.type);
+    const oldType =
+      liveType.kind === "nullable" ? liveType.of : liveType.kind === "lowCardinality" && liveType.of.kind === "nullable" ? { ...liveType, of: liveType.of.of } : liveType;
+    return sameType(oldType, to) ? `(${live.defaultExpression})` : `CAST((${live.defaultExpression}), ${quoteString(typeName(oldType))})`;
   }
   const d = field.default;
   if (d?.kind === "literal" && d.value !== null && !Array.isArray(d.value)) {
@@ -100,19 +95,7 @@ function nullReplacement(field: FieldIR, live: ColumnInfo, to: string): string {
     if (typeof d.value === "number") return String(d.value);
     if (typeof d.value === "boolean") return d.value ? "1" : "0";
   }
-  switch (field.type.kind) {
-    case "string":
-    case "bytes":
-      return "''";
-    case "json":
-      return field.type.native ? "'{}'" : "''";
-    case "uuid":
-      return "'00000000-0000-0000-0000-000000000000'";
-    case "enum":
-      return quoteString(field.type.values[0]!);
-    default:
-      return "0"; // numbers, false, 1970-01-01 (00:00:00)
-  }
+  return zeroValueSql(field.type);
 }
 
 export function planModels(
@@ -131,7 +114,7 @@ export function planModels(
     let previous: string | undefined;
     for (const field of model.fields) {
       const existing = byName.get(field.column);
-      const wanted = columnType(field, caps);
+      const wanted = fieldColumn(field, caps);
       if (!existing) {
         const after = previous === undefined ? " FIRST" : ` AFTER ${quoteIdent(previous)}`;
         changes.push({
@@ -142,11 +125,12 @@ export function planModels(
           // just before it runs, and servers before 19.x reject both as syntax errors.
           sql: `ALTER TABLE ${quoteIdent(model.table)} ADD COLUMN ${columnDefinition(field, caps)}${after}`,
           destructive: false,
-          summary: `add column ${model.table}.${field.column} ${wanted}`,
+          summary: `add column ${model.table}.${field.column} ${typeName(wanted)}`,
         });
-      } else if (!sameType(existing.type, wanted)) {
-        const to = evolveEnum(existing.type, wanted);
-        const nulls = nullable(existing.type) && !nullable(to) && !field.list ? nullReplacement(field, existing, to) : undefined;
+      } else if (!sameType(parseType(existing.type), wanted)) {
+        const toType = evolveEnum(parseType(existing.type), wanted);
+        const to = typeName(toType);
+        const nulls = isNullable(parseType(existing.type)) && !isNullable(toType) && !field.list ? nullReplacement(field, existing, toType) : undefined;
         changes.push({
           kind: "modify_column",
           table: model.table,

@@ -4,8 +4,8 @@
  * validated are spliced into SQL; values always travel as bound parameters.
  */
 import { checkDefault } from "../../conventions/datamodels/validator.ts";
-import { numericTypeName } from "../../conventions/datamodels/numericTypes.ts";
-import type { FieldIR, ModelIR, ScalarType } from "../../conventions/datamodels/ir.ts";
+import type { FieldIR, ModelIR } from "../../conventions/datamodels/ir.ts";
+import { fieldColumn, storedType, typeName } from "../../conventions/datamodels/typeFaces.ts";
 import type { StoreCapabilities } from "./store.ts";
 
 /** Backtick-quotes an identifier, escaping what needs escaping. */
@@ -24,63 +24,20 @@ export function quoteString(value: string): string {
  */
 export const DEDUP_WINDOW = 1000;
 
-export function scalarColumnType(type: ScalarType, caps: StoreCapabilities): string {
-  switch (type.kind) {
-    case "string":
-      if (type.fixedLength !== undefined) return `FixedString(${type.fixedLength})`;
-      return "String";
-    case "uuid":
-      return "UUID";
-    case "bool":
-      return caps.supportsBool ? "Bool" : "UInt8";
-    case "int":
-    case "float":
-    case "decimal":
-      return numericTypeName(type);
-    // DateTime64 and Date32 hold the validator's whole range (1900-2299); the plain
-    // DateTime and Date of old servers start in 1970, so those get them only as a fallback.
-    case "datetime":
-      return caps.supportsDateTime64 ? `DateTime64(${type.precision}, 'UTC')` : "DateTime('UTC')";
-    case "date":
-      return caps.supportsDate32 ? "Date32" : "Date";
-    case "json":
-      return type.native && caps.supportsJsonType ? "JSON" : "String";
-    case "bytes":
-      return "String";
-    case "enum": {
-      const width = type.values.length > 127 ? 16 : 8;
-      const members = type.values.map((value, i) => `${quoteString(value)} = ${i + 1}`);
-      return `Enum${width}(${members.join(", ")})`;
-    }
-  }
-}
-
 /**
  * The model as the engine's columns hold it, for checking records: on a server without
  * DateTime64, Date32 or a JSON type the columns are the older DateTime, Date and String
- * (scalarColumnType), so timestamps and dates are checked against what those hold and
+ * (the types' `column` faces), so timestamps and dates are checked against what those hold and
  * `@db.JSON` objects are kept as JSON text, instead of being clamped, wrapped or refused
  * by the table after they were acknowledged.
  */
 export function storableModel(model: ModelIR, caps: StoreCapabilities): ModelIR {
   if (caps.supportsDateTime64 && caps.supportsDate32 && caps.supportsJsonType) return model;
-  const storable = (type: ScalarType): ScalarType => {
-    if (type.kind === "datetime" && !caps.supportsDateTime64) return { ...type, legacy: true };
-    if (type.kind === "date" && !caps.supportsDate32) return { ...type, legacy: true };
-    if (type.kind === "json" && type.native && !caps.supportsJsonType) return { kind: "json", native: false };
-    return type;
-  };
-  return { ...model, fields: model.fields.map((field) => ({ ...field, type: storable(field.type) })) };
+  return { ...model, fields: model.fields.map((field) => ({ ...field, type: storedType(field.type, caps) })) };
 }
 
 export function columnType(field: FieldIR, caps: StoreCapabilities): string {
-  let type = scalarColumnType(field.type, caps);
-  // Only a storage choice: where the engine refuses it, a plain column holds the same values.
-  const lowCardinality = field.type.kind === "string" && field.type.lowCardinality && caps.supportsLowCardinality;
-  if (field.optional) type = `Nullable(${type})`;
-  if (lowCardinality) type = `LowCardinality(${type})`;
-  if (field.list) type = `Array(${type})`;
-  return type;
+  return typeName(fieldColumn(field, caps));
 }
 
 /** A DEFAULT clause for literal defaults, so rows that predate an added column get it too. */

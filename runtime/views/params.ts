@@ -13,7 +13,8 @@
 import { normalizeDecimal } from "../../conventions/datamodels/numeric.ts";
 import { normalizeDate, normalizeDateTime } from "../../conventions/datamodels/datetime.ts";
 import { preview } from "../../conventions/datamodels/messages.ts";
-import { formatParamType, parseParamType, type ParamType } from "../../conventions/views/paramTypes.ts";
+import type { ColumnType } from "../../conventions/datamodels/types.ts";
+import { typeName } from "../../conventions/datamodels/typeFaces.ts";
 import type { ViewParam } from "../../conventions/views/ir.ts";
 
 export type ParamValue = string | null | readonly ParamValue[];
@@ -31,24 +32,17 @@ const FLOAT32_MAX = 3.4028234663852886e38;
 const DATE_MAX = "2149-06-06";
 const DATETIME_MAX = "2106-02-07T06:28:15Z";
 
-function typeOf(param: ViewParam): ParamType {
-  const type = parseParamType(param.type);
-  // The parser only lets supported types into the IR.
-  if ("problem" in type) throw new Error(`view parameter ${param.name} has an unsupported type: ${type.problem}`);
-  return type;
-}
-
 /** The checked value to bind, or what is wrong with it (without the parameter's name). */
 export function checkParam(param: ViewParam, raw: string | undefined): Checked {
-  const type = typeOf(param);
-  if (raw === undefined) return type.kind === "nullable" ? ok(null) : bad(`is required (${param.type})`);
+  const type = param.type;
+  if (raw === undefined) return type.kind === "nullable" ? ok(null) : bad(`is required (${typeName(type)})`);
   const inner = type.kind === "nullable" ? type.of : type;
   if (inner.kind !== "array") return checkValue(inner, raw, true);
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
   } catch {
-    return bad(`expected ${param.type} as a JSON array like [1,2] or ["a","b"], got ${preview(raw)}`);
+    return bad(`expected ${typeName(type)} as a JSON array like [1,2] or ["a","b"], got ${preview(raw)}`);
   }
   const checked = checkValue(inner, parsed, false);
   if (!checked.ok || stringLeaves(inner)) return checked;
@@ -57,20 +51,18 @@ export function checkParam(param: ViewParam, raw: string | undefined): Checked {
 
 /** Placeholder values for `DESCRIBE`, which needs every parameter bound to some value. */
 export function dummyParams(params: readonly ViewParam[]): Record<string, ParamValue> {
-  return Object.fromEntries(params.map((p) => [p.name, dummy(typeOf(p))]));
+  return Object.fromEntries(params.map((p) => [p.name, dummy(p.type)]));
 }
 
-function dummy(type: ParamType): ParamValue {
+function dummy(type: ColumnType): ParamValue {
   switch (type.kind) {
     case "string":
       return "";
     case "bool":
       return "false";
     case "date":
-    case "date32":
       return "1970-01-01";
     case "datetime":
-    case "datetime64":
       return "1970-01-01 00:00:00";
     case "uuid":
       return "00000000-0000-0000-0000-000000000000";
@@ -84,8 +76,8 @@ function dummy(type: ParamType): ParamValue {
 }
 
 /** `top` is a query-string value (always text); otherwise an element of a JSON array. */
-function checkValue(type: ParamType, value: unknown, top: boolean): Checked {
-  const expected = `expected ${formatParamType(type)}`;
+function checkValue(type: ColumnType, value: unknown, top: boolean): Checked {
+  const expected = `expected ${typeName(type)}`;
   switch (type.kind) {
     case "string":
       return typeof value === "string" ? ok(value) : bad(`${expected} (a JSON string), got ${preview(value)}`);
@@ -106,21 +98,19 @@ function checkValue(type: ParamType, value: unknown, top: boolean): Checked {
       if (value === true || value === 1 || value === "true" || value === "1") return ok("true");
       if (value === false || value === 0 || value === "false" || value === "0") return ok("false");
       return bad(`${expected} (true, false, 1 or 0), got ${preview(value)}`);
-    case "date":
-    case "date32": {
+    case "date": {
       const normalized = normalizeDate(value);
       if (typeof normalized !== "string") return bad(`${expected}: ${normalized.detail}`);
-      if (type.kind === "date" && (normalized < "1970-01-01" || normalized > DATE_MAX)) {
+      if (type.legacy && (normalized < "1970-01-01" || normalized > DATE_MAX)) {
         return bad(`${expected} from 1970-01-01 to ${DATE_MAX}, got ${preview(value)}`);
       }
       return ok(normalized);
     }
-    case "datetime":
-    case "datetime64": {
+    case "datetime": {
       if (typeof value !== "string") return bad(`${expected} (an ISO-8601 timestamp), got ${preview(value)}`);
-      const normalized = normalizeDateTime(value, type.kind === "datetime" ? 0 : type.precision);
+      const normalized = normalizeDateTime(value, type.legacy ? 0 : type.precision);
       if (typeof normalized !== "string") return bad(`${expected}: ${normalized.detail}`);
-      if (type.kind === "datetime" && (normalized < "1970-01-01T00:00:00Z" || normalized > DATETIME_MAX)) {
+      if (type.legacy && (normalized < "1970-01-01T00:00:00Z" || normalized > DATETIME_MAX)) {
         return bad(`${expected} from 1970-01-01T00:00:00Z to ${DATETIME_MAX}, got ${preview(value)}`);
       }
       // The engine reads `YYYY-MM-DD hh:mm:ss[.fff]`; sessions run in UTC.
@@ -140,6 +130,9 @@ function checkValue(type: ParamType, value: unknown, top: boolean): Checked {
       }
       return ok(items);
     }
+    default:
+      // parseParamType lets no other type into a view's parameters (paramProblem).
+      throw new Error(`a view parameter of type ${typeName(type)} cannot be checked`);
   }
 }
 
@@ -156,9 +149,9 @@ function checkInt(bits: number, signed: boolean, value: unknown): Checked {
 }
 
 /** Whether an array's scalars are strings, dates or UUIDs, which the client quotes. */
-function stringLeaves(type: ParamType): boolean {
+function stringLeaves(type: ColumnType): boolean {
   if (type.kind === "array" || type.kind === "nullable") return stringLeaves(type.of);
-  return ["string", "date", "date32", "datetime", "datetime64", "uuid"].includes(type.kind);
+  return ["string", "date", "datetime", "uuid"].includes(type.kind);
 }
 
 /** `[1,NULL,[2]]` from checked numbers, decimals and booleans (digits, signs, dots, letters only). */

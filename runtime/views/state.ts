@@ -7,6 +7,8 @@
  * Rows are appended, never updated: the newest version of a name wins, and a removed
  * view gets a row with `removed = 1`. Mutations would be asynchronous; appends are not.
  */
+import type { ColumnType } from "../../conventions/datamodels/types.ts";
+import { parseType, typeName } from "../../conventions/datamodels/typeFaces.ts";
 import type { ViewParam } from "../../conventions/views/ir.ts";
 import { quoteIdent } from "../store/clickhouseSql.ts";
 import type { Store } from "../store/store.ts";
@@ -70,7 +72,7 @@ export class ViewState {
         hash: row.hash,
         file: row.file,
         sql: row.sql,
-        params: JSON.parse(row.params) as ViewParam[],
+        params: readParams(JSON.parse(row.params) as StoredParam[]),
         columns: JSON.parse(row.columns) as ViewColumn[],
       });
     }
@@ -78,7 +80,7 @@ export class ViewState {
   }
 
   save(record: ViewRecord): Promise<void> {
-    return this.#append({ ...record, removed: 0, params: JSON.stringify(record.params), columns: JSON.stringify(record.columns) });
+    return this.#append({ ...record, removed: 0, params: writeParams(record.params), columns: JSON.stringify(record.columns) });
   }
 
   remove(name: string): Promise<void> {
@@ -90,4 +92,20 @@ export class ViewState {
     const line = JSON.stringify({ ...row, version: this.#version }) + "\n";
     await this.#store.insertJsonEachRow(this.#table, new TextEncoder().encode(line));
   }
+}
+
+/**
+ * Parameters are stored with their types spelled (`[{"name":"n","type":"UInt8"}]`), as
+ * every version has stored them, so processes of an older and a newer build can share the
+ * table during a deploy.
+ */
+function writeParams(params: readonly ViewParam[]): string {
+  return JSON.stringify(params.map((p) => ({ name: p.name, type: typeName(p.type) })));
+}
+
+export type StoredParam = { readonly name: string; readonly type: string | ColumnType };
+
+/** Parameters as stored (types spelled) or as a manifest holds them (parsed). */
+export function readParams(stored: readonly StoredParam[]): ViewParam[] {
+  return stored.map((p) => ({ name: p.name, type: typeof p.type === "string" ? parseType(p.type) : p.type }));
 }

@@ -13,7 +13,7 @@ import { createHash } from "node:crypto";
 import type { ModelIR } from "../../conventions/datamodels/ir.ts";
 import { ConventionError, IglooError } from "../../conventions/errors.ts";
 import { viewError } from "../../conventions/views/viewError.ts";
-import type { ViewIR } from "../../conventions/views/ir.ts";
+import type { ViewIR, ViewParam } from "../../conventions/views/ir.ts";
 import { quoteIdent } from "../store/clickhouseSql.ts";
 import type { Store } from "../store/store.ts";
 import { buildIncremental, describe, dropIncrementalObjects, loadCatalog, materializedView, planIncremental, targetTable, type EngineCatalog, type ViewColumn } from "./incremental.ts";
@@ -131,7 +131,7 @@ export class ViewManager {
   }
 
   /** Declared `{name:Type}` parameters, in order. */
-  params(name: string): readonly { readonly name: string; readonly type: string }[] | undefined {
+  params(name: string): readonly ViewParam[] | undefined {
     return this.#entries.get(name)?.params;
   }
 

@@ -6,6 +6,7 @@
  */
 import { suggest } from "../../conventions/datamodels/messages.ts";
 import { IglooError } from "../../conventions/errors.ts";
+import { typeName } from "../../conventions/datamodels/typeFaces.ts";
 import type { ViewParam } from "../../conventions/views/ir.ts";
 import { quoteIdent } from "../store/clickhouseSql.ts";
 import { checkParam, type ParamValue } from "./params.ts";
@@ -27,7 +28,7 @@ export interface QueryableView {
 /** The statement, or an IglooError (E_VIEW_PARAM, bad input) naming the parameter at fault. */
 export function resolveView(view: QueryableView, raw: Readonly<Record<string, string>>): ViewStatement {
   const declared = view.params.map((p) => p.name);
-  const signature = view.params.length === 0 ? "it takes no parameters" : `its parameters: ${view.params.map((p) => `${p.name} (${p.type})`).join(", ")}`;
+  const signature = view.params.length === 0 ? "it takes no parameters" : `its parameters: ${view.params.map((p) => `${p.name} (${typeName(p.type)})`).join(", ")}`;
   for (const key of Object.keys(raw)) {
     if (declared.includes(key)) continue;
     const close = suggest(key, declared);
@@ -39,7 +40,7 @@ export function resolveView(view: QueryableView, raw: Readonly<Record<string, st
     const checked = checkParam(param, value);
     if (!checked.ok) {
       throw paramError(value === undefined
-        ? `view \`${view.name}\` needs the parameter \`${param.name}\` (${param.type}); pass it as ?${param.name}=...`
+        ? `view \`${view.name}\` needs the parameter \`${param.name}\` (${typeName(param.type)}); pass it as ?${param.name}=...`
         : `parameter \`${param.name}\` of view \`${view.name}\`: ${checked.detail}`);
     }
     bound[param.name] = checked.value;

@@ -17,6 +17,8 @@
  * became a String keeps the text ingest gave it ("2030-01-02T03:04:05.123Z"), where the
  * ALTER wrote the engine's ("2030-01-02 03:04:05.123"). Only the values differ in form.
  */
+import { isNullable as isNullableType, valueType } from "../../conventions/datamodels/types.ts";
+import { parseType, typeName } from "../../conventions/datamodels/typeFaces.ts";
 import { MIGRATIONS_TABLE } from "../plan/migrations.ts";
 import { classifyEngineError, type EngineErrorKind } from "../store/engineErrors.ts";
 import { quoteIdent, quoteString } from "../store/clickhouseSql.ts";
@@ -45,14 +47,14 @@ const CACHE_MS = 30_000;
 const STAGING_COLUMN = "_igloo_n";
 
 const unwrap = (type: string): string => type.replace(/\s+/g, "");
-const isNullable = (type: string): boolean => /^(LowCardinality\()?Nullable\(/.test(unwrap(type));
-const isEnum = (type: string): boolean => /^(LowCardinality\()?(Nullable\()?Enum(8|16)\(/.test(unwrap(type));
+const isNullable = (type: string): boolean => isNullableType(parseType(type));
+const isEnum = (type: string): boolean => valueType(parseType(type)).kind === "enum";
 
 /** `T` as a type that also holds NULL (LowCardinality stays outermost). */
-function nullableOf(type: string): string {
-  if (isNullable(type)) return type;
-  const low = /^LowCardinality\((.*)\)$/s.exec(type.trim());
-  return low ? `LowCardinality(Nullable(${low[1]}))` : `Nullable(${type})`;
+function nullableOf(text: string): string {
+  const type = parseType(text);
+  if (isNullableType(type)) return text;
+  return typeName(type.kind === "lowCardinality" ? { kind: "lowCardinality", of: { kind: "nullable", of: type.of } } : { kind: "nullable", of: type });
 }
 
 export class EarlierShapes {

@@ -15,16 +15,14 @@ import type { ModelIR } from "../../conventions/datamodels/ir.ts";
 import { ConventionError, IglooError } from "../../conventions/errors.ts";
 import { assetPath } from "../assets.ts";
 import { modelTypes } from "./modelTypes.ts";
-import { pascal, tsParamType, tsTypeOf } from "./viewTypes.ts";
+import { isNullable } from "../../conventions/datamodels/types.ts";
+import { tsType, typeName } from "../../conventions/datamodels/typeFaces.ts";
+import { pascal, type ViewDescription } from "./viewTypes.ts";
 
 /** The client runtime's folder; build.ts ships it inside the binary. */
 export const CLIENT_SOURCES = ["packages/client"] as const;
 
-export interface ClientViewInput {
-  readonly name: string;
-  readonly columns: readonly { readonly name: string; readonly type: string }[];
-  readonly params: readonly { readonly name: string; readonly type: string }[];
-}
+export type ClientViewInput = ViewDescription;
 
 export interface ClientInput {
   readonly models: readonly ModelIR[];
@@ -58,10 +56,10 @@ function doc(text: string): string {
 
 function viewTypes(view: ClientViewInput): string {
   const type = pascal(view.name);
-  const columns = view.columns.map((c) => `  ${JSON.stringify(c.name)}: ${tsTypeOf(c.type)};`);
+  const columns = view.columns.map((c) => `  ${JSON.stringify(c.name)}: ${tsType(c.type, "row")};`);
   const params = view.params.map((p) => {
-    const optional = p.type.startsWith("Nullable(");
-    return `  /** ${p.type.replace(/\*\//g, "* /")} */\n  ${JSON.stringify(p.name)}${optional ? "?" : ""}: ${tsParamType(p.type)};`;
+    const optional = isNullable(p.type);
+    return `  /** ${typeName(p.type).replace(/\*\//g, "* /")} */\n  ${JSON.stringify(p.name)}${optional ? "?" : ""}: ${tsType(p.type, "param")};`;
   });
   const body = (members: string[]) => (members.length === 0 ? "{}" : `{\n${members.join("\n")}\n}`);
   return [

@@ -4,39 +4,8 @@
  * the table hold) and `<Model>Input` is what ingest accepts. 64-bit and wider integers
  * and decimals are strings in rows, so no digit is ever lost to a float.
  */
-import type { FieldIR, ModelIR, ScalarType } from "../../conventions/datamodels/ir.ts";
-
-function rowScalar(type: ScalarType): string {
-  switch (type.kind) {
-    case "bool":
-      return "boolean";
-    case "float":
-      return "number";
-    case "int":
-      return type.bits <= 32 ? "number" : "string";
-    case "enum":
-      return type.values.map((v) => JSON.stringify(v)).join(" | ");
-    case "json":
-      return type.native ? "Record<string, unknown>" : "string";
-    default:
-      return "string";
-  }
-}
-
-function inputScalar(type: ScalarType): string {
-  switch (type.kind) {
-    case "int":
-      return type.bits <= 32 ? "number" : "number | string | bigint";
-    case "decimal":
-      return "number | string";
-    case "datetime":
-      return "string | number";
-    case "json":
-      return type.native ? "Record<string, unknown>" : "unknown";
-    default:
-      return rowScalar(type);
-  }
-}
+import type { FieldIR, ModelIR } from "../../conventions/datamodels/ir.ts";
+import { tsType } from "../../conventions/datamodels/typeFaces.ts";
 
 function fieldType(field: FieldIR, scalar: string): string {
   const base = field.list ? (scalar.includes(" ") ? `(${scalar})[]` : `${scalar}[]`) : scalar;
@@ -49,14 +18,14 @@ function docComment(doc: string | undefined, indent: string): string {
 
 /** `<Model>` (a row) and `<Model>Input` (what ingest accepts), as TypeScript source. */
 export function modelTypes(model: ModelIR): string {
-  const row = model.fields.map((f) => `${docComment(f.doc, "  ")}  ${f.name}: ${fieldType(f, rowScalar(f.type))};`);
+  const row = model.fields.map((f) => `${docComment(f.doc, "  ")}  ${f.name}: ${fieldType(f, tsType(f.type, "row"))};`);
   const input = model.fields.map((f) => {
     const omittable = f.optional || f.list || f.default !== undefined;
     // A record that leaves out a field named like an Object.prototype member (`toString`,
     // `constructor`...) still has the inherited member, and TypeScript checks that against
     // the field's type: without its type in the union, such a record would not compile.
     const inherited = omittable && f.name in Object.prototype ? ` | Object[${JSON.stringify(f.name)}]` : "";
-    return `  ${f.name}${omittable ? "?" : ""}: ${fieldType(f, inputScalar(f.type))}${inherited};`;
+    return `  ${f.name}${omittable ? "?" : ""}: ${fieldType(f, tsType(f.type, "input"))}${inherited};`;
   });
   return [
     `${docComment(model.doc, "")}export interface ${model.name} {\n${row.join("\n")}\n}`,

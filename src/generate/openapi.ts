@@ -3,96 +3,27 @@
  * as the validators (ingest request bodies) and from the engine's description of each
  * view (query parameters and rows), so it cannot drift from what the server does.
  */
-import type { FieldIR, ModelIR, ScalarType } from "../../conventions/datamodels/ir.ts";
-import { wideIntLimits } from "../../conventions/datamodels/numeric.ts";
+import type { FieldIR, ModelIR } from "../../conventions/datamodels/ir.ts";
+import { isNullable, type Direction, type Schema } from "../../conventions/datamodels/types.ts";
+import { jsonSchema, typeName } from "../../conventions/datamodels/typeFaces.ts";
 import { IDEMPOTENCY_KEY } from "../../runtime/ingest/idempotency.ts";
 import type { ViewDescription } from "./viewTypes.ts";
 
-type Schema = Record<string, unknown>;
-
-const DIGITS = "^-?\\d+$";
-const DECIMAL = "^-?\\d+(\\.\\d+)?$";
-
-function inputScalar(type: ScalarType): Schema {
-  switch (type.kind) {
-    case "string":
-      return { type: "string" };
-    case "uuid":
-      return { type: "string", format: "uuid" };
-    case "bool":
-      return { type: "boolean" };
-    case "int": {
-      if (type.bits <= 32) {
-        const max = type.signed ? 2 ** (type.bits - 1) - 1 : 2 ** type.bits - 1;
-        return { type: "integer", minimum: type.signed ? -(2 ** (type.bits - 1)) : 0, maximum: max };
-      }
-      const limits = wideIntLimits(type.bits, type.signed);
-      const min = limits.negative === undefined ? "0" : `-${limits.negative}`;
-      return { oneOf: [{ type: "integer" }, { type: "string", pattern: DIGITS }], description: `${type.signed ? "Int" : "UInt"}${type.bits}: ${min} to ${limits.positive}; send large values as strings` };
-    }
-    case "float":
-      return { type: "number" };
-    case "decimal":
-      return { oneOf: [{ type: "number" }, { type: "string", pattern: DECIMAL }], description: `Decimal(${type.precision}, ${type.scale}): at most ${type.scale} fractional digits` };
-    case "datetime":
-      return { oneOf: [{ type: "string", description: "ISO-8601; no offset means UTC" }, { type: "number", description: "epoch milliseconds" }] };
-    case "date":
-      return { type: "string", format: "date" };
-    case "json":
-      return type.native ? { type: "object" } : {};
-    case "bytes":
-      return { type: "string", contentEncoding: "base64" };
-    case "enum":
-      return { type: "string", enum: [...type.values] };
-  }
-}
-
-function rowScalar(type: ScalarType): Schema {
-  switch (type.kind) {
-    case "int":
-      return type.bits <= 32 ? inputScalar(type) : { type: "string", pattern: DIGITS };
-    case "decimal":
-      return { type: "string", pattern: DECIMAL };
-    case "datetime":
-      return { type: "string", format: "date-time" };
-    case "json":
-      return type.native ? { type: "object" } : { type: "string", description: "JSON text" };
-    default:
-      return inputScalar(type);
-  }
-}
-
-function fieldSchema(field: FieldIR, scalar: (t: ScalarType) => Schema): Schema {
-  let schema = scalar(field.type);
+function fieldSchema(field: FieldIR, direction: Direction): Schema {
+  let schema = jsonSchema(field.type, direction);
   if (field.list) schema = { type: "array", items: schema };
   if (field.optional) schema = { anyOf: [schema, { type: "null" }] };
   return field.doc ? { ...schema, description: field.doc } : schema;
 }
 
-function objectSchema(model: ModelIR, scalar: (t: ScalarType) => Schema, required: (f: FieldIR) => boolean): Schema {
+function objectSchema(model: ModelIR, direction: Direction, required: (f: FieldIR) => boolean): Schema {
   return {
     type: "object",
     additionalProperties: false,
-    properties: Object.fromEntries(model.fields.map((f) => [f.name, fieldSchema(f, scalar)])),
+    properties: Object.fromEntries(model.fields.map((f) => [f.name, fieldSchema(f, direction)])),
     required: model.fields.filter(required).map((f) => f.name),
     ...(model.doc ? { description: model.doc } : {}),
   };
-}
-
-/** A ClickHouse result type as JSON Schema, following the query API's exact encoding. */
-export function columnSchema(type: string): Schema {
-  const t = type.trim();
-  const call = /^(\w+)\((.*)\)$/s.exec(t);
-  const head = call?.[1] ?? t;
-  const inner = call?.[2] ?? "";
-  if (head === "Nullable") return { anyOf: [columnSchema(inner), { type: "null" }] };
-  if (head === "LowCardinality") return columnSchema(inner);
-  if (head === "Array") return { type: "array", items: columnSchema(inner) };
-  if (/^U?Int(8|16|32)$/.test(head)) return { type: "integer" };
-  if (/^Float(32|64)$/.test(head)) return { type: "number" };
-  if (head === "Bool") return { type: "boolean" };
-  if (/^(Tuple|Map|JSON|Object|Variant|Dynamic)$/.test(head)) return {};
-  return { type: "string" };
 }
 
 const ERROR = { $ref: "#/components/schemas/Error" };
@@ -159,8 +90,8 @@ export function openApiDocument(input: { models: readonly ModelIR[]; views: read
   };
   const paths: Record<string, Schema> = {};
   for (const model of input.models) {
-    schemas[`${model.name}Input`] = objectSchema(model, inputScalar, (f) => !f.optional && !f.list && f.default === undefined);
-    schemas[model.name] = objectSchema(model, rowScalar, () => true);
+    schemas[`${model.name}Input`] = objectSchema(model, "input", (f) => !f.optional && !f.list && f.default === undefined);
+    schemas[model.name] = objectSchema(model, "row", () => true);
     const ref = { $ref: `#/components/schemas/${model.name}Input` };
     paths[`/ingest/${model.name}`] = {
       post: {
@@ -190,8 +121,8 @@ export function openApiDocument(input: { models: readonly ModelIR[]; views: read
   }
   for (const view of input.views) {
     const row = `${view.name}Row`;
-    schemas[row] = { type: "object", properties: Object.fromEntries(view.columns.map((c) => [c.name, columnSchema(c.type)])), required: view.columns.map((c) => c.name) };
-    const viewParams = view.params.map((p) => ({ name: p.name, in: "query", required: !p.type.startsWith("Nullable("), schema: columnSchema(p.type), description: p.type }));
+    schemas[row] = { type: "object", properties: Object.fromEntries(view.columns.map((c) => [c.name, jsonSchema(c.type, "row")])), required: view.columns.map((c) => c.name) };
+    const viewParams = view.params.map((p) => ({ name: p.name, in: "query", required: !isNullable(p.type), schema: jsonSchema(p.type, "param"), description: typeName(p.type) }));
     paths[`/views/${view.name}`] = {
       get: {
         operationId: `view_${view.name}`,

@@ -4,72 +4,16 @@
  * value exact: 64-bit and wider integers and decimals are strings (the query API sends
  * them quoted), timestamps are ISO-8601 strings.
  */
-import type { ViewColumn, ViewManager } from "../../runtime/views/viewManager.ts";
-import { parseParamType, type ParamType } from "../../conventions/views/paramTypes.ts";
+import type { ViewManager } from "../../runtime/views/viewManager.ts";
+import { isNullable, type ColumnType } from "../../conventions/datamodels/types.ts";
+import { parseType, tsType } from "../../conventions/datamodels/typeFaces.ts";
+import type { ViewParam } from "../../conventions/views/ir.ts";
 
+/** What the generators know of a view: its result columns and parameters, types parsed. */
 export interface ViewDescription {
   readonly name: string;
-  readonly columns: readonly ViewColumn[];
-  readonly params: readonly { readonly name: string; readonly type: string }[];
-}
-
-/** Splits `A, B(C, D), E` at top-level commas. */
-function splitArgs(text: string): string[] {
-  const parts: string[] = [];
-  let depth = 0;
-  let start = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === "(") depth++;
-    else if (c === ")") depth--;
-    else if (c === "," && depth === 0) {
-      parts.push(text.slice(start, i).trim());
-      start = i + 1;
-    }
-  }
-  parts.push(text.slice(start).trim());
-  return parts.filter((p) => p.length > 0);
-}
-
-export function tsTypeOf(type: string): string {
-  const t = type.trim();
-  const call = /^(\w+)\((.*)\)$/s.exec(t);
-  const head = call?.[1] ?? t;
-  const inner = call?.[2] ?? "";
-  switch (head) {
-    case "Nullable":
-      return `${tsTypeOf(inner)} | null`;
-    case "LowCardinality":
-      return tsTypeOf(inner);
-    case "Array": {
-      const element = tsTypeOf(inner);
-      return element.includes(" ") ? `(${element})[]` : `${element}[]`;
-    }
-    case "Enum8":
-    case "Enum16":
-      return splitArgs(inner).map((member) => member.replace(/\s*=\s*-?\d+$/, "").replace(/^'(.*)'$/, (_m, v: string) => JSON.stringify(v.replace(/\\'/g, "'")))).join(" | ");
-    case "Int8":
-    case "Int16":
-    case "Int32":
-    case "UInt8":
-    case "UInt16":
-    case "UInt32":
-    case "Float32":
-    case "Float64":
-      return "number";
-    case "Bool":
-      return "boolean";
-    case "Tuple":
-    case "Map":
-    case "JSON":
-    case "Object":
-    case "Variant":
-    case "Dynamic":
-      return "unknown";
-    default:
-      // Strings, dates, UUIDs, wide integers and decimals all arrive as JSON strings.
-      return "string";
-  }
+  readonly columns: readonly { readonly name: string; readonly type: ColumnType }[];
+  readonly params: readonly ViewParam[];
 }
 
 /** `top_pages` -> `TopPages`, the prefix of a view's generated type names. */
@@ -80,8 +24,8 @@ export function pascal(name: string): string {
 export function viewsModule(views: readonly ViewDescription[]): string {
   const blocks = views.map((view) => {
     const type = pascal(view.name);
-    const columns = view.columns.map((c) => `  ${JSON.stringify(c.name)}: ${tsTypeOf(c.type)};`).join("\n");
-    const params = view.params.map((p) => `  ${JSON.stringify(p.name)}${p.type.startsWith("Nullable(") ? "?" : ""}: string | number | boolean;`).join("\n");
+    const columns = view.columns.map((c) => `  ${JSON.stringify(c.name)}: ${tsType(c.type, "row")};`).join("\n");
+    const params = view.params.map((p) => `  ${JSON.stringify(p.name)}${isNullable(p.type) ? "?" : ""}: ${tsType(p.type, "param")};`).join("\n");
     return `/** A row of views/${view.name}.sql. */\nexport interface ${type}Row {\n${columns}\n}\n\nexport interface ${type}Params {\n${params}\n}`;
   });
   const shapes = views.map((v) => `  ${JSON.stringify(v.name)}: { row: ${pascal(v.name)}Row; params: ${pascal(v.name)}Params };`).join("\n");
@@ -91,37 +35,9 @@ export function viewsModule(views: readonly ViewDescription[]): string {
 
 /** What a view manager knows of each view, as the generators need it. */
 export function describeViews(views: Pick<ViewManager, "names" | "columns" | "params">): ViewDescription[] {
-  return views.names().map((name) => ({ name, columns: views.columns(name) ?? [], params: views.params(name) ?? [] }));
-}
-
-function paramType(type: ParamType): string {
-  switch (type.kind) {
-    case "int":
-      return type.bits <= 32 ? "number" : "number | string | bigint";
-    case "float":
-      return "number";
-    case "decimal":
-      return "number | string";
-    case "bool":
-      return "boolean";
-    case "array": {
-      const element = paramType(type.of);
-      return element.includes(" ") ? `readonly (${element})[]` : `readonly ${element}[]`;
-    }
-    case "nullable":
-      return `${paramType(type.of)} | null`;
-    default:
-      // Strings, UUIDs, dates and timestamps (ISO-8601 text).
-      return "string";
-  }
-}
-
-/**
- * The TypeScript type a client passes for a view parameter of this type, as
- * runtime/views/params.ts checks it: wide integers and decimals also as strings (and
- * bigints), so no digit is lost on the way in either.
- */
-export function tsParamType(type: string): string {
-  const parsed = parseParamType(type);
-  return "problem" in parsed ? "string | number | boolean" : paramType(parsed);
+  return views.names().map((name) => ({
+    name,
+    columns: (views.columns(name) ?? []).map((c) => ({ name: c.name, type: parseType(c.type) })),
+    params: views.params(name) ?? [],
+  }));
 }
