@@ -10,7 +10,7 @@
  */
 import { createHash } from "node:crypto";
 import { IglooError } from "../conventions/errors.ts";
-import { DEAD_LETTER_TABLE, type DeadLetterStage } from "./deadLetters.ts";
+import { DEAD_LETTER_TABLE, type DeadLetter } from "./deadLetters.ts";
 import type { FunctionHost } from "./functions/functionHost.ts";
 import { topicRecord, type IngestTarget } from "./ingest/ingest.ts";
 import { quoteString } from "./store/clickhouseSql.ts";
@@ -52,12 +52,8 @@ export interface ReplayContext {
   readonly models: () => readonly string[];
 }
 
-interface Letter {
-  readonly ts: string;
-  readonly stage: DeadLetterStage;
-  readonly record: string;
-  readonly error: string;
-}
+/** A dead letter as the replay reads it: the source is the one asked for. */
+type Letter = Omit<DeadLetter, "source">;
 
 /** The id prefix of what a dead letter's replay writes: the same every time. */
 function letterId(source: string, letter: Letter): string {

@@ -4,6 +4,7 @@
  * `igloo_dead_letters`. It travels like any model's data: a topic, then the table writer.
  */
 import type { FieldIR, ModelIR } from "../conventions/datamodels/ir.ts";
+import type { Stream } from "./stream/stream.ts";
 
 export const DEAD_LETTER_TOPIC = "igloo_dead_letters";
 export const DEAD_LETTER_TABLE = "igloo_dead_letters";
@@ -20,8 +21,25 @@ export interface DeadLetter {
   readonly error: string;
 }
 
-export function deadLetter(fields: Omit<DeadLetter, "ts">): DeadLetter {
-  return { ts: new Date().toISOString(), ...fields };
+/** A record one stage could not take: the record as text and why. */
+export interface Refusal {
+  readonly record: string;
+  readonly error: string;
+}
+
+/**
+ * Appends one dead letter per refusal to the dead-letter topic, and resolves once they
+ * are durable. The one place a dead letter is built, so every stage writes the same row.
+ */
+export async function appendDeadLetters(stream: Pick<Stream, "append">, source: string, stage: DeadLetterStage, refusals: readonly Refusal[]): Promise<void> {
+  if (refusals.length === 0) return;
+  await stream.append(
+    DEAD_LETTER_TOPIC,
+    refusals.map(({ record, error }) => {
+      const letter: DeadLetter = { ts: new Date().toISOString(), source, stage, record, error };
+      return { value: JSON.stringify(letter) };
+    }),
+  );
 }
 
 const here = { file: "<igloo>", line: 1, column: 1 } as const;

@@ -2,7 +2,8 @@
  * The running pipeline for one project: a topic, a table and a table writer per model,
  * plus the dead-letter store. `apply` moves it to a new set of models (at start and on
  * every hot reload), touching only what changed; ingest keeps reading `target()` and
- * never sees a half-applied state.
+ * never sees a half-applied state. Appends held while a table is altered are in
+ * pipeline/appendGates.ts; the writers' check of what a topic holds in pipeline/rowCheck.ts.
  */
 import type { ModelIR } from "../conventions/datamodels/ir.ts";
 import { IglooError } from "../conventions/errors.ts";
@@ -12,6 +13,8 @@ import { forgetOldIds, RECORD_IDS_MODEL } from "./ingest/recordIds.ts";
 import { rowShape, type IngestTarget } from "./ingest/ingest.ts";
 import { RepeatReporter, type Logger } from "./logger.ts";
 import type { IglooMetrics } from "./metrics.ts";
+import { AppendGates } from "./pipeline/appendGates.ts";
+import { rowCheck } from "./pipeline/rowCheck.ts";
 import { prepareTypeChanges } from "./plan/convertible.ts";
 import { liveColumns, planModels, type Change } from "./plan/plan.ts";
 import { quoteIdent, storableModel } from "./store/clickhouseSql.ts";
@@ -21,58 +24,7 @@ import { waitForWriters } from "./writer/progress.ts";
 import { EarlierShapes } from "./writer/earlierShapes.ts";
 import { TableWriter, writerGroup, type TableWriterOptions } from "./writer/tableWriter.ts";
 
-/**
- * The writer's check of records in a topic: rows as Igloo writes them, or as a program
- * outside Igloo wrote them. They may name fields or columns; a `Json` field (stored as
- * text) holds JSON text, as in the rows Igloo writes, and is checked as the value that
- * text encodes (the ingest check would encode the text once more). Fields the model does
- * not have are dropped, not refused: records an older build acknowledged still hold the
- * fields a migration removed, and the table has no column for them. A valid one becomes
- * the row the table takes.
- */
-function rowCheck(target: IngestTarget, storable: ModelIR): IngestTarget["validate"] {
-  const { toRow, toRecord, validate } = target;
-  const jsonText = storable.fields.filter((f) => f.type.kind === "json" && !f.type.native);
-  const known = new Set(target.model.fields.map((f) => f.name));
-  return (input) => {
-    if (typeof input !== "object" || input === null || Array.isArray(input)) return validate(input);
-    let record = toRecord ? toRecord(input as Record<string, unknown>) : (input as Record<string, unknown>);
-    if (Object.keys(record).some((name) => !known.has(name))) record = Object.fromEntries(Object.entries(record).filter(([name]) => known.has(name)));
-    if (jsonText.length > 0) {
-      record = { ...record };
-      for (const field of jsonText) {
-        const value = record[field.name];
-        const texts = field.list && Array.isArray(value) ? value : [value];
-        const decoded: unknown[] = [];
-        for (const text of texts) {
-          if (typeof text !== "string") {
-            decoded.push(text);
-            continue;
-          }
-          try {
-            decoded.push(JSON.parse(text));
-          } catch (error) {
-            return { ok: false, error: `field \`${field.name}\`: a topic holds Json fields as JSON text, and this is not JSON (${error instanceof Error ? error.message : String(error)})` };
-          }
-        }
-        record[field.name] = field.list && Array.isArray(value) ? decoded : decoded[0];
-      }
-    }
-    const checked = validate(record);
-    return checked.ok && toRow ? { ok: true, record: toRow(checked.record) } : checked;
-  };
-}
-
-/** An append waited longer than allowed for a schema change of its model's table. */
-export class SchemaChangeWaitError extends IglooError {
-  constructor(model: string, waitMs: number) {
-    super("E_SCHEMA_CHANGE", `model \`${model}\` is being changed (its table is altered after the records before the change are written); nothing was stored. Retry in a moment.`, {
-      kind: "unavailable",
-      hint: `Waited ${waitMs / 1000} s.`,
-    });
-    this.name = "SchemaChangeWaitError";
-  }
-}
+export { SchemaChangeWaitError } from "./pipeline/appendGates.ts";
 
 export interface PipelineOptions {
   readonly stream: Stream;
@@ -129,12 +81,10 @@ export class Pipeline {
   #forgetting: ReturnType<typeof setInterval> | undefined;
   #applying: Promise<unknown> = Promise.resolve();
   /**
-   * Models whose table is being altered: new appends to their topics wait (see `use`)
-   * until the records already in the log were written under the old column types.
+   * Closed for models whose table is being altered: new appends to their topics wait (see
+   * `use`) until the records already in the log were written under the old column types.
    */
-  readonly #gates = new Map<string, Promise<void>>();
-  /** Appends in progress per model, with what to call when the count reaches 0. */
-  readonly #inUse = new Map<string, { count: number; idle: (() => void)[] }>();
+  readonly #gates = new AppendGates();
   /** Pauses per table: a writer runs again when the last pause ends. */
   readonly #pauses = new Map<string, number>();
   #deadLetterWriter: TableWriter | undefined;
@@ -156,31 +106,11 @@ export class Pipeline {
    * `waitMs`, then throws SchemaChangeWaitError; `undefined` for an unknown model.
    */
   async use<T>(modelName: string, work: (target: IngestTarget) => Promise<T>, waitMs = 10_000): Promise<T | undefined> {
-    const gate = this.#gates.get(modelName);
-    if (gate) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), waitMs)));
-      const outcome = await Promise.race([gate.then(() => "open" as const), late]);
-      clearTimeout(timer);
-      if (outcome === "late") throw new SchemaChangeWaitError(modelName, waitMs);
-    }
+    await this.#gates.pass(modelName, waitMs);
+    // Looked up past the gate: an apply that held it has put the new target in place.
     const target = this.target(modelName);
     if (!target) return undefined;
-    const usage = this.#inUse.get(modelName) ?? { count: 0, idle: [] };
-    this.#inUse.set(modelName, usage);
-    usage.count++;
-    try {
-      return await work(target);
-    } finally {
-      if (--usage.count === 0) for (const idle of usage.idle.splice(0)) idle();
-    }
-  }
-
-  /** Resolves once no append of `modelName` is in progress. */
-  #quiet(modelName: string): Promise<void> {
-    const usage = this.#inUse.get(modelName);
-    if (!usage || usage.count === 0) return Promise.resolve();
-    return new Promise((resolve) => usage.idle.push(resolve));
+    return await this.#gates.track(modelName, () => work(target));
   }
 
   /**
@@ -191,18 +121,8 @@ export class Pipeline {
    */
   async #holdAndDrain(tables: readonly string[]): Promise<() => void> {
     const models = [...this.#running.values()].filter((r) => tables.includes(r.model.table) && !r.model.streamOnly);
-    const open: (() => void)[] = [];
-    for (const { model } of models) {
-      const { promise, resolve } = Promise.withResolvers<void>();
-      this.#gates.set(model.name, promise);
-      open.push(() => {
-        if (this.#gates.get(model.name) === promise) this.#gates.delete(model.name);
-        resolve();
-      });
-    }
-    const release = () => open.forEach((o) => o());
+    const release = await this.#gates.hold(models.map(({ model }) => model.name));
     try {
-      await Promise.all(models.map(({ model }) => this.#quiet(model.name)));
       if (this.#options.writers !== false) {
         const { stream, logger } = this.#options;
         const goals = await Promise.all(models.map(async ({ target }) => ({ topic: target.topic, ends: await stream.endOffsets(target.topic) })));

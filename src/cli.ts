@@ -4,8 +4,8 @@
  */
 import { defineCommand, runMain } from "citty";
 import { IglooError } from "../conventions/errors.ts";
-import { consoleLogger } from "../runtime/logger.ts";
-import { startDev, type DevServer } from "./commands/dev.ts";
+import { consoleLogger, type Logger } from "../runtime/logger.ts";
+import { startDev } from "./commands/dev.ts";
 import { initMessage, initProject } from "./commands/init.ts";
 import { formatTable, runQuery } from "./commands/query.ts";
 import { VERSION } from "./version.ts";
@@ -15,7 +15,7 @@ import { formatReplay, replayDeadLetters } from "./commands/deadLetters.ts";
 import { DEFAULT_CLIENT_OUT, writeClient } from "./commands/generate.ts";
 import { readViewDescriptions } from "./generate/projectLib.ts";
 import { runPlan } from "./commands/migrate.ts";
-import { startProduction, type ProductionServer } from "./commands/start.ts";
+import { startProduction } from "./commands/start.ts";
 import { generateKey, isRole } from "../runtime/server/auth.ts";
 import { loadLimits } from "./config.ts";
 
@@ -26,12 +26,19 @@ function listSetting(flag: string | undefined, env: string | undefined): string[
     .filter((s) => s !== "");
 }
 
+const DEFAULT_PORT = 4000;
+/** After SIGINT/SIGTERM, the longest a stop may take before the process exits anyway. */
+const STOP_DEADLINE_MS = 30_000;
+
 /**
- * SIGINT/SIGTERM: `stop()` once; a second signal, or a stop that takes longer than
- * STOP_DEADLINE_MS (an engine that hangs), exits at once. What was acknowledged is in the
- * log either way, and written into the tables on the next start.
+ * Runs the server `start` gives until SIGINT/SIGTERM, then `stop()`s it once; a second
+ * signal, or a stop that takes longer than STOP_DEADLINE_MS (an engine that hangs), exits
+ * at once. What was acknowledged is in the log either way, and written into the tables on
+ * the next start. The handlers go in before anything starts, so a signal during start-up
+ * still stops the server cleanly once it is up.
  */
-function stopOnSignals(logger: { info(m: string): void; error(m: string): void }, stop: () => Promise<void>): void {
+async function serveUntilSignal(logger: Pick<Logger, "info" | "error">, start: () => Promise<{ stop(): Promise<void> }>): Promise<void> {
+  let server: Promise<{ stop(): Promise<void> }> | undefined;
   let signals = 0;
   const onSignal = (signal: string) => {
     if (++signals > 1) process.exit(130);
@@ -40,24 +47,24 @@ function stopOnSignals(logger: { info(m: string): void; error(m: string): void }
       logger.error(`the stop took longer than ${STOP_DEADLINE_MS / 1000} s; exiting now. Acknowledged records are safe in the log and are written on the next start.`);
       process.exit(1);
     }, STOP_DEADLINE_MS).unref();
-    stop().then(
-      () => {
-        logger.info("stopped.");
-        process.exit(0);
-      },
-      (error: unknown) => {
-        logger.error(`stop failed: ${error instanceof Error ? error.message : String(error)}`);
-        process.exit(1);
-      },
-    );
+    (server ?? Promise.reject(new Error("not started")))
+      .then((s) => s.stop())
+      .then(
+        () => {
+          logger.info("stopped.");
+          process.exit(0);
+        },
+        (error: unknown) => {
+          logger.error(`stop failed: ${error instanceof Error ? error.message : String(error)}`);
+          process.exit(1);
+        },
+      );
   };
   process.on("SIGINT", () => onSignal("SIGINT"));
   process.on("SIGTERM", () => onSignal("SIGTERM"));
+  server = start();
+  await server;
 }
-
-const DEFAULT_PORT = 4000;
-/** After SIGINT/SIGTERM, the longest a stop may take before the process exits anyway. */
-const STOP_DEADLINE_MS = 30_000;
 
 function intSetting(name: string, flag: string | undefined, env: string | undefined, fallback: number): number {
   const raw = flag ?? env;
@@ -108,24 +115,22 @@ const dev = defineCommand({
   },
   run: guarded(async ({ args }) => {
     const logger = consoleLogger();
-    // Handlers go in before anything starts, so a signal during start-up still stops cleanly.
-    let server: Promise<DevServer> | undefined;
-    stopOnSignals(logger, () => (server ?? Promise.reject(new Error("not started"))).then((s) => s.stop()));
-    const root = process.cwd();
-    const limits = loadLimits(root);
-    const devKey = process.env.IGLOO_DEV_KEY;
-    server = startDev({
-      root,
-      port: intSetting("--port", args.port, process.env.IGLOO_PORT, DEFAULT_PORT),
-      host: args.host ?? process.env.IGLOO_HOST ?? "127.0.0.1",
-      allowedHosts: listSetting(args["allowed-hosts"], process.env.IGLOO_ALLOWED_HOSTS),
-      corsOrigins: listSetting(args["cors-origins"], process.env.IGLOO_CORS_ORIGINS),
-      ...(devKey ? { key: devKey } : {}),
-      limits: { ...limits, maxBodyBytes: intSetting("--max-body-bytes", args["max-body-bytes"], undefined, limits.maxBodyBytes) },
-      allowDestructive: args["allow-destructive"] === true,
-      logger,
+    await serveUntilSignal(logger, () => {
+      const root = process.cwd();
+      const limits = loadLimits(root);
+      const devKey = process.env.IGLOO_DEV_KEY;
+      return startDev({
+        root,
+        port: intSetting("--port", args.port, process.env.IGLOO_PORT, DEFAULT_PORT),
+        host: args.host ?? process.env.IGLOO_HOST ?? "127.0.0.1",
+        allowedHosts: listSetting(args["allowed-hosts"], process.env.IGLOO_ALLOWED_HOSTS),
+        corsOrigins: listSetting(args["cors-origins"], process.env.IGLOO_CORS_ORIGINS),
+        ...(devKey ? { key: devKey } : {}),
+        limits: { ...limits, maxBodyBytes: intSetting("--max-body-bytes", args["max-body-bytes"], undefined, limits.maxBodyBytes) },
+        allowDestructive: args["allow-destructive"] === true,
+        logger,
+      });
     });
-    await server;
   }),
 });
 
@@ -194,10 +199,9 @@ const start = defineCommand({
     const role = args.role ?? "all";
     if (role !== "ingest" && role !== "worker" && role !== "all") throw new IglooError("E_CONFIG", `--role must be ingest, worker or all, got \`${role}\`.`);
     const logger = consoleLogger({ json: true });
-    let server: Promise<ProductionServer> | undefined;
-    stopOnSignals(logger, () => (server ?? Promise.reject(new Error("not started"))).then((s) => s.stop()));
-    server = startProduction({ dir: process.cwd(), role, logger, ...(args.port ? { port: intSetting("--port", args.port, undefined, DEFAULT_PORT) } : {}) });
-    await server;
+    await serveUntilSignal(logger, () =>
+      startProduction({ dir: process.cwd(), role, logger, ...(args.port ? { port: intSetting("--port", args.port, undefined, DEFAULT_PORT) } : {}) }),
+    );
   }),
 });
 

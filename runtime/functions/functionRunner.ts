@@ -9,7 +9,7 @@
  * user's file it happened.
  */
 import { RECORD_ID_FIELD, withRecordId } from "../ingest/recordIds.ts";
-import { deadLetter, DEAD_LETTER_TOPIC, type DeadLetter } from "../deadLetters.ts";
+import { appendDeadLetters, type Refusal } from "../deadLetters.ts";
 import type { IngestTarget } from "../ingest/ingest.ts";
 import type { ProducerRecord, RecordBatch, Stream, StreamRecord, Subscription } from "../stream/stream.ts";
 import type { IglooMetrics } from "../metrics.ts";
@@ -127,10 +127,6 @@ export class FunctionRunner {
     });
   }
 
-  #letter(text: string, error: string): DeadLetter {
-    return deadLetter({ source: this.#options.name, stage: "function", record: text, error });
-  }
-
   #failure(outcome: Extract<Outcome, { ok: false }>): string {
     // Inputs that never reached `run` (not JSON) carry no stack.
     if (outcome.stack === "") return `${this.#options.name}: ${outcome.error}`;
@@ -188,18 +184,16 @@ export class FunctionRunner {
     const to = this.#target(this.#options.to);
     const processed = await this.#process(batch.records);
     const outputs: ProducerRecord[] = [];
-    const letters: DeadLetter[] = [];
+    const refusals: Refusal[] = [];
     processed.forEach((result, i) => {
       if (result.ok) for (const { json, key } of result.outputs) outputs.push(key === undefined ? { value: json } : { key, value: json });
-      else letters.push(this.#letter(decoder.decode(batch.records[i]!.value), result.error));
+      else refusals.push({ record: decoder.decode(batch.records[i]!.value), error: result.error });
     });
     this.#options.metrics?.functionRecords.inc({ function: this.#options.name }, batch.records.length);
-    this.#options.metrics?.functionErrors.inc({ function: this.#options.name }, letters.length);
+    this.#options.metrics?.functionErrors.inc({ function: this.#options.name }, refusals.length);
     if (outputs.length > 0) await this.#stream.append(to.topic, outputs);
-    if (letters.length > 0) {
-      await this.#stream.append(DEAD_LETTER_TOPIC, letters.map((l) => ({ value: JSON.stringify(l) })));
-      for (const letter of letters) this.#options.onRecordError?.(letter.error);
-    }
+    await appendDeadLetters(this.#stream, this.#options.name, "function", refusals);
+    for (const refusal of refusals) this.#options.onRecordError?.(refusal.error);
   }
 
   /**

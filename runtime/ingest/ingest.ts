@@ -6,7 +6,7 @@
  */
 import { IglooError } from "../../conventions/errors.ts";
 import type { ModelIR } from "../../conventions/datamodels/ir.ts";
-import { deadLetter, DEAD_LETTER_TOPIC, type DeadLetter } from "../deadLetters.ts";
+import { appendDeadLetters, type Refusal } from "../deadLetters.ts";
 import type { AppendResult, ProducerRecord, Stream } from "../stream/stream.ts";
 import { withRecordId } from "./recordIds.ts";
 import { BodyError, hostileShape, isUnparseable, type Candidate } from "./parseBody.ts";
@@ -135,17 +135,17 @@ export async function ingest(stream: Stream, target: IngestTarget, candidates: r
     });
   }
 
-  const letters: DeadLetter[] = [];
+  const refusals: Refusal[] = [];
   for (const r of rejected) {
     const hostile = hostileShape(r.candidate, `$[${r.index}]`);
     if (hostile) throw new BodyError("bad_input", `record ${r.index}: ${hostile}; nothing was stored`);
-    letters.push(deadLetter({ source: target.model.name, stage: "ingest", record: rawText(r.candidate), error: r.message }));
+    refusals.push({ record: rawText(r.candidate), error: r.message });
   }
 
   // Two topics cannot be appended atomically. Dead letters go first: if the model's append
   // then fails, the client gets a 503 and retries, and the worst case is a repeated dead
   // letter, never a repeated (or lost) accepted record.
-  if (letters.length > 0) await stream.append(DEAD_LETTER_TOPIC, letters.map((l) => ({ value: JSON.stringify(l) })));
+  await appendDeadLetters(stream, target.model.name, "ingest", refusals);
   const appended = accepted.length > 0 ? await stream.append(target.topic, accepted) : new Map<number, number>();
 
   return {

@@ -10,7 +10,7 @@
  * mode, with the stream's commit metadata standing in for its KeeperMap state).
  */
 import { IglooError } from "../../conventions/errors.ts";
-import { deadLetter, DEAD_LETTER_TOPIC } from "../deadLetters.ts";
+import { appendDeadLetters, DEAD_LETTER_TOPIC } from "../deadLetters.ts";
 import { failpoint } from "../failpoints.ts";
 import { classifyEngineError, type EngineErrorKind } from "../store/engineErrors.ts";
 import { quoteIdent } from "../store/clickhouseSql.ts";
@@ -155,8 +155,7 @@ export class TableWriter {
       lines.push(...converted.rows);
       refused = converted.refused;
     }
-    const letters = refused.map(({ text, error }) => JSON.stringify(deadLetter({ source: this.#options.source, stage: "writer", record: text, error })));
-    if (letters.length > 0 && this.#options.topic !== DEAD_LETTER_TOPIC) await this.#stream.append(DEAD_LETTER_TOPIC, letters.map((value) => ({ value })));
+    if (this.#options.topic !== DEAD_LETTER_TOPIC) await appendDeadLetters(this.#stream, this.#options.source, "writer", refused.map(({ text, error }) => ({ record: text, error })));
     return encoder.encode(lines.join("\n"));
   }
 
@@ -295,18 +294,11 @@ export class TableWriter {
       await this.#insert(encoder.encode(good.join("\n")), goodToken, batch.replayedIntent !== undefined);
     }
     if (refused.length === 0 || this.#options.topic === DEAD_LETTER_TOPIC) return;
-    await this.#stream.append(
-      DEAD_LETTER_TOPIC,
-      refused.map(({ index, error }) => ({
-        value: JSON.stringify(
-          deadLetter({
-            source: this.#options.source,
-            stage: "writer",
-            record: rows[index]!,
-            error: error instanceof Error ? error.message : String(error),
-          }),
-        ),
-      })),
+    await appendDeadLetters(
+      this.#stream,
+      this.#options.source,
+      "writer",
+      refused.map(({ index, error }) => ({ record: rows[index]!, error: error instanceof Error ? error.message : String(error) })),
     );
     failpoint("writer.afterDeadLetters");
   }

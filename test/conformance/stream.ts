@@ -242,6 +242,48 @@ export function streamConformance(
       expect(await stream.append(topic, [])).toEqual(new Map());
     });
 
+    test("bad names, values with a newline and bad subscription settings are refused alike", async () => {
+      const topic = uniqueName("checks");
+      await stream.ensureTopic(topic);
+      for (const bad of ["", ".", "..", "a/b", "a b"]) {
+        await expect(stream.ensureTopic(bad)).rejects.toThrow("Invalid topic name");
+      }
+      await expect(stream.append(topic, [{ value: '{"a":\n1}' }])).rejects.toThrow("newline");
+      await expect(stream.append(topic, [{ value: new Uint8Array([0x7b, 0x0a, 0x7d]) }])).rejects.toThrow("newline");
+      const handle = async () => {};
+      const settings = { topic, group: uniqueName("g"), handle };
+      await expect(stream.subscribe({ ...settings, maxBatchRecords: 0, maxWaitMs: 1 })).rejects.toThrow("maxBatchRecords must be a positive integer");
+      await expect(stream.subscribe({ ...settings, maxBatchRecords: 1.5, maxWaitMs: 1 })).rejects.toThrow(RangeError);
+      await expect(stream.subscribe({ ...settings, maxBatchRecords: 1, maxWaitMs: -1 })).rejects.toThrow("maxWaitMs must be >= 0");
+      await expect(stream.subscribe({ ...settings, maxBatchRecords: 1, maxWaitMs: 1, retryDelayMs: Number.NaN })).rejects.toThrow("retryDelayMs must be >= 0");
+      expect(await stream.endOffsets(topic)).toEqual(new Map([[0, 0]]));
+    });
+
+    test("an onError that throws stops nothing: the batch is retried and consumption goes on", async () => {
+      const topic = uniqueName("reporter");
+      await stream.ensureTopic(topic);
+      await stream.append(topic, values(0, 3));
+      let failuresLeft = 1;
+      const batches = await consume(
+        stream,
+        {
+          topic,
+          group: uniqueName("g"),
+          maxBatchRecords: 10,
+          maxWaitMs: 20,
+          retryDelayMs: 20,
+          onError: () => {
+            throw new Error("the reporter is broken too");
+          },
+          handle: async () => {
+            if (failuresLeft-- > 0) throw new Error("insert failed");
+          },
+        },
+        3,
+      );
+      expect(batches.flatMap((batch) => batch.records).map(text)).toEqual(range(0, 3).map(json));
+    });
+
     test("ensureTopic is idempotent and keeps existing records", async () => {
       const topic = uniqueName("ensure");
       await Promise.all([stream.ensureTopic(topic), stream.ensureTopic(topic)]);

@@ -1,11 +1,9 @@
+import { messageOf, reportBatchError, retryDelayMs } from "../checks.ts";
 import { handleUntilCommitted } from "../handleBatch.ts";
 import type { RecordBatch, StreamRecord, SubscribeOptions, Subscription } from "../stream.ts";
-import { errorMessage } from "./files.ts";
 import type { OffsetStore, StoredIntent } from "./offsets.ts";
 import { READ_CHUNK_BYTES } from "./segmentFile.ts";
 import type { ReadCursor, TopicLog } from "./topicLog.ts";
-
-const DEFAULT_RETRY_DELAY_MS = 1000;
 
 /**
  * One consumer group's subscription to a topic: a loop that waits for a batch, hands it
@@ -16,48 +14,51 @@ const DEFAULT_RETRY_DELAY_MS = 1000;
  * as zero-copy views of the bytes read.
  */
 export class TopicSubscription implements Subscription {
-  private positionValue: number;
+  #position: number;
   /** Decoded records [bufferedEnd - (buffered.length - head), bufferedEnd) not yet handed out. */
-  private buffered: StreamRecord[] = [];
-  private head = 0;
-  private bufferedEnd: number;
-  private cursor: ReadCursor | undefined;
+  #buffered: StreamRecord[] = [];
+  #head = 0;
+  #bufferedEnd: number;
+  #cursor: ReadCursor | undefined;
   /** When the records below `end` became available, oldest first: drives `maxWaitMs`. */
-  private readonly arrivals: { end: number; at: number }[];
-  private closing = false;
-  private wakeUp: (() => void) | undefined;
-  private wakeOnAppend = false;
-  private readonly stopListening: () => void;
-  private readonly done: Promise<void>;
-  private closed: Promise<void> | undefined;
+  readonly #arrivals: { end: number; at: number }[];
+  #closing = false;
+  #wakeUp: (() => void) | undefined;
+  #wakeOnAppend = false;
+  readonly #stopListening: () => void;
+  readonly #done: Promise<void>;
+  #closed: Promise<void> | undefined;
+  readonly #topic: TopicLog;
+  readonly #offsets: OffsetStore;
+  readonly #options: SubscribeOptions;
+  readonly #onClosed: () => void;
 
-  constructor(
-    private readonly topic: TopicLog,
-    private readonly offsets: OffsetStore,
-    private readonly options: SubscribeOptions,
-    private readonly onClosed: () => void,
-  ) {
+  constructor(topic: TopicLog, offsets: OffsetStore, options: SubscribeOptions, onClosed: () => void) {
+    this.#topic = topic;
+    this.#offsets = offsets;
+    this.#options = options;
+    this.#onClosed = onClosed;
     const committed = offsets.get(topic.name, options.group);
-    this.positionValue = Math.max(committed?.offset ?? (options.startAt === "latest" ? topic.endOffset : 0), topic.startOffset);
-    this.bufferedEnd = this.positionValue;
+    this.#position = Math.max(committed?.offset ?? (options.startAt === "latest" ? topic.endOffset : 0), topic.startOffset);
+    this.#bufferedEnd = this.#position;
     // Records already in the log waited long enough: a backlog is delivered at once.
-    this.arrivals = [{ end: topic.endOffset, at: -Infinity }];
-    this.stopListening = topic.onAppend(() => {
-      this.arrivals.push({ end: topic.endOffset, at: performance.now() });
-      if (this.wakeOnAppend) this.wakeUp?.();
+    this.#arrivals = [{ end: topic.endOffset, at: -Infinity }];
+    this.#stopListening = topic.onAppend(() => {
+      this.#arrivals.push({ end: topic.endOffset, at: performance.now() });
+      if (this.#wakeOnAppend) this.#wakeUp?.();
     });
     // A group that starts at the end remembers where, so a restart does not move it on.
-    const pin = committed === undefined && options.startAt === "latest" ? this.positionValue : undefined;
-    this.done = this.run(committed?.intent, pin);
+    const pin = committed === undefined && options.startAt === "latest" ? this.#position : undefined;
+    this.#done = this.#run(committed?.intent, pin);
   }
 
   get topicName(): string {
-    return this.options.topic;
+    return this.#options.topic;
   }
 
   /** The lowest offset this group still needs: retention keeps it. */
   get position(): number {
-    return this.positionValue;
+    return this.#position;
   }
 
   /**
@@ -66,89 +67,89 @@ export class TopicSubscription implements Subscription {
    * `handle` would wait for itself.
    */
   close(): Promise<void> {
-    this.closed ??= (async () => {
-      this.closing = true;
-      this.wakeUp?.();
-      await this.done;
-      this.onClosed();
+    this.#closed ??= (async () => {
+      this.#closing = true;
+      this.#wakeUp?.();
+      await this.#done;
+      this.#onClosed();
     })();
-    return this.closed;
+    return this.#closed;
   }
 
-  private async run(intent: StoredIntent | undefined, pin: number | undefined): Promise<void> {
+  async #run(intent: StoredIntent | undefined, pin: number | undefined): Promise<void> {
     try {
-      if (pin !== undefined && !(await this.withRetry(async () => (await this.offsets.commit(this.options.topic, this.options.group, pin), true)))) return;
+      if (pin !== undefined && !(await this.#withRetry(async () => (await this.#offsets.commit(this.#options.topic, this.#options.group, pin), true)))) return;
       if (intent) {
         // Replay the interrupted batch exactly, whatever maxBatchRecords is now.
-        while (!this.closing && this.topic.endOffset < intent.end) await this.sleep(undefined, true);
-        if (this.closing) return;
-        const records = await this.withRetry(() => this.take(intent.offset, intent.end - intent.offset));
+        while (!this.#closing && this.#topic.endOffset < intent.end) await this.#sleep(undefined, true);
+        if (this.#closing) return;
+        const records = await this.#withRetry(() => this.#take(intent.offset, intent.end - intent.offset));
         if (!records) return;
-        await this.handleBatch(records, intent.intent);
+        await this.#handleBatch(records, intent.intent);
       }
-      while (!this.closing) {
-        const count = await this.waitForBatch();
+      while (!this.#closing) {
+        const count = await this.#waitForBatch();
         if (count === 0) return;
-        const records = await this.withRetry(() => this.take(this.positionValue, count));
+        const records = await this.#withRetry(() => this.#take(this.#position, count));
         if (!records) return;
-        await this.handleBatch(records, undefined);
+        await this.#handleBatch(records, undefined);
       }
     } finally {
-      this.stopListening();
+      this.#stopListening();
     }
   }
 
   /** How many records to deliver next, once enough are there or the oldest waited long enough; 0 on close. */
-  private async waitForBatch(): Promise<number> {
-    const { maxBatchRecords, maxWaitMs } = this.options;
-    while (!this.closing) {
-      const available = this.topic.endOffset - this.positionValue;
+  async #waitForBatch(): Promise<number> {
+    const { maxBatchRecords, maxWaitMs } = this.#options;
+    while (!this.#closing) {
+      const available = this.#topic.endOffset - this.#position;
       if (available >= maxBatchRecords) return maxBatchRecords;
       if (available > 0) {
-        while ((this.arrivals[0]?.end ?? Infinity) <= this.positionValue) this.arrivals.shift();
-        const waited = performance.now() - (this.arrivals[0]?.at ?? -Infinity);
+        while ((this.#arrivals[0]?.end ?? Infinity) <= this.#position) this.#arrivals.shift();
+        const waited = performance.now() - (this.#arrivals[0]?.at ?? -Infinity);
         if (waited >= maxWaitMs) return available;
-        await this.sleep(maxWaitMs - waited, true);
+        await this.#sleep(maxWaitMs - waited, true);
       } else {
-        await this.sleep(undefined, true);
+        await this.#sleep(undefined, true);
       }
     }
     return 0;
   }
 
   /** Exactly `count` records from `from`, which the log holds durably. */
-  private async take(from: number, count: number): Promise<StreamRecord[]> {
-    if (this.bufferedEnd - (this.buffered.length - this.head) !== from) {
-      this.buffered = [];
-      this.head = 0;
-      this.bufferedEnd = from;
-      this.cursor = undefined;
+  async #take(from: number, count: number): Promise<StreamRecord[]> {
+    if (this.#bufferedEnd - (this.#buffered.length - this.#head) !== from) {
+      this.#buffered = [];
+      this.#head = 0;
+      this.#bufferedEnd = from;
+      this.#cursor = undefined;
     }
-    while (this.buffered.length - this.head < count) {
-      const cursor = this.cursor ?? (await this.topic.seek(this.bufferedEnd));
-      const read = await this.topic.read(cursor, READ_CHUNK_BYTES, this.bufferedEnd);
-      this.cursor = read.cursor;
+    while (this.#buffered.length - this.#head < count) {
+      const cursor = this.#cursor ?? (await this.#topic.seek(this.#bufferedEnd));
+      const read = await this.#topic.read(cursor, READ_CHUNK_BYTES, this.#bufferedEnd);
+      this.#cursor = read.cursor;
       const first = read.records[0];
       if (first === undefined) {
         if (read.cursor.offset > cursor.offset) continue; // skipped records before bufferedEnd
-        throw new Error(`topic "${this.topic.name}" ends at offset ${this.bufferedEnd}, before ${from + count}`);
+        throw new Error(`topic "${this.#topic.name}" ends at offset ${this.#bufferedEnd}, before ${from + count}`);
       }
-      if (first.offset !== this.bufferedEnd) {
-        throw new Error(`topic "${this.topic.name}": read offset ${first.offset} where ${this.bufferedEnd} was expected`);
+      if (first.offset !== this.#bufferedEnd) {
+        throw new Error(`topic "${this.#topic.name}": read offset ${first.offset} where ${this.#bufferedEnd} was expected`);
       }
-      this.buffered = this.head === 0 ? this.buffered.concat(read.records) : this.buffered.slice(this.head).concat(read.records);
-      this.head = 0;
-      this.bufferedEnd += read.records.length;
+      this.#buffered = this.#head === 0 ? this.#buffered.concat(read.records) : this.#buffered.slice(this.#head).concat(read.records);
+      this.#head = 0;
+      this.#bufferedEnd += read.records.length;
     }
-    const records = this.buffered.slice(this.head, this.head + count);
-    this.head += count;
+    const records = this.#buffered.slice(this.#head, this.#head + count);
+    this.#head += count;
     return records;
   }
 
   /** Handles a batch until it succeeds and is committed, or the subscription closes. */
-  private async handleBatch(records: StreamRecord[], replayedIntent: string | undefined): Promise<void> {
-    const { topic, group, handle } = this.options;
-    const firstOffset = records[0]?.offset ?? this.positionValue;
+  async #handleBatch(records: StreamRecord[], replayedIntent: string | undefined): Promise<void> {
+    const { topic, group, handle } = this.#options;
+    const firstOffset = records[0]?.offset ?? this.#position;
     const nextOffset = firstOffset + records.length;
     await handleUntilCommitted({
       topic,
@@ -159,68 +160,63 @@ export class TopicSubscription implements Subscription {
       where: `"${topic}"`,
       replayedIntent,
       handle,
-      saveIntent: (intent) => this.offsets.saveIntent(topic, group, { offset: firstOffset, end: nextOffset, intent }),
-      commit: (batch) => this.commit(batch),
-      report: (error, batch) => this.report(error, batch),
-      stopping: () => this.closing,
-      pause: () => this.sleep(this.options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS, false),
+      saveIntent: (intent) => this.#offsets.saveIntent(topic, group, { offset: firstOffset, end: nextOffset, intent }),
+      commit: (batch) => this.#commit(batch),
+      report: (error, batch) => this.#report(error, batch),
+      stopping: () => this.#closing,
+      pause: () => this.#sleep(retryDelayMs(this.#options), false),
     });
   }
 
   /** Commits durably, retrying on I/O errors until it works or the subscription closes. */
-  private async commit(batch: RecordBatch): Promise<boolean> {
+  async #commit(batch: RecordBatch): Promise<boolean> {
     for (;;) {
       try {
-        await this.offsets.commit(batch.topic, this.options.group, batch.nextOffset);
-        this.positionValue = batch.nextOffset;
-        this.topic.scheduleRetention();
+        await this.#offsets.commit(batch.topic, this.#options.group, batch.nextOffset);
+        this.#position = batch.nextOffset;
+        this.#topic.scheduleRetention();
         return true;
       } catch (error) {
-        this.report(error, batch);
-        if (this.closing) return false;
-        await this.sleep(this.options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS, false);
+        this.#report(error, batch);
+        if (this.#closing) return false;
+        await this.#sleep(retryDelayMs(this.#options), false);
       }
     }
   }
 
   /** Runs a read, retrying after `retryDelayMs` on errors; undefined once closing. */
-  private async withRetry<T>(read: () => Promise<T>): Promise<T | undefined> {
-    while (!this.closing) {
+  async #withRetry<T>(read: () => Promise<T>): Promise<T | undefined> {
+    while (!this.#closing) {
       try {
         return await read();
       } catch (error) {
-        this.cursor = undefined;
-        this.buffered = [];
-        this.head = 0;
-        console.error(`igloo stream: reading "${this.topic.name}" for group "${this.options.group}" failed: ${errorMessage(error)}`);
-        await this.sleep(this.options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS, false);
+        this.#cursor = undefined;
+        this.#buffered = [];
+        this.#head = 0;
+        console.error(`igloo stream: reading "${this.#topic.name}" for group "${this.#options.group}" failed: ${messageOf(error)}`);
+        await this.#sleep(retryDelayMs(this.#options), false);
       }
     }
     return undefined;
   }
 
-  private report(error: unknown, batch: RecordBatch): void {
-    try {
-      this.options.onError?.(error, batch);
-    } catch (reporterError) {
-      // A failing error reporter must not stop the consume loop.
-      console.error(`igloo stream: onError for group "${this.options.group}" threw: ${errorMessage(reporterError)}`);
-    }
+  #report(error: unknown, batch: RecordBatch): void {
+    reportBatchError(this.#options, error, batch, (message) => console.error(`igloo stream: ${message}`));
   }
 
   /** Waits `ms` (forever when undefined) or until close, or the next append if asked. */
-  private sleep(ms: number | undefined, wakeOnAppend: boolean): Promise<void> {
-    if (this.closing) return Promise.resolve();
+  #sleep(ms: number | undefined, wakeOnAppend: boolean): Promise<void> {
+    if (this.#closing) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = ms === undefined ? undefined : setTimeout(() => finish(), ms);
       const finish = () => {
         clearTimeout(timer);
-        this.wakeUp = undefined;
-        this.wakeOnAppend = false;
+        this.#wakeUp = undefined;
+        this.#wakeOnAppend = false;
         resolve();
       };
-      this.wakeUp = finish;
-      this.wakeOnAppend = wakeOnAppend;
+      this.#wakeUp = finish;
+      this.#wakeOnAppend = wakeOnAppend;
     });
   }
 }

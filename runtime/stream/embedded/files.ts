@@ -66,7 +66,3 @@ export function errorCode(error: unknown): string | undefined {
   }
   return undefined;
 }
-
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

@@ -14,7 +14,11 @@ import { errorCode } from "./files.ts";
  * development server that race is accepted rather than depending on flock.
  */
 export class DirectoryLock {
-  private constructor(private readonly path: string) {}
+  readonly #path: string;
+
+  private constructor(path: string) {
+    this.#path = path;
+  }
 
   static async acquire(directory: string): Promise<DirectoryLock> {
     const path = join(directory, "LOCK");
@@ -48,7 +52,7 @@ export class DirectoryLock {
 
   /** Removes the lock if it is still ours. */
   async release(): Promise<void> {
-    if ((await readOwner(this.path)) === process.pid) await unlink(this.path);
+    if ((await readOwner(this.#path)) === process.pid) await unlink(this.#path);
   }
 }
 

@@ -24,19 +24,23 @@ export interface GroupPosition {
 
 export class OffsetStore {
   /** topic -> group -> position */
-  private readonly positions = new Map<string, Map<string, GroupPosition>>();
+  readonly #positions = new Map<string, Map<string, GroupPosition>>();
   /** Writes per file run one after another so renames land in call order. */
-  private readonly writes = new Map<string, Promise<void>>();
-  private readonly groupDirectories = new Set<string>();
+  readonly #writes = new Map<string, Promise<void>>();
+  readonly #groupDirectories = new Set<string>();
 
-  private constructor(private readonly directory: string) {}
+  readonly #directory: string;
+
+  private constructor(directory: string) {
+    this.#directory = directory;
+  }
 
   static async open(directory: string): Promise<OffsetStore> {
     await mkdir(directory, { recursive: true });
     const store = new OffsetStore(directory);
     for (const group of await readdir(directory)) {
       const groupDirectory = join(directory, group);
-      store.groupDirectories.add(group);
+      store.#groupDirectories.add(group);
       for (const file of await readdir(groupDirectory)) {
         if (file.endsWith(".tmp")) {
           await unlink(join(groupDirectory, file)); // a commit interrupted before its rename
@@ -44,56 +48,56 @@ export class OffsetStore {
         }
         if (!file.endsWith(".json")) continue;
         const path = join(groupDirectory, file);
-        store.remember(file.slice(0, -".json".length), group, parsePosition(await readFile(path, "utf8"), path));
+        store.#remember(file.slice(0, -".json".length), group, parsePosition(await readFile(path, "utf8"), path));
       }
     }
     return store;
   }
 
   get(topic: string, group: string): GroupPosition | undefined {
-    return this.positions.get(topic)?.get(group);
+    return this.#positions.get(topic)?.get(group);
   }
 
   /** Positions of the groups that committed (or saved an intent) on this topic. */
   groups(topic: string): Iterable<GroupPosition> {
-    return this.positions.get(topic)?.values() ?? [];
+    return this.#positions.get(topic)?.values() ?? [];
   }
 
   /** Durably moves the group to `offset` and clears its intent. */
   commit(topic: string, group: string, offset: number): Promise<void> {
-    return this.store(topic, group, { offset, intent: undefined });
+    return this.#store(topic, group, { offset, intent: undefined });
   }
 
   /** Durably records the batch being handled; the committed offset stays. */
   saveIntent(topic: string, group: string, intent: StoredIntent): Promise<void> {
     const offset = this.get(topic, group)?.offset ?? intent.offset;
-    return this.store(topic, group, { offset, intent });
+    return this.#store(topic, group, { offset, intent });
   }
 
-  private store(topic: string, group: string, position: GroupPosition): Promise<void> {
+  #store(topic: string, group: string, position: GroupPosition): Promise<void> {
     const key = `${group}/${topic}`;
-    const write = (this.writes.get(key) ?? Promise.resolve())
+    const write = (this.#writes.get(key) ?? Promise.resolve())
       .catch(() => undefined) // the previous write's caller got its error
       .then(async () => {
-        const groupDirectory = join(this.directory, group);
-        if (!this.groupDirectories.has(group)) {
+        const groupDirectory = join(this.#directory, group);
+        if (!this.#groupDirectories.has(group)) {
           await mkdir(groupDirectory, { recursive: true });
-          await fsyncDirectory(this.directory);
-          this.groupDirectories.add(group);
+          await fsyncDirectory(this.#directory);
+          this.#groupDirectories.add(group);
         }
         const content = JSON.stringify({ offset: position.offset, intent: position.intent ?? null });
         await replaceFileDurably(join(groupDirectory, `${topic}.json`), groupDirectory, content);
-        this.remember(topic, group, position);
+        this.#remember(topic, group, position);
       });
-    this.writes.set(key, write);
+    this.#writes.set(key, write);
     return write;
   }
 
-  private remember(topic: string, group: string, position: GroupPosition): void {
-    let groups = this.positions.get(topic);
+  #remember(topic: string, group: string, position: GroupPosition): void {
+    let groups = this.#positions.get(topic);
     if (!groups) {
       groups = new Map();
-      this.positions.set(topic, groups);
+      this.#positions.set(topic, groups);
     }
     groups.set(group, position);
   }

@@ -1,3 +1,4 @@
+import { checkValue } from "../checks.ts";
 import type { ProducerRecord, StreamRecord } from "../stream.ts";
 
 /**
@@ -29,7 +30,6 @@ export const FLAG_COMMIT = 1;
 /** A frame is closed once its payload reaches this; the index interval follows from it. */
 export const FRAME_TARGET_BYTES = 32 * 1024;
 const RECORD_HEADER_BYTES = 8;
-const NEWLINE = 0x0a;
 const TWO_32 = 2 ** 32;
 
 export interface FrameHeader {
@@ -54,22 +54,10 @@ export interface EncodedFlush {
  */
 export function encodedRecordBytes(record: ProducerRecord): number {
   const { key, value } = record;
-  let bytes = RECORD_HEADER_BYTES;
-  if (typeof value === "string") {
-    if (value.includes("\n")) throw newlineError();
-    bytes += Buffer.byteLength(value, "utf8");
-  } else {
-    if (value.indexOf(NEWLINE) !== -1) throw newlineError();
-    bytes += value.byteLength;
-  }
+  checkValue(value);
+  let bytes = RECORD_HEADER_BYTES + (typeof value === "string" ? Buffer.byteLength(value, "utf8") : value.byteLength);
   if (key !== undefined) bytes += Buffer.byteLength(key, "utf8");
   return bytes;
-}
-
-function newlineError(): Error {
-  return new TypeError(
-    "A stream record value contains a newline byte (0x0A). Values are single JSON documents; serialize them with JSON.stringify, which escapes newlines.",
-  );
 }
 
 /**

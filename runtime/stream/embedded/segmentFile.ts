@@ -37,10 +37,10 @@ export interface ScanResult {
 export class Segment {
   size: number;
   deleted = false;
-  private handle: FileHandle | undefined;
-  private opening: Promise<FileHandle> | undefined;
-  private indexing: Promise<SparseIndex> | undefined;
-  private readsInFlight = 0;
+  #handle: FileHandle | undefined;
+  #opening: Promise<FileHandle> | undefined;
+  #indexing: Promise<SparseIndex> | undefined;
+  #readsInFlight = 0;
 
   private constructor(
     readonly directory: string,
@@ -50,8 +50,8 @@ export class Segment {
     index: SparseIndex | undefined,
   ) {
     this.size = size;
-    this.handle = handle;
-    if (index) this.indexing = Promise.resolve(index);
+    this.#handle = handle;
+    if (index) this.#indexing = Promise.resolve(index);
   }
 
   get path(): string {
@@ -107,51 +107,51 @@ export class Segment {
 
   /** The handle for writing; only the last segment is written and it is always open. */
   get writer(): FileHandle {
-    if (!this.handle) throw new Error(`segment ${this.path} is not open for writing`);
-    return this.handle;
+    if (!this.#handle) throw new Error(`segment ${this.path} is not open for writing`);
+    return this.#handle;
   }
 
   async readAt(position: number, length: number): Promise<Buffer> {
-    this.readsInFlight++;
+    this.#readsInFlight++;
     try {
-      return await readFully(await this.file(), position, length);
+      return await readFully(await this.#file(), position, length);
     } finally {
-      this.readsInFlight--;
-      if (this.deleted && this.readsInFlight === 0) await this.close();
+      this.#readsInFlight--;
+      if (this.deleted && this.#readsInFlight === 0) await this.close();
     }
   }
 
   /** The segment's sparse index, scanning the file the first time for a sealed segment. */
   sparseIndex(): Promise<SparseIndex> {
-    this.indexing ??= (async () => {
-      const scan = await scanFrames(await this.file(), this.size, this.baseOffset, false);
+    this.#indexing ??= (async () => {
+      const scan = await scanFrames(await this.#file(), this.size, this.baseOffset, false);
       if (scan.problem !== undefined) {
         throw new Error(`segment ${this.path} is corrupt at byte ${scan.validBytes}: ${scan.problem}`);
       }
       return scan.index;
     })();
-    return this.indexing;
+    return this.#indexing;
   }
 
   /** Deletes the file (retention); the handle closes once reads in flight are done. */
   async remove(): Promise<void> {
     this.deleted = true;
     await unlink(this.path);
-    if (this.readsInFlight === 0) await this.close();
+    if (this.#readsInFlight === 0) await this.close();
   }
 
   async close(): Promise<void> {
-    const handle = this.handle ?? (this.opening ? await this.opening : undefined);
-    this.handle = undefined;
-    this.opening = undefined;
+    const handle = this.#handle ?? (this.#opening ? await this.#opening : undefined);
+    this.#handle = undefined;
+    this.#opening = undefined;
     await handle?.close();
   }
 
-  private async file(): Promise<FileHandle> {
-    if (this.handle) return this.handle;
-    this.opening ??= open(this.path, "r");
-    this.handle = await this.opening;
-    return this.handle;
+  async #file(): Promise<FileHandle> {
+    if (this.#handle) return this.#handle;
+    this.#opening ??= open(this.path, "r");
+    this.#handle = await this.#opening;
+    return this.#handle;
   }
 }
 

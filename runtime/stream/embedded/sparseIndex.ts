@@ -12,31 +12,31 @@ export interface IndexEntry {
 }
 
 export class SparseIndex {
-  private offsets: Float64Array = new Float64Array(64);
-  private positions: Float64Array = new Float64Array(64);
-  private length = 0;
+  #offsets: Float64Array = new Float64Array(64);
+  #positions: Float64Array = new Float64Array(64);
+  #length = 0;
 
   /** Considers a frame starting at `position` with first record `offset`; in file order. */
   add(offset: number, position: number): void {
-    const last = this.length - 1;
-    if (last >= 0 && position - (this.positions[last] ?? 0) < INDEX_INTERVAL_BYTES) return;
-    if (this.length === this.offsets.length) {
-      this.offsets = grow(this.offsets);
-      this.positions = grow(this.positions);
+    const last = this.#length - 1;
+    if (last >= 0 && position - (this.#positions[last] ?? 0) < INDEX_INTERVAL_BYTES) return;
+    if (this.#length === this.#offsets.length) {
+      this.#offsets = grow(this.#offsets);
+      this.#positions = grow(this.#positions);
     }
-    this.offsets[this.length] = offset;
-    this.positions[this.length] = position;
-    this.length++;
+    this.#offsets[this.#length] = offset;
+    this.#positions[this.#length] = position;
+    this.#length++;
   }
 
   /** The last entry at or before `offset`, or undefined when there is none. */
   floor(offset: number): IndexEntry | undefined {
     let low = 0;
-    let high = this.length - 1;
+    let high = this.#length - 1;
     let found = -1;
     while (low <= high) {
       const middle = (low + high) >>> 1;
-      if ((this.offsets[middle] ?? Infinity) <= offset) {
+      if ((this.#offsets[middle] ?? Infinity) <= offset) {
         found = middle;
         low = middle + 1;
       } else {
@@ -44,7 +44,7 @@ export class SparseIndex {
       }
     }
     if (found < 0) return undefined;
-    return { offset: this.offsets[found] ?? 0, position: this.positions[found] ?? 0 };
+    return { offset: this.#offsets[found] ?? 0, position: this.#positions[found] ?? 0 };
   }
 }
 

@@ -1,8 +1,9 @@
 import { mkdir, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { messageOf } from "../checks.ts";
 import { StreamUnavailableError } from "../stream.ts";
 import type { ProducerRecord, StreamRecord } from "../stream.ts";
-import { errorMessage, fsyncDirectory, writeFully } from "./files.ts";
+import { fsyncDirectory, writeFully } from "./files.ts";
 import { decodeFrames, encodedRecordBytes, encodeFlush, frameBytes, readFrameHeader } from "./segment.ts";
 import { parseSegmentFileName, Segment, segmentFileName } from "./segmentFile.ts";
 
@@ -52,23 +53,29 @@ interface PendingAppend {
 }
 
 export class TopicLog {
-  private queue: PendingAppend[] = [];
-  private flushing: Promise<void> | undefined;
-  private retention: Promise<void> | undefined;
-  private retentionAgain = false;
-  private retentionBroken = false;
-  private failure: StreamUnavailableError | undefined;
-  private closing = false;
-  private readonly listeners = new Set<() => void>();
+  readonly name: string;
+  #queue: PendingAppend[] = [];
+  #flushing: Promise<void> | undefined;
+  #retention: Promise<void> | undefined;
+  #retentionAgain = false;
+  #retentionBroken = false;
+  #failure: StreamUnavailableError | undefined;
+  #closing = false;
+  readonly #listeners = new Set<() => void>();
+  readonly #directory: string;
+  readonly #segments: Segment[];
+  #nextOffset: number;
+  #totalBytes: number;
+  readonly #options: TopicLogOptions;
 
-  private constructor(
-    readonly name: string,
-    private readonly directory: string,
-    private readonly segments: Segment[],
-    private nextOffset: number,
-    private totalBytes: number,
-    private readonly options: TopicLogOptions,
-  ) {}
+  private constructor(name: string, directory: string, segments: Segment[], nextOffset: number, totalBytes: number, options: TopicLogOptions) {
+    this.name = name;
+    this.#directory = directory;
+    this.#segments = segments;
+    this.#nextOffset = nextOffset;
+    this.#totalBytes = totalBytes;
+    this.#options = options;
+  }
 
   /** Opens a topic directory, creating it (with an empty first segment) when missing. */
   static async open(topicsDirectory: string, name: string, options: TopicLogOptions): Promise<TopicLog> {
@@ -109,12 +116,12 @@ export class TopicLog {
 
   /** Offset after the last durable record. */
   get endOffset(): number {
-    return this.nextOffset;
+    return this.#nextOffset;
   }
 
   /** Offset of the oldest record retention kept. */
   get startOffset(): number {
-    return this.segments[0]?.baseOffset ?? this.nextOffset;
+    return this.#segments[0]?.baseOffset ?? this.#nextOffset;
   }
 
   /**
@@ -122,16 +129,16 @@ export class TopicLog {
    * values must not be changed until then: they are copied when the flush is encoded.
    */
   append(records: readonly ProducerRecord[]): Promise<number> {
-    if (this.failure) return Promise.reject(this.failure);
-    if (this.closing) return Promise.reject(new StreamUnavailableError(`The stream is closing; topic "${this.name}" takes no more appends.`));
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (this.#closing) return Promise.reject(new StreamUnavailableError(`The stream is closing; topic "${this.name}" takes no more appends.`));
     let bytes = 0;
     try {
       for (const record of records) bytes += encodedRecordBytes(record);
     } catch (error) {
       return Promise.reject(error);
     }
-    if (records.length === 0) return Promise.resolve(this.nextOffset);
-    const pending = this.options.pending;
+    if (records.length === 0) return Promise.resolve(this.#nextOffset);
+    const pending = this.#options.pending;
     if (pending.bytes + bytes > pending.maxBytes) {
       return Promise.reject(
         new StreamUnavailableError(
@@ -141,28 +148,28 @@ export class TopicLog {
     }
     pending.bytes += bytes;
     const { promise, resolve, reject } = Promise.withResolvers<number>();
-    this.queue.push({ records, bytes, resolve, reject });
-    this.flushing ??= this.flushLoop();
+    this.#queue.push({ records, bytes, resolve, reject });
+    this.#flushing ??= this.#flushLoop();
     return promise;
   }
 
   /** Calls `listener` after each flush that made new records durable. */
   onAppend(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   /** A cursor at or before `offset` (clamped to what retention kept). */
   async seek(offset: number): Promise<ReadCursor> {
     const target = Math.max(offset, this.startOffset);
     let low = 0;
-    let high = this.segments.length - 1;
+    let high = this.#segments.length - 1;
     while (low < high) {
       const middle = (low + high + 1) >>> 1;
-      if ((this.segments[middle]?.baseOffset ?? Infinity) <= target) low = middle;
+      if ((this.#segments[middle]?.baseOffset ?? Infinity) <= target) low = middle;
       else high = middle - 1;
     }
-    const segment = this.segments[low];
+    const segment = this.#segments[low];
     if (!segment) throw new Error(`topic "${this.name}" has no segments`);
     const entry = (await segment.sparseIndex()).floor(target);
     return { segment, position: entry?.position ?? 0, offset: entry?.offset ?? segment.baseOffset };
@@ -175,7 +182,7 @@ export class TopicLog {
   async read(from: ReadCursor, maxBytes: number, minOffset: number): Promise<{ records: StreamRecord[]; cursor: ReadCursor }> {
     let cursor = from.segment.deleted ? await this.seek(Math.max(from.offset, minOffset)) : from;
     while (cursor.position >= cursor.segment.size) {
-      const next = this.segments[this.segments.indexOf(cursor.segment) + 1];
+      const next = this.#segments[this.#segments.indexOf(cursor.segment) + 1];
       if (!next || cursor.segment.deleted) return { records: [], cursor };
       cursor = { segment: next, position: 0, offset: next.baseOffset };
     }
@@ -196,82 +203,82 @@ export class TopicLog {
 
   /** Runs retention again, e.g. after a group committed. */
   scheduleRetention(): void {
-    if (this.retentionBroken || this.totalBytes <= this.options.retentionBytes) return;
-    if (this.retention) {
-      this.retentionAgain = true;
+    if (this.#retentionBroken || this.#totalBytes <= this.#options.retentionBytes) return;
+    if (this.#retention) {
+      this.#retentionAgain = true;
       return;
     }
-    this.retention = (async () => {
+    this.#retention = (async () => {
       do {
-        this.retentionAgain = false;
-        await this.deleteConsumedSegments();
-      } while (this.retentionAgain && !this.retentionBroken);
-      this.retention = undefined;
+        this.#retentionAgain = false;
+        await this.#deleteConsumedSegments();
+      } while (this.#retentionAgain && !this.#retentionBroken);
+      this.#retention = undefined;
     })();
   }
 
   /** Takes no more appends, finishes queued flushes and retention, closes the files. */
   async close(): Promise<void> {
-    this.closing = true;
-    await this.flushing;
-    await this.retention;
-    await Promise.all(this.segments.map((segment) => segment.close()));
+    this.#closing = true;
+    await this.#flushing;
+    await this.#retention;
+    await Promise.all(this.#segments.map((segment) => segment.close()));
   }
 
-  private async flushLoop(): Promise<void> {
+  async #flushLoop(): Promise<void> {
     // Let appends made in the same tick (e.g. callers resumed by the previous flush) join.
     await null;
-    while (this.queue.length > 0) {
-      const batch = this.queue;
-      this.queue = [];
+    while (this.#queue.length > 0) {
+      const batch = this.#queue;
+      this.#queue = [];
       let bytes = 0;
       for (const append of batch) bytes += append.bytes;
       try {
-        let end = this.nextOffset;
-        await this.write(batch, bytes);
+        let end = this.#nextOffset;
+        await this.#write(batch, bytes);
         for (const append of batch) append.resolve((end += append.records.length));
       } catch (error) {
         const unavailable =
           error instanceof StreamUnavailableError
             ? error
-            : new StreamUnavailableError(`Could not write to topic "${this.name}": ${errorMessage(error)}`, { cause: error });
+            : new StreamUnavailableError(`Could not write to topic "${this.name}": ${messageOf(error)}`, { cause: error });
         for (const append of batch) append.reject(unavailable);
       } finally {
-        this.options.pending.bytes -= bytes;
+        this.#options.pending.bytes -= bytes;
       }
     }
-    this.flushing = undefined;
+    this.#flushing = undefined;
   }
 
   /** One flush: one write and one fdatasync of the last segment, rolling first if full. */
-  private async write(batch: readonly PendingAppend[], payloadBytes: number): Promise<void> {
-    if (this.failure) throw this.failure;
+  async #write(batch: readonly PendingAppend[], payloadBytes: number): Promise<void> {
+    if (this.#failure) throw this.#failure;
     const encoded = encodeFlush(
       batch.map((append) => append.records),
       payloadBytes,
-      this.nextOffset,
+      this.#nextOffset,
     );
-    let segment = this.lastSegment();
-    if (segment.size > 0 && segment.size + encoded.bytes.byteLength > this.options.segmentBytes) {
-      segment = await Segment.create(this.directory, this.nextOffset);
-      this.segments.push(segment);
+    let segment = this.#lastSegment();
+    if (segment.size > 0 && segment.size + encoded.bytes.byteLength > this.#options.segmentBytes) {
+      segment = await Segment.create(this.#directory, this.#nextOffset);
+      this.#segments.push(segment);
     }
     const start = segment.size;
     try {
       await writeFully(segment.writer, encoded.bytes, start);
       await segment.writer.datasync();
     } catch (cause) {
-      await this.undoWrite(segment, start);
-      throw new StreamUnavailableError(`Could not write to topic "${this.name}": ${errorMessage(cause)}`, { cause });
+      await this.#undoWrite(segment, start);
+      throw new StreamUnavailableError(`Could not write to topic "${this.name}": ${messageOf(cause)}`, { cause });
     }
     const index = await segment.sparseIndex();
     for (let i = 0; i < encoded.frameOffsets.length; i++) {
       index.add(encoded.frameOffsets[i] ?? 0, start + (encoded.framePositions[i] ?? 0));
     }
     segment.size += encoded.bytes.byteLength;
-    this.totalBytes += encoded.bytes.byteLength;
-    this.nextOffset += encoded.recordCount;
-    for (const listener of this.listeners) listener();
+    this.#totalBytes += encoded.bytes.byteLength;
+    this.#nextOffset += encoded.recordCount;
+    for (const listener of this.#listeners) listener();
     this.scheduleRetention();
   }
 
@@ -280,20 +287,20 @@ export class TopicLog {
    * back keeps the log gapless, so later appends can go on; if even that fails, writing
    * after unknown bytes would corrupt the log, so the topic refuses writes from then on.
    */
-  private async undoWrite(segment: Segment, durableSize: number): Promise<void> {
+  async #undoWrite(segment: Segment, durableSize: number): Promise<void> {
     try {
       await segment.writer.truncate(durableSize);
       await segment.writer.datasync();
     } catch (cause) {
-      this.failure = new StreamUnavailableError(
+      this.#failure = new StreamUnavailableError(
         `Topic "${this.name}" is unavailable: a write failed and ${segment.path} could not be truncated back to its last durable length (${durableSize} bytes). Restart to recover the log.`,
         { cause },
       );
     }
   }
 
-  private lastSegment(): Segment {
-    const segment = this.segments[this.segments.length - 1];
+  #lastSegment(): Segment {
+    const segment = this.#segments[this.#segments.length - 1];
     if (!segment) throw new Error(`topic "${this.name}" has no segments`);
     return segment;
   }
@@ -302,20 +309,20 @@ export class TopicLog {
    * Deletes whole oldest segments while the topic is over its retention size, but only
    * those every known group has committed past; the last segment always stays.
    */
-  private async deleteConsumedSegments(): Promise<void> {
-    while (this.totalBytes > this.options.retentionBytes && this.segments.length > 1) {
-      const oldest = this.segments[0];
-      const next = this.segments[1];
-      const floor = this.options.retentionFloor();
+  async #deleteConsumedSegments(): Promise<void> {
+    while (this.#totalBytes > this.#options.retentionBytes && this.#segments.length > 1) {
+      const oldest = this.#segments[0];
+      const next = this.#segments[1];
+      const floor = this.#options.retentionFloor();
       if (!oldest || !next || floor === undefined || next.baseOffset > floor) return;
-      this.segments.shift();
-      this.totalBytes -= oldest.size;
+      this.#segments.shift();
+      this.#totalBytes -= oldest.size;
       try {
         await oldest.remove();
       } catch (error) {
         // Deleting a newer segment after a failed one would leave a gap on disk.
-        this.retentionBroken = true;
-        console.error(`igloo stream: retention stopped for topic "${this.name}": ${errorMessage(error)}`);
+        this.#retentionBroken = true;
+        console.error(`igloo stream: retention stopped for topic "${this.name}": ${messageOf(error)}`);
         return;
       }
     }

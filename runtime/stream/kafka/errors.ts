@@ -1,4 +1,5 @@
 import { IglooError } from "../../../conventions/errors.ts";
+import { messageOf } from "../checks.ts";
 import { StreamUnavailableError } from "../stream.ts";
 
 /**
@@ -19,10 +20,6 @@ const GROUP_MOVED = new Set(["REBALANCE_IN_PROGRESS", "ILLEGAL_GENERATION", "UNK
 export function isGroupMovedError(error: unknown): boolean {
   const type = kafkaErrorType(error);
   return type !== undefined && GROUP_MOVED.has(type);
-}
-
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /**

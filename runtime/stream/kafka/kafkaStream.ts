@@ -3,9 +3,10 @@ import { Kafka, logLevel } from "kafkajs";
 import type { Admin, LogEntry, Message, SASLOptions } from "kafkajs";
 import { IglooError } from "../../../conventions/errors.ts";
 import type { Logger } from "../../logger.ts";
+import { checkStreamName, checkSubscribeOptions, checkValue, messageOf, positiveInteger } from "../checks.ts";
 import { StreamUnavailableError } from "../stream.ts";
 import type { AppendResult, CommittedOffset, ProducerRecord, Stream, SubscribeOptions, Subscription, TopicOptions } from "../stream.ts";
-import { messageOf, streamError } from "./errors.ts";
+import { streamError } from "./errors.ts";
 import { readCommitted } from "./intents.ts";
 import { murmur2, toPositive } from "./murmur2.ts";
 import { AppendProducer } from "./producer.ts";
@@ -37,9 +38,8 @@ export interface KafkaStreamOptions {
   readonly logClient?: boolean;
 }
 
-/** Legal Kafka topic names, which are also legal for the embedded log. */
-const TOPIC_NAME = /^[A-Za-z0-9_.-]{1,249}$/;
-const NEWLINE = 0x0a;
+/** Kafka's longest topic name. */
+const MAX_TOPIC_LENGTH = 249;
 /** How long `ensureTopic` waits for another caller's new topic to get its partition leaders. */
 const LEADER_WAIT_MS = 10_000;
 /** Replicas of a new topic when none is configured: what production Kafka clusters keep. */
@@ -186,13 +186,7 @@ export class KafkaStream implements Stream {
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
     checkTopic(options.topic);
     if (typeof options.group !== "string" || options.group === "") throw new RangeError("group must be a non-empty string");
-    if (!Number.isSafeInteger(options.maxBatchRecords) || options.maxBatchRecords < 1) {
-      throw new RangeError(`maxBatchRecords must be a positive integer, got ${options.maxBatchRecords}`);
-    }
-    if (!(options.maxWaitMs >= 0)) throw new RangeError(`maxWaitMs must be >= 0, got ${options.maxWaitMs}`);
-    if (options.retryDelayMs !== undefined && !(options.retryDelayMs >= 0)) {
-      throw new RangeError(`retryDelayMs must be >= 0, got ${options.retryDelayMs}`);
-    }
+    checkSubscribeOptions(options);
     this.#checkOpen();
     const subscription = await KafkaSubscription.start(
       {
@@ -271,23 +265,12 @@ export class KafkaStream implements Stream {
 }
 
 function checkTopic(topic: string): void {
-  if (typeof topic !== "string" || !TOPIC_NAME.test(topic) || topic === "." || topic === "..") {
-    throw new IglooError(
-      "E_STREAM_NAME",
-      `Invalid topic name ${JSON.stringify(topic)}: use 1 to 249 letters, digits, "_", "." and "-" (not "." or "..").`,
-    );
-  }
+  checkStreamName("topic", topic, MAX_TOPIC_LENGTH);
 }
 
-/** Values are single JSON documents: the table writer joins them with newlines, as for the embedded log. */
 function toMessage(record: ProducerRecord): Message {
   const { key, value } = record;
-  const hasNewline = typeof value === "string" ? value.includes("\n") : value.indexOf(NEWLINE) !== -1;
-  if (hasNewline) {
-    throw new TypeError(
-      "A stream record value contains a newline byte (0x0A). Values are single JSON documents; serialize them with JSON.stringify, which escapes newlines.",
-    );
-  }
+  checkValue(value);
   return {
     key: key ?? null,
     value: typeof value === "string" ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength),
@@ -296,12 +279,6 @@ function toMessage(record: ProducerRecord): Message {
 
 function plural(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? "" : "s"}`;
-}
-
-function positiveInteger(name: string, value: number | undefined): void {
-  if (value !== undefined && (!Number.isSafeInteger(value) || value <= 0)) {
-    throw new RangeError(`${name} must be a positive integer, got ${value}`);
-  }
 }
 
 /** kafkajs logs retried errors at ERROR level, so everything it says is a warning to us. */

@@ -1,10 +1,10 @@
+import { messageOf, retryDelayMs } from "../checks.ts";
 import { handleUntilCommitted } from "../handleBatch.ts";
 import type { RecordBatch, StreamRecord, SubscribeOptions } from "../stream.ts";
-import { messageOf, PartitionRevokedError } from "./errors.ts";
+import { PartitionRevokedError } from "./errors.ts";
 import { encodeIntent } from "./intents.ts";
 import type { CommittedPosition } from "./intents.ts";
 
-export const DEFAULT_RETRY_DELAY_MS = 1000;
 /** Fetching pauses while this many bytes wait, whatever maxBatchRecords allows. */
 const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
 
@@ -173,7 +173,7 @@ export class PartitionConsumer {
 
   /** Handles a batch until it succeeds and is committed, or this consumer stops. */
   async #handleBatch(records: StreamRecord[], replayedIntent: string | undefined): Promise<void> {
-    const { topic, handle, retryDelayMs = DEFAULT_RETRY_DELAY_MS } = this.#host.options;
+    const { topic, handle } = this.#host.options;
     const partition = this.partition;
     const firstOffset = records[0]?.offset ?? 0;
     const nextOffset = (records[records.length - 1]?.offset ?? -1) + 1;
@@ -190,7 +190,7 @@ export class PartitionConsumer {
       commit: (batch) => this.#commit(batch),
       report: (error, batch) => this.#host.report(error, batch),
       stopping: () => this.#stopping,
-      pause: () => this.#sleep(retryDelayMs, false),
+      pause: () => this.#sleep(retryDelayMs(this.#host.options), false),
     });
   }
 
@@ -208,7 +208,7 @@ export class PartitionConsumer {
         if (error instanceof PartitionRevokedError) return false;
         this.#host.report(error, batch);
         if (this.#host.closing) return false;
-        await this.#host.delay(this.#host.options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS);
+        await this.#host.delay(retryDelayMs(this.#host.options));
       }
     }
   }
@@ -220,7 +220,7 @@ export class PartitionConsumer {
         return await read();
       } catch (error) {
         this.#host.warn(`reading the committed offset of partition ${this.partition} of "${this.#host.options.topic}" failed: ${messageOf(error)}; retrying`);
-        await this.#sleep(this.#host.options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS, false);
+        await this.#sleep(retryDelayMs(this.#host.options), false);
       }
     }
     return undefined;

@@ -1,10 +1,11 @@
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
+import { messageOf, reportBatchError, retryDelayMs } from "../checks.ts";
 import type { RecordBatch, StreamRecord, SubscribeOptions, Subscription } from "../stream.ts";
-import { messageOf, isGroupMovedError, PartitionRevokedError, streamError } from "./errors.ts";
+import { isGroupMovedError, PartitionRevokedError, streamError } from "./errors.ts";
 import { readCommitted } from "./intents.ts";
 import type { CommittedPosition } from "./intents.ts";
 import { Membership } from "./membership.ts";
-import { DEFAULT_RETRY_DELAY_MS, PartitionConsumer } from "./partitionConsumer.ts";
+import { PartitionConsumer } from "./partitionConsumer.ts";
 import type { PartitionHost } from "./partitionConsumer.ts";
 
 export interface SubscriptionContext {
@@ -144,12 +145,7 @@ export class KafkaSubscription implements Subscription, PartitionHost {
   }
 
   report(error: unknown, batch: RecordBatch): void {
-    try {
-      this.options.onError?.(error, batch);
-    } catch (reporterError) {
-      // A failing error reporter must not stop the consume loop.
-      this.warn(`onError for group "${this.options.group}" threw: ${messageOf(reporterError)}`);
-    }
+    reportBatchError(this.options, error, batch, (message) => this.warn(message));
   }
 
   warn(message: string): void {
@@ -228,7 +224,7 @@ export class KafkaSubscription implements Subscription, PartitionHost {
         // credentials); keep trying, as the embedded log does, so that fixing the cause
         // is enough.
         this.warn(`the consumer of group "${this.options.group}" on "${topic}" crashed: ${messageOf(payload.error)}; restarting`);
-        void this.delay(this.options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS).then(() => {
+        void this.delay(retryDelayMs(this.options)).then(() => {
           if (!this.#closing) this.#run().catch((error: unknown) => this.warn(`restarting the consumer failed: ${messageOf(error)}`));
         });
       }),
