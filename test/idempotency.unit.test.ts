@@ -1,6 +1,6 @@
 /** The idempotency-key memory's own rules (pure logic): what it keeps, and for how long. */
 import { expect, test } from "bun:test";
-import { IdempotencyCache } from "../runtime/ingest/idempotency.ts";
+import { IdempotencyCache } from "../runtime/server/idempotency.ts";
 
 const ok = (answer: string) => async () => answer;
 

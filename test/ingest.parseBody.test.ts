@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { BodyError, bodyFormat, hostileShape, isUnparseable, parseBody } from "../runtime/ingest/parseBody.ts";
+import { BodyError, hostileShape, isUnparseable, parseBody } from "../runtime/ingest/parseBody.ts";
+import { bodyFormat } from "../runtime/server/body.ts";
 
 describe("parseBody", () => {
   test("an object is one record, an array is many", () => {

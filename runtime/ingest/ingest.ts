@@ -7,8 +7,9 @@
 import { IglooError } from "../../conventions/errors.ts";
 import type { ModelIR } from "../../conventions/datamodels/ir.ts";
 import { appendDeadLetters, type Refusal } from "../deadLetters.ts";
-import type { AppendResult, ProducerRecord, Stream } from "../stream/stream.ts";
+import type { ProducerRecord, Stream } from "../stream/stream.ts";
 import { withRecordId } from "./recordIds.ts";
+import { tokenFor } from "./tokens.ts";
 import { BodyError, hostileShape, isUnparseable, type Candidate } from "./parseBody.ts";
 
 export type Validate = (input: unknown) => { ok: true; record: Record<string, unknown> } | { ok: false; error: string };
@@ -92,9 +93,9 @@ export interface IngestOptions {
   readonly recordIdPrefix?: string;
 }
 
-/** What was stored: the verdict, and where the accepted records went in the model's topic. */
+/** The verdict, and the read-your-writes token of where the accepted records went (tokens.ts). */
 export interface IngestResult extends IngestVerdict {
-  readonly appended: AppendResult;
+  readonly token: string;
 }
 
 /**
@@ -149,9 +150,9 @@ export async function ingest(stream: Stream, target: IngestTarget, candidates: r
   const appended = accepted.length > 0 ? await stream.append(target.topic, accepted) : new Map<number, number>();
 
   return {
-    appended,
     accepted: accepted.length,
     rejected: rejected.length,
     errors: rejected.slice(0, MAX_LISTED_ERRORS).map((r) => ({ index: r.index, message: r.message })),
+    token: tokenFor(target.topic, appended),
   };
 }

@@ -1,11 +1,14 @@
 /**
- * Turns an ingest request body into candidate records. Whole-body problems (nothing
+ * Turns an ingest request body (as runtime/server/body.ts read it) into candidate records. Whole-body problems (nothing
  * parseable, a content type we do not read) are `BodyError`s and become 4xx answers with
  * nothing stored; a bad NDJSON line is a problem of that one record only.
  */
 
 import { MAX_JSON_DEPTH } from "../../conventions/datamodels/json-value.ts";
 import { IglooError } from "../../conventions/errors.ts";
+
+/** How the body holds its records: one JSON value, or one JSON value per line. */
+export type BodyFormat = "json" | "ndjson";
 
 /** A whole request body refused: unreadable, too large, too slow, or of a type we do not read. */
 export class BodyError extends IglooError {
@@ -33,25 +36,6 @@ const UNPARSEABLE_PROTO = Object.freeze({});
 
 function unparseable(text: string, message: string): UnparseableRecord {
   return Object.assign(Object.create(UNPARSEABLE_PROTO) as object, { unparseable: true as const, text, message });
-}
-
-export type BodyFormat = "json" | "ndjson";
-
-const NDJSON_TYPES = new Set(["application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines", "application/json-seq"]);
-
-/**
- * Only JSON and NDJSON media types, never the ones a browser may send cross-site without
- * asking first (text/plain, form encodings, multipart): a page on another site cannot
- * make a request with these without a CORS preflight, which the server refuses.
- */
-export function bodyFormat(contentType: string | null): BodyFormat {
-  const type = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
-  if (NDJSON_TYPES.has(type)) return "ndjson";
-  if (type === "application/json") return "json";
-  throw new BodyError(
-    "unsupported_media",
-    `content-type \`${type || "(none)"}\` is not accepted; send application/json (an object or an array of objects) or application/x-ndjson (one object per line)`,
-  );
 }
 
 function describeJsonError(error: unknown): string {

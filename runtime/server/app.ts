@@ -9,10 +9,9 @@
  * (production, or dev listening beyond loopback). Only `/health` and `/ready` are open.
  */
 import { Elysia } from "elysia";
-import { IdempotencyCache } from "../ingest/idempotency.ts";
 import { ingest } from "../ingest/ingest.ts";
-import { BodyError, bodyFormat, parseBody } from "../ingest/parseBody.ts";
-import { formatBytes, type ServerLimits } from "../limits.ts";
+import { BodyError, parseBody } from "../ingest/parseBody.ts";
+import type { ServerLimits } from "../limits.ts";
 import type { Logger } from "../logger.ts";
 import { SchemaChangeWaitError, type Pipeline } from "../pipeline.ts";
 import type { UserReads } from "../query/userReads.ts";
@@ -20,7 +19,9 @@ import { StreamUnavailableError, type Stream } from "../stream/stream.ts";
 import type { ViewManager } from "../views/viewManager.ts";
 import { METRICS_CONTENT_TYPE, type IglooMetrics } from "../metrics.ts";
 import type { KeyRing, Need } from "./auth.ts";
-import { tokenFor, TokenError, waitForTokens } from "./freshness.ts";
+import { TokenError, waitForTokens } from "../ingest/tokens.ts";
+import { bodyFormat, readBody } from "./body.ts";
+import { IdempotencyCache } from "./idempotency.ts";
 import { recordIdPrefix } from "../ingest/recordIds.ts";
 import type { ReplayReport, ReplayRequest } from "../deadLetterReplay.ts";
 import type { RequestGate } from "./gate.ts";
@@ -55,61 +56,6 @@ export interface AppOptions {
   readonly limits: ServerLimits;
   /** `POST /dead-letters/replay` (admin): feeds a source's dead letters again after a fix. */
   readonly replay?: (request: ReplayRequest) => Promise<ReplayReport>;
-}
-
-/**
- * The body as text, refused when it passes `limit` bytes (at once when the client declares
- * its length, as it read when it is chunked), or when it has not all arrived within
- * `deadlineMs`, however slowly it trickles in: a client that sends a byte now and then
- * holds nothing for long. A declared length is read whole by Bun (a stream reader in JS
- * cost a third of the requests a second on small bodies); only chunked bodies are counted
- * as they arrive.
- */
-async function readBody(request: Request, limit: number, deadlineMs: number): Promise<string> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null && Number(declared) > limit) throw new BodyError("too_large", tooLargeMessage(limit));
-  let timer: Timer | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new BodyError("timeout", `the request body did not arrive within ${deadlineMs / 1000} s (IGLOO_BODY_TIMEOUT_MS); send it faster, or in smaller requests`)),
-      deadlineMs,
-    );
-  });
-  try {
-    // With a declared length (within the limit, which Bun holds the client to), Bun's own
-    // text() is the fastest read; a chunked body is counted in bytes.
-    if (declared !== null || request.body === null) return await Promise.race([request.text(), late]);
-    return await Promise.race([readCounted(request.body, limit), late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** A chunked body, read until it ends or passes `limit` (then the read is cancelled). */
-async function readCounted(body: ReadableStream<Uint8Array>, limit: number): Promise<string> {
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > limit) {
-        void reader.cancel().catch(() => {});
-        throw new BodyError("too_large", tooLargeMessage(limit));
-      }
-      chunks.push(value);
-    }
-  } finally {
-    reader.releaseLock();
-  }
-  return Buffer.concat(chunks, size).toString("utf8");
-}
-
-
-function tooLargeMessage(limit: number): string {
-  return `the request body is larger than the ${formatBytes(limit)} limit (IGLOO_MAX_BODY_BYTES); send smaller batches`;
 }
 
 /** `client`: who asks, for per-client limits and scopes: the key's digest, or the address. */
@@ -161,10 +107,9 @@ export function createApp(options: AppOptions) {
           }),
         );
         if (result === undefined) throw new SchemaChangeWaitError(modelName, 0);
-        const { appended, ...verdict } = result;
-        options.observe?.ingestRecords.inc({ model: modelName, result: "accepted" }, verdict.accepted);
-        options.observe?.ingestRecords.inc({ model: modelName, result: "rejected" }, verdict.rejected);
-        return JSON.stringify({ ...verdict, token: tokenFor(target.topic, appended) });
+        options.observe?.ingestRecords.inc({ model: modelName, result: "accepted" }, result.accepted);
+        options.observe?.ingestRecords.inc({ model: modelName, result: "rejected" }, result.rejected);
+        return JSON.stringify(result);
       };
       const { answer, replayed } = key === null ? { answer: await run(), replayed: false } : await idempotency.run(scope, key, text, run);
       return new Response(answer, { status: 200, headers: replayed ? { ...JSON_HEADERS, "idempotent-replayed": "true" } : JSON_HEADERS });

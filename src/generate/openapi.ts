@@ -6,7 +6,7 @@
 import type { FieldIR, ModelIR } from "../../conventions/datamodels/ir.ts";
 import { isNullable, type Direction, type Schema } from "../../conventions/datamodels/types.ts";
 import { jsonSchema, typeName } from "../../conventions/datamodels/typeFaces.ts";
-import { IDEMPOTENCY_KEY } from "../../runtime/ingest/idempotency.ts";
+import { IDEMPOTENCY_KEY } from "../../runtime/server/idempotency.ts";
 import type { ViewDescription } from "./viewTypes.ts";
 
 function fieldSchema(field: FieldIR, direction: Direction): Schema {

@@ -1,8 +1,9 @@
 /**
- * Read-your-writes. An ingest answer carries a token: where the append put the records in
- * the model's topic (per partition, the offset after the last one). A query given tokens waits until the table writers
- * have committed past them, so the records are queryable, and gives up with a clear
- * error after a while. A token is opaque to clients: base64url JSON of
+ * Read-your-writes tokens, minted and read here. An ingest answer carries a token (ingest.ts):
+ * where the append put the records in the model's topic (per partition, the offset after
+ * the last one). A read given tokens (`x-igloo-after`, the server's concern) waits until
+ * the table writers have committed past them, so the records are queryable, and gives up
+ * with a clear error after a while. A token is opaque to clients: base64url JSON of
  * `{ t: topic, o: { partition: offset } }`.
  */
 import { IglooError } from "../../conventions/errors.ts";
