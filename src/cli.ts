@@ -4,7 +4,7 @@
  */
 import { defineCommand, runMain } from "citty";
 import { IglooError } from "../conventions/errors.ts";
-import { consoleLogger, type Logger } from "../runtime/logger.ts";
+import { consoleLogger, type Logger } from "../runtime/observability/logger.ts";
 import { startDev } from "./commands/dev.ts";
 import { initMessage, initProject } from "./commands/init.ts";
 import { formatTable, runQuery } from "./commands/query.ts";

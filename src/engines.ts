@@ -5,7 +5,7 @@
  */
 import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Logger } from "../runtime/logger.ts";
+import type { Logger } from "../runtime/observability/logger.ts";
 import type { ReadLimits, Store } from "../runtime/store/store.ts";
 import type { Stream } from "../runtime/stream/stream.ts";
 import type { ProductionConfig } from "./config.ts";

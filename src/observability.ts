@@ -4,8 +4,8 @@
  * stream at each scrape.
  */
 import type { FunctionHost } from "../runtime/functions/functionHost.ts";
-import { iglooMetrics, Metrics, type IglooMetrics } from "../runtime/metrics.ts";
-import type { Pipeline } from "../runtime/pipeline.ts";
+import { iglooMetrics, Metrics, type IglooMetrics } from "../runtime/observability/metrics.ts";
+import type { Pipeline } from "../runtime/pipeline/pipeline.ts";
 import type { Stream } from "../runtime/stream/stream.ts";
 import { writerGroup } from "../runtime/writer/tableWriter.ts";
 

@@ -4,11 +4,11 @@
  * subscriptions and metrics, plus what the HTTP app needs from them. The commands add
  * only what differs: where the conventions come from, and how the app is exposed.
  */
-import { replayDeadLetters } from "../runtime/deadLetterReplay.ts";
+import { replayDeadLetters } from "../runtime/deadLetters/replay.ts";
 import { FunctionHost } from "../runtime/functions/functionHost.ts";
 import type { ServerLimits } from "../runtime/limits.ts";
-import type { Logger } from "../runtime/logger.ts";
-import { Pipeline, type PipelineOptions } from "../runtime/pipeline.ts";
+import type { Logger } from "../runtime/observability/logger.ts";
+import { Pipeline, type PipelineOptions } from "../runtime/pipeline/pipeline.ts";
 import { UserReads } from "../runtime/query/userReads.ts";
 import type { AppOptions } from "../runtime/server/app.ts";
 import { ViewSubscriptions } from "../runtime/server/subscriptions.ts";

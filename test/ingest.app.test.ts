@@ -5,11 +5,11 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { parseModels } from "../conventions/prisma/parse.ts";
-import { DEAD_LETTER_TOPIC } from "../runtime/deadLetters.ts";
+import { DEAD_LETTER_TOPIC } from "../runtime/deadLetters/deadLetters.ts";
 import { DEFAULT_LIMITS, type ServerLimits } from "../runtime/limits.ts";
-import { iglooMetrics, Metrics } from "../runtime/metrics.ts";
-import { consoleLogger } from "../runtime/logger.ts";
-import { Pipeline } from "../runtime/pipeline.ts";
+import { iglooMetrics, Metrics } from "../runtime/observability/metrics.ts";
+import { consoleLogger } from "../runtime/observability/logger.ts";
+import { Pipeline } from "../runtime/pipeline/pipeline.ts";
 import { UserReads } from "../runtime/query/userReads.ts";
 import { createApp } from "../runtime/server/app.ts";
 import { RequestGate } from "../runtime/server/gate.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { iglooMetrics, Metrics } from "../runtime/metrics.ts";
+import { iglooMetrics, Metrics } from "../runtime/observability/metrics.ts";
 
 /**
  * A strict reading of the text format 0.0.4, so that what Prometheus would refuse fails

@@ -9,7 +9,7 @@ import { storeConformance } from "./conformance/store.ts";
 import { serverUrl, sharedClickHouse } from "./helpers/clickhouseServer.ts";
 import { readAll } from "../runtime/store/store.ts";
 import { createTableSql } from "../runtime/store/clickhouseSql.ts";
-import { DEAD_LETTER_MODEL } from "../runtime/deadLetters.ts";
+import { DEAD_LETTER_MODEL } from "../runtime/deadLetters/deadLetters.ts";
 
 let opened: Promise<ClickHouseStore> | undefined;
 function sharedStore(): Promise<ClickHouseStore> {

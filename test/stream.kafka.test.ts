@@ -7,7 +7,7 @@ import type { RecordBatch, Stream, StreamRecord, SubscribeOptions, Subscription 
 import { streamConformance, uniqueName } from "./conformance/stream.ts";
 import { loadConfig } from "../src/config.ts";
 import { sharedKafka, startKafka } from "./helpers/kafka.ts";
-import type { Logger } from "../runtime/logger.ts";
+import type { Logger } from "../runtime/observability/logger.ts";
 
 // Before any suite is registered: starting a JVM broker outlasts bun's 5 s hook timeout.
 const { brokers } = await sharedKafka();

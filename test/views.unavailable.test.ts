@@ -9,7 +9,7 @@ import { afterAll, expect, test } from "bun:test";
 import type { Socket } from "bun";
 import { join } from "node:path";
 import { DEFAULT_LIMITS } from "../runtime/limits.ts";
-import { consoleLogger } from "../runtime/logger.ts";
+import { consoleLogger } from "../runtime/observability/logger.ts";
 import { UserReads } from "../runtime/query/userReads.ts";
 import { createApp } from "../runtime/server/app.ts";
 import { RequestGate } from "../runtime/server/gate.ts";

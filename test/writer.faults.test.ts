@@ -7,7 +7,7 @@
  */
 import { afterAll, expect, test } from "bun:test";
 import { join } from "node:path";
-import { DEAD_LETTER_TOPIC } from "../runtime/deadLetters.ts";
+import { DEAD_LETTER_TOPIC } from "../runtime/deadLetters/deadLetters.ts";
 import { classifyEngineError } from "../runtime/store/engineErrors.ts";
 import { StoreError } from "../runtime/store/store.ts";
 import { EmbeddedLog } from "../runtime/stream/embedded/embeddedLog.ts";

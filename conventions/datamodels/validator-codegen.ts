@@ -15,15 +15,15 @@ import { describeScalar } from "./typeFaces.ts";
 export class ConstantPool {
   readonly names: string[] = [];
   readonly values: unknown[] = [];
-  private readonly byValue = new Map<unknown, string>();
+  readonly #byValue = new Map<unknown, string>();
 
   ref(value: unknown): string {
-    const known = this.byValue.get(value);
+    const known = this.#byValue.get(value);
     if (known !== undefined) return known;
     const name = `k${this.names.length}`;
     this.names.push(name);
     this.values.push(value);
-    this.byValue.set(value, name);
+    this.#byValue.set(value, name);
     return name;
   }
 }

@@ -9,13 +9,17 @@ import type { SourceRef } from "../datamodels/ir.ts";
 
 /** Collects errors for one file and tells whether a unit of work added any. */
 export class Reporter {
+  readonly #sink: ConventionError[];
+
   constructor(
     readonly file: string,
-    private readonly sink: ConventionError[],
-  ) {}
+    sink: ConventionError[],
+  ) {
+    this.#sink = sink;
+  }
 
   get count(): number {
-    return this.sink.length;
+    return this.#sink.length;
   }
 
   /** Where an AST node starts; prisma-ast sets `location` on more nodes than its types say. */
@@ -26,11 +30,11 @@ export class Reporter {
 
   error(at: SourceRef, detail: string, hint?: string): void {
     if (hint === undefined) {
-      this.sink.push(new ConventionError(at, detail));
+      this.#sink.push(new ConventionError(at, detail));
       return;
     }
     // The hint is appended to the message, so the detail must end its sentence.
-    this.sink.push(new ConventionError(at, /[.?!]$/.test(detail) ? detail : `${detail}.`, { hint }));
+    this.#sink.push(new ConventionError(at, /[.?!]$/.test(detail) ? detail : `${detail}.`, { hint }));
   }
 }
 
@@ -203,24 +207,24 @@ export const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** `///` lines directly above a node, as its documentation. */
 export class DocCollector {
-  private lines: { line: number; text: string }[] = [];
+  #lines: { line: number; text: string }[] = [];
 
   /** Feed every comment node in order. */
   comment(node: { text: string; location?: CstNodeLocation }): void {
     const line = node.location?.startLine;
     if (!node.text.startsWith("///") || line === undefined) {
-      this.lines = [];
+      this.#lines = [];
       return;
     }
-    const last = this.lines[this.lines.length - 1];
-    if (last !== undefined && last.line !== line - 1) this.lines = [];
-    this.lines.push({ line, text: node.text.slice(3).replace(/^ /, "").trimEnd() });
+    const last = this.#lines[this.#lines.length - 1];
+    if (last !== undefined && last.line !== line - 1) this.#lines = [];
+    this.#lines.push({ line, text: node.text.slice(3).replace(/^ /, "").trimEnd() });
   }
 
   /** The doc for a node at `line`; consumes what was collected. */
   take(line: number | undefined): string | undefined {
-    const lines = this.lines;
-    this.lines = [];
+    const lines = this.#lines;
+    this.#lines = [];
     const last = lines[lines.length - 1];
     if (last === undefined || line === undefined || last.line !== line - 1) return undefined;
     return lines.map((entry) => entry.text).join("\n");

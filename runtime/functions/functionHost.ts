@@ -5,7 +5,7 @@
  */
 import type { LoadedFunction } from "../../conventions/functions/load.ts";
 import type { IngestTarget } from "../ingest/ingest.ts";
-import { RepeatReporter, type Logger } from "../logger.ts";
+import { RepeatReporter, type Logger } from "../observability/logger.ts";
 import type { Stream } from "../stream/stream.ts";
 import { inlineExecutor, workerExecutor } from "./executor.ts";
 import { FunctionRunner, functionGroup, type RunnerOptions } from "./functionRunner.ts";

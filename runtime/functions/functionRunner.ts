@@ -9,10 +9,10 @@
  * user's file it happened.
  */
 import { RECORD_ID_FIELD, withRecordId } from "../ingest/recordIds.ts";
-import { appendDeadLetters, type Refusal } from "../deadLetters.ts";
+import { appendDeadLetters, type Refusal } from "../deadLetters/deadLetters.ts";
 import type { IngestTarget } from "../ingest/ingest.ts";
 import type { ProducerRecord, RecordBatch, Stream, StreamRecord, Subscription } from "../stream/stream.ts";
-import type { IglooMetrics } from "../metrics.ts";
+import type { IglooMetrics } from "../observability/metrics.ts";
 import type { Executor, Outcome } from "./executor.ts";
 
 export interface RunnerOptions {

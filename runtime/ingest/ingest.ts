@@ -6,7 +6,7 @@
  */
 import { IglooError } from "../../conventions/errors.ts";
 import type { ModelIR } from "../../conventions/datamodels/ir.ts";
-import { appendDeadLetters, type Refusal } from "../deadLetters.ts";
+import { appendDeadLetters, type Refusal } from "../deadLetters/deadLetters.ts";
 import type { ProducerRecord, Stream } from "../stream/stream.ts";
 import { withRecordId } from "./recordIds.ts";
 import { tokenFor } from "./tokens.ts";

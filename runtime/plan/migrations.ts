@@ -11,7 +11,7 @@ import type { ModelIR } from "../../conventions/datamodels/ir.ts";
 import type { ViewIR } from "../../conventions/views/ir.ts";
 import { compileValidator } from "../../conventions/datamodels/validator.ts";
 import { IglooError } from "../../conventions/errors.ts";
-import { DEAD_LETTER_MODEL } from "../deadLetters.ts";
+import { DEAD_LETTER_MODEL } from "../deadLetters/deadLetters.ts";
 import { storableModel } from "../store/clickhouseSql.ts";
 import { prepareTypeChanges } from "./convertible.ts";
 import { RECORD_IDS_MODEL } from "../ingest/recordIds.ts";

@@ -15,7 +15,7 @@
  * subscription refused, so that the client is told to retry, as a read of the view is.
  */
 import { IglooError } from "../../conventions/errors.ts";
-import type { Logger } from "../logger.ts";
+import type { Logger } from "../observability/logger.ts";
 import type { UserReads } from "../query/userReads.ts";
 import type { Stream } from "../stream/stream.ts";
 import type { ViewManager } from "../views/viewManager.ts";

@@ -10,7 +10,7 @@
  * mode, with the stream's commit metadata standing in for its KeeperMap state).
  */
 import { IglooError } from "../../conventions/errors.ts";
-import { appendDeadLetters, DEAD_LETTER_TOPIC } from "../deadLetters.ts";
+import { appendDeadLetters, DEAD_LETTER_TOPIC } from "../deadLetters/deadLetters.ts";
 import { failpoint } from "../failpoints.ts";
 import { classifyEngineError, type EngineErrorKind } from "../store/engineErrors.ts";
 import { quoteIdent } from "../store/clickhouseSql.ts";

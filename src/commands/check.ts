@@ -38,7 +38,7 @@ import { functionFiles, loadFunctions, type LoadedFunction } from "../../convent
 import { filesIn, isProject, loadProject } from "../../conventions/project.ts";
 import type { ViewIR } from "../../conventions/views/ir.ts";
 import { parseViews } from "../../conventions/views/parse.ts";
-import { DEAD_LETTER_MODEL } from "../../runtime/deadLetters.ts";
+import { DEAD_LETTER_MODEL } from "../../runtime/deadLetters/deadLetters.ts";
 import { RECORD_IDS_MODEL } from "../../runtime/ingest/recordIds.ts";
 import { DEFAULT_LIMITS } from "../../runtime/limits.ts";
 import { createTableSql } from "../../runtime/store/clickhouseSql.ts";

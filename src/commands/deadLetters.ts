@@ -1,6 +1,6 @@
 /** `igloo dead-letters replay --source <name> [--since <time>]`: asks the running project to feed dead letters again. */
 import { IglooError } from "../../conventions/errors.ts";
-import type { ReplayReport } from "../../runtime/deadLetterReplay.ts";
+import type { ReplayReport } from "../../runtime/deadLetters/replay.ts";
 
 export async function replayDeadLetters(url: string, request: { source: string; since?: string }, key?: string): Promise<ReplayReport> {
   let response: Response;

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { isProject } from "../../conventions/project.ts";
 import { IglooError } from "../../conventions/errors.ts";
 import type { ServerLimits } from "../../runtime/limits.ts";
-import type { Logger } from "../../runtime/logger.ts";
+import type { Logger } from "../../runtime/observability/logger.ts";
 import { createApp, type IglooApp } from "../../runtime/server/app.ts";
 import { generateKey, keyEntry, KeyRing } from "../../runtime/server/auth.ts";
 import { isLoopbackAddress, RequestGate } from "../../runtime/server/gate.ts";

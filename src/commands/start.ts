@@ -9,7 +9,7 @@
  * and refuses to run when they differ (run `igloo migrate`). It requires API keys.
  */
 import { IglooError } from "../../conventions/errors.ts";
-import type { Logger } from "../../runtime/logger.ts";
+import type { Logger } from "../../runtime/observability/logger.ts";
 import { createApp, type IglooApp } from "../../runtime/server/app.ts";
 import { assembleRuntime } from "../projectRuntime.ts";
 import { KeyRing, parseKeyEntries } from "../../runtime/server/auth.ts";

@@ -2,7 +2,7 @@ import type { ConnectionOptions } from "node:tls";
 import { Kafka, logLevel } from "kafkajs";
 import type { Admin, LogEntry, Message, SASLOptions } from "kafkajs";
 import { IglooError } from "../../../conventions/errors.ts";
-import type { Logger } from "../../logger.ts";
+import type { Logger } from "../../observability/logger.ts";
 import { checkStreamName, checkSubscribeOptions, checkValue, messageOf, positiveInteger } from "../checks.ts";
 import { StreamUnavailableError } from "../stream.ts";
 import type { AppendResult, CommittedOffset, ProducerRecord, Stream, SubscribeOptions, Subscription, TopicOptions } from "../stream.ts";

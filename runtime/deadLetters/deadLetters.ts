@@ -3,8 +3,8 @@
  * function, refused by the table) lands here with the reason, queryable as the table
  * `igloo_dead_letters`. It travels like any model's data: a topic, then the table writer.
  */
-import type { FieldIR, ModelIR } from "../conventions/datamodels/ir.ts";
-import type { Stream } from "./stream/stream.ts";
+import type { FieldIR, ModelIR } from "../../conventions/datamodels/ir.ts";
+import type { Stream } from "../stream/stream.ts";
 
 export const DEAD_LETTER_TOPIC = "igloo_dead_letters";
 export const DEAD_LETTER_TABLE = "igloo_dead_letters";

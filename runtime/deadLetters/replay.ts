@@ -9,13 +9,13 @@
  * (their dead letters are still there).
  */
 import { createHash } from "node:crypto";
-import { IglooError } from "../conventions/errors.ts";
+import { IglooError } from "../../conventions/errors.ts";
 import { DEAD_LETTER_TABLE, type DeadLetter } from "./deadLetters.ts";
-import type { FunctionHost } from "./functions/functionHost.ts";
-import { topicRecord, type IngestTarget } from "./ingest/ingest.ts";
-import { quoteString } from "./store/clickhouseSql.ts";
-import type { Store } from "./store/store.ts";
-import type { ProducerRecord, Stream } from "./stream/stream.ts";
+import type { FunctionHost } from "../functions/functionHost.ts";
+import { topicRecord, type IngestTarget } from "../ingest/ingest.ts";
+import { quoteString } from "../store/clickhouseSql.ts";
+import type { Store } from "../store/store.ts";
+import type { ProducerRecord, Stream } from "../stream/stream.ts";
 
 export interface ReplayRequest {
   /** A model or function name, as in the dead letters' `source` column. */

@@ -5,26 +5,26 @@
  * never sees a half-applied state. Appends held while a table is altered are in
  * pipeline/appendGates.ts; the writers' check of what a topic holds in pipeline/rowCheck.ts.
  */
-import type { ModelIR } from "../conventions/datamodels/ir.ts";
-import { IglooError } from "../conventions/errors.ts";
-import { compileValidator } from "../conventions/datamodels/validator.ts";
-import { DEAD_LETTER_MODEL, DEAD_LETTER_TOPIC } from "./deadLetters.ts";
-import { forgetOldIds, RECORD_IDS_MODEL } from "./ingest/recordIds.ts";
-import { rowShape, type IngestTarget } from "./ingest/ingest.ts";
-import { RepeatReporter, type Logger } from "./logger.ts";
-import type { IglooMetrics } from "./metrics.ts";
-import { AppendGates } from "./pipeline/appendGates.ts";
-import { rowCheck } from "./pipeline/rowCheck.ts";
-import { prepareTypeChanges } from "./plan/convertible.ts";
-import { liveColumns, planModels, type Change } from "./plan/plan.ts";
-import { quoteIdent, storableModel } from "./store/clickhouseSql.ts";
-import type { Store } from "./store/store.ts";
-import type { Stream } from "./stream/stream.ts";
-import { waitForWriters } from "./writer/progress.ts";
-import { EarlierShapes } from "./writer/earlierShapes.ts";
-import { TableWriter, writerGroup, type TableWriterOptions } from "./writer/tableWriter.ts";
+import type { ModelIR } from "../../conventions/datamodels/ir.ts";
+import { IglooError } from "../../conventions/errors.ts";
+import { compileValidator } from "../../conventions/datamodels/validator.ts";
+import { DEAD_LETTER_MODEL, DEAD_LETTER_TOPIC } from "../deadLetters/deadLetters.ts";
+import { forgetOldIds, RECORD_IDS_MODEL } from "../ingest/recordIds.ts";
+import { rowShape, type IngestTarget } from "../ingest/ingest.ts";
+import { RepeatReporter, type Logger } from "../observability/logger.ts";
+import type { IglooMetrics } from "../observability/metrics.ts";
+import { AppendGates } from "./appendGates.ts";
+import { rowCheck } from "./rowCheck.ts";
+import { prepareTypeChanges } from "../plan/convertible.ts";
+import { liveColumns, planModels, type Change } from "../plan/plan.ts";
+import { quoteIdent, storableModel } from "../store/clickhouseSql.ts";
+import type { Store } from "../store/store.ts";
+import type { Stream } from "../stream/stream.ts";
+import { waitForWriters } from "../writer/progress.ts";
+import { EarlierShapes } from "../writer/earlierShapes.ts";
+import { TableWriter, writerGroup, type TableWriterOptions } from "../writer/tableWriter.ts";
 
-export { SchemaChangeWaitError } from "./pipeline/appendGates.ts";
+export { SchemaChangeWaitError } from "./appendGates.ts";
 
 export interface PipelineOptions {
   readonly stream: Stream;

@@ -4,7 +4,7 @@
  * own rather than depend on prom-client: Igloo needs three metric types, labels, and a
  * hook to sample values (consumer lag) at scrape time.
  */
-import { IglooError } from "../conventions/errors.ts";
+import { IglooError } from "../../conventions/errors.ts";
 
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -55,30 +55,32 @@ function braces(pairs: readonly string[]): string {
 /** The series of one metric, one per combination of label values, in first-use order. */
 class SeriesSet<S> {
   readonly #series = new Map<string, { readonly pairs: readonly string[]; readonly state: S }>();
+  readonly #name: string;
+  readonly #labelNames: readonly string[];
+  readonly #fresh: () => S;
 
-  constructor(
-    private readonly name: string,
-    private readonly labelNames: readonly string[],
-    private readonly fresh: () => S,
-  ) {
+  constructor(name: string, labelNames: readonly string[], fresh: () => S) {
+    this.#name = name;
+    this.#labelNames = labelNames;
+    this.#fresh = fresh;
     // A metric without labels has one series, shown from the start at zero, as the
     // official clients do: a scrape then tells "nothing yet" from "not instrumented".
     if (labelNames.length === 0) this.get(undefined);
   }
 
   get(labels: LabelSet | undefined): S {
-    const values = this.labelNames.map((label) => {
+    const values = this.#labelNames.map((label) => {
       const value = labels?.[label];
-      if (typeof value !== "string") throw metricError(`${this.name}: the label "${label}" needs a string value.`);
+      if (typeof value !== "string") throw metricError(`${this.#name}: the label "${label}" needs a string value.`);
       return value;
     });
-    const extra = Object.keys(labels ?? {}).filter((label) => !this.labelNames.includes(label));
-    if (extra.length > 0) throw metricError(`${this.name}: unexpected label "${extra[0]}"; its labels are ${this.labelNames.join(", ") || "none"}.`);
+    const extra = Object.keys(labels ?? {}).filter((label) => !this.#labelNames.includes(label));
+    if (extra.length > 0) throw metricError(`${this.#name}: unexpected label "${extra[0]}"; its labels are ${this.#labelNames.join(", ") || "none"}.`);
     const key = JSON.stringify(values);
     let series = this.#series.get(key);
     if (series === undefined) {
-      const pairs = values.map((value, i) => `${this.labelNames[i]}="${escapeLabelValue(value)}"`);
-      series = { pairs, state: this.fresh() };
+      const pairs = values.map((value, i) => `${this.#labelNames[i]}="${escapeLabelValue(value)}"`);
+      series = { pairs, state: this.#fresh() };
       this.#series.set(key, series);
     }
     return series.state;
