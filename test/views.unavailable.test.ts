@@ -102,8 +102,10 @@ test("a view against an unreachable ClickHouse server is a 503 to retry, read or
     expect(await up.json()).toEqual({ data: [{ c: "0" }] });
 
     proxy.stop(true);
-    for (const path of [`/views/${view.name}`, `/views/${view.name}/events`]) {
-      const down = await get(path);
+    // POST /query too: it is an admin route (adminOnly), whose handler must be awaited as well.
+    const query = () => app.handle(new Request("http://localhost/query", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ sql: `SELECT count() FROM ${table}` }) }));
+    for (const [path, ask] of [[`/views/${view.name}`, () => get(`/views/${view.name}`)], [`/views/${view.name}/events`, () => get(`/views/${view.name}/events`)], ["/query", query]] as const) {
+      const down = await ask();
       expect({ path, status: down.status, retryAfter: down.headers.get("retry-after") }).toEqual({ path, status: 503, retryAfter: "1" });
       const { error } = (await down.json()) as { error: string };
       expect(error).toMatch(/cannot be reached right now; retry/);

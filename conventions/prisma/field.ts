@@ -7,17 +7,7 @@ import type { Attribute, Field, Func } from "@mrleebo/prisma-ast";
 import type { DefaultValue, EnumIR, FieldIR, ScalarType, SourceRef } from "../datamodels/ir.ts";
 import { suggest } from "../datamodels/messages.ts";
 import { applyNative, isPrismaScalar, PRISMA_SCALARS, scalarOf } from "./native.ts";
-import {
-  type Argument,
-  asArray,
-  asFunction,
-  asKeyValue,
-  identifier,
-  NAME,
-  type Reporter,
-  stringArgument,
-  stringLiteral,
-} from "./syntax.ts";
+import { type Argument, asArray, asFunction, asKeyValue, identifier, NAME, type Reporter, stringArgument, stringLiteral } from "./syntax.ts";
 import { checkDefault } from "../datamodels/validator.ts";
 
 /** What field types can refer to, across all files. */

@@ -5,17 +5,7 @@
 import type { BlockAttribute, Model } from "@mrleebo/prisma-ast";
 import type { FieldIR, ModelIR, SourceRef, TableEngine } from "../datamodels/ir.ts";
 import { buildField, type TypeScope } from "./field.ts";
-import {
-  type Argument,
-  asArray,
-  asKeyValue,
-  DocCollector,
-  identifier,
-  NAME,
-  type Reporter,
-  stringArgument,
-  stringLiteral,
-} from "./syntax.ts";
+import { type Argument, asArray, asKeyValue, DocCollector, identifier, NAME, type Reporter, stringArgument, stringLiteral } from "./syntax.ts";
 
 /** Table names Igloo keeps for its own bookkeeping tables. */
 export const RESERVED_TABLE_PREFIX = "igloo_";

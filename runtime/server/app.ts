@@ -78,6 +78,18 @@ export function createApp(options: AppOptions) {
     return verdict.ok ? { ok: true, client: () => `key:${verdict.key}` } : { ok: false, response: errorAnswer(verdict.error) };
   };
 
+  /**
+   * A route for admin keys. Async and awaiting: Elysia guesses from a handler's source
+   * whether to await it, and a rejection it does not await escapes onError (app.handle
+   * throws, a server answers 500).
+   */
+  const adminOnly =
+    (handle: (request: Request) => Promise<Response>) =>
+    async ({ request }: { request: Request }): Promise<Response> => {
+      const allowed = access(request, "admin");
+      return allowed.ok ? await handle(request) : allowed.response;
+    };
+
   async function handleIngest(modelName: string, request: Request, client: () => string): Promise<Response> {
     const target = options.pipeline.target(modelName);
     if (!target) {
@@ -308,24 +320,8 @@ export function createApp(options: AppOptions) {
       },
       { parse: "none" },
     )
-    // Async, awaiting: Elysia guesses from a handler's source whether to await it, and a
-    // rejection it does not await escapes onError (app.handle throws, a server answers 500).
-    .post(
-      "/query",
-      async ({ request }) => {
-        const allowed = access(request, "admin");
-        return allowed.ok ? await handleQuery(request) : allowed.response;
-      },
-      { parse: "none" },
-    )
-    .post(
-      "/dead-letters/replay",
-      async ({ request }) => {
-        const allowed = access(request, "admin");
-        return allowed.ok ? await handleReplay(request) : allowed.response;
-      },
-      { parse: "none" },
-    )
+    .post("/query", adminOnly(handleQuery), { parse: "none" })
+    .post("/dead-letters/replay", adminOnly(handleReplay), { parse: "none" })
     .get("/views/:name/events", async ({ params, request }) => {
       const allowed = access(request, "query");
       return allowed.ok ? await handleEvents(params.name, request, allowed.client) : allowed.response;

@@ -128,31 +128,26 @@ EOF
     </igloo_reader>
   </profiles>
   <users>
-    <default>
-      <password_sha256_hex>$(xml_escape "$hash")</password_sha256_hex>
-      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
-      <profile>default</profile>
-      <quota>default</quota>
-    </default>
-    <igloo_reader>
-      <password_sha256_hex>$(xml_escape "$hash")</password_sha256_hex>
-      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
-      <profile>igloo_reader</profile>
-      <quota>default</quota>
-      <allow_databases><database>igloo</database></allow_databases>
-    </igloo_reader>
-    <igloo_experimental>
-      <password_sha256_hex>$(xml_escape "$hash")</password_sha256_hex>
-      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
-      <profile>experimental</profile>
-      <quota>default</quota>
-    </igloo_experimental>
+$(user_xml default default "$hash")
+$(user_xml igloo_reader igloo_reader "$hash" '<allow_databases><database>igloo</database></allow_databases>')
+$(user_xml igloo_experimental experimental "$hash")
   </users>
   <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors>
     <result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
 </yandex>
 EOF
   chmod 600 "$dir/users.xml"
+}
+
+# One <users> entry: a user (name, profile, password hash, extra XML) that may connect
+# from loopback only.
+user_xml() { # name profile hash [extra]
+  printf '    <%s>\n' "$1"
+  printf '      <password_sha256_hex>%s</password_sha256_hex>\n' "$(xml_escape "$3")"
+  printf '      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>\n'
+  printf '      <profile>%s</profile>\n      <quota>default</quota>\n' "$2"
+  [ -z "${4:-}" ] || printf '      %s\n' "$4"
+  printf '    </%s>\n' "$1"
 }
 
 # Alive and not a zombie: once this script has exited, the server is reparented, and a

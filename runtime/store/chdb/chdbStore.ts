@@ -32,20 +32,7 @@ import { detectCapabilities } from "../capabilities.ts";
 import { quoteString } from "../clickhouseSql.ts";
 import { readCompactJson } from "../compactJson.ts";
 import { describeTable, listTables } from "../introspection.ts";
-import {
-  hasParams,
-  requireOneStatement,
-  StoreError,
-  type ColumnInfo,
-  type InsertOptions,
-  type QueryParams,
-  type QueryResult,
-  type ReadLimits,
-  type ReadOptions,
-  type RowStream,
-  type Store,
-  type StoreCapabilities,
-} from "../store.ts";
+import { hasParams, requireOneStatement, StoreError, type ColumnInfo, type InsertOptions, type QueryParams, type QueryResult, type ReadLimits, type ReadOptions, type RowStream, type Store, type StoreCapabilities } from "../store.ts";
 import { INSERT_SETTINGS, OUTPUT_SETTINGS, readLimitSettings } from "../querySettings.ts";
 
 interface WriterSession {

@@ -26,19 +26,7 @@ import { quoteIdent, quoteString } from "../clickhouseSql.ts";
 import { readCompactJson } from "../compactJson.ts";
 import { describeTable, listTables } from "../introspection.ts";
 import { INSERT_SETTINGS, OUTPUT_SETTINGS } from "../querySettings.ts";
-import {
-  hasParams,
-  requireOneStatement,
-  StoreError,
-  type ColumnInfo,
-  type InsertOptions,
-  type QueryParams,
-  type QueryResult,
-  type ReadOptions,
-  type RowStream,
-  type Store,
-  type StoreCapabilities,
-} from "../store.ts";
+import { hasParams, requireOneStatement, StoreError, type ColumnInfo, type InsertOptions, type QueryParams, type QueryResult, type ReadOptions, type RowStream, type Store, type StoreCapabilities } from "../store.ts";
 import { resolveConnection, type ClickHouseConnectOptions, type ResolvedConnection } from "./connectionOptions.ts";
 import { parseJsonResult, valueRewrites, type OutputEmulation } from "./jsonResult.ts";
 import { toStoreError, type ServerTarget } from "./serverErrors.ts";

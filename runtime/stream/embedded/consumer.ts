@@ -1,3 +1,4 @@
+import { BatchWait } from "../batchWait.ts";
 import { messageOf, reportBatchError, retryDelayMs } from "../checks.ts";
 import { handleUntilCommitted } from "../handleBatch.ts";
 import type { RecordBatch, StreamRecord, SubscribeOptions, Subscription } from "../stream.ts";
@@ -21,10 +22,7 @@ export class TopicSubscription implements Subscription {
   #bufferedEnd: number;
   #cursor: ReadCursor | undefined;
   /** When the records below `end` became available, oldest first: drives `maxWaitMs`. */
-  readonly #arrivals: { end: number; at: number }[];
-  #closing = false;
-  #wakeUp: (() => void) | undefined;
-  #wakeOnAppend = false;
+  readonly #wait = new BatchWait();
   readonly #stopListening: () => void;
   readonly #done: Promise<void>;
   #closed: Promise<void> | undefined;
@@ -42,10 +40,9 @@ export class TopicSubscription implements Subscription {
     this.#position = Math.max(committed?.offset ?? (options.startAt === "latest" ? topic.endOffset : 0), topic.startOffset);
     this.#bufferedEnd = this.#position;
     // Records already in the log waited long enough: a backlog is delivered at once.
-    this.#arrivals = [{ end: topic.endOffset, at: -Infinity }];
+    this.#wait.arrived(topic.endOffset, -Infinity);
     this.#stopListening = topic.onAppend(() => {
-      this.#arrivals.push({ end: topic.endOffset, at: performance.now() });
-      if (this.#wakeOnAppend) this.#wakeUp?.();
+      this.#wait.arrived(topic.endOffset);
     });
     // A group that starts at the end remembers where, so a restart does not move it on.
     const pin = committed === undefined && options.startAt === "latest" ? this.#position : undefined;
@@ -68,8 +65,7 @@ export class TopicSubscription implements Subscription {
    */
   close(): Promise<void> {
     this.#closed ??= (async () => {
-      this.#closing = true;
-      this.#wakeUp?.();
+      this.#wait.stop();
       await this.#done;
       this.#onClosed();
     })();
@@ -81,13 +77,13 @@ export class TopicSubscription implements Subscription {
       if (pin !== undefined && !(await this.#withRetry(async () => (await this.#offsets.commit(this.#options.topic, this.#options.group, pin), true)))) return;
       if (intent) {
         // Replay the interrupted batch exactly, whatever maxBatchRecords is now.
-        while (!this.#closing && this.#topic.endOffset < intent.end) await this.#sleep(undefined, true);
-        if (this.#closing) return;
+        while (!this.#wait.stopped && this.#topic.endOffset < intent.end) await this.#wait.sleep(undefined, true);
+        if (this.#wait.stopped) return;
         const records = await this.#withRetry(() => this.#take(intent.offset, intent.end - intent.offset));
         if (!records) return;
         await this.#handleBatch(records, intent.intent);
       }
-      while (!this.#closing) {
+      while (!this.#wait.stopped) {
         const count = await this.#waitForBatch();
         if (count === 0) return;
         const records = await this.#withRetry(() => this.#take(this.#position, count));
@@ -99,22 +95,9 @@ export class TopicSubscription implements Subscription {
     }
   }
 
-  /** How many records to deliver next, once enough are there or the oldest waited long enough; 0 on close. */
-  async #waitForBatch(): Promise<number> {
-    const { maxBatchRecords, maxWaitMs } = this.#options;
-    while (!this.#closing) {
-      const available = this.#topic.endOffset - this.#position;
-      if (available >= maxBatchRecords) return maxBatchRecords;
-      if (available > 0) {
-        while ((this.#arrivals[0]?.end ?? Infinity) <= this.#position) this.#arrivals.shift();
-        const waited = performance.now() - (this.#arrivals[0]?.at ?? -Infinity);
-        if (waited >= maxWaitMs) return available;
-        await this.#sleep(maxWaitMs - waited, true);
-      } else {
-        await this.#sleep(undefined, true);
-      }
-    }
-    return 0;
+  /** How many records to deliver next (BatchWait.nextBatch); 0 on close. */
+  #waitForBatch(): Promise<number> {
+    return this.#wait.nextBatch(this.#options, () => ({ count: this.#topic.endOffset - this.#position, first: this.#position }));
   }
 
   /** Exactly `count` records from `from`, which the log holds durably. */
@@ -163,8 +146,8 @@ export class TopicSubscription implements Subscription {
       saveIntent: (intent) => this.#offsets.saveIntent(topic, group, { offset: firstOffset, end: nextOffset, intent }),
       commit: (batch) => this.#commit(batch),
       report: (error, batch) => this.#report(error, batch),
-      stopping: () => this.#closing,
-      pause: () => this.#sleep(retryDelayMs(this.#options), false),
+      stopping: () => this.#wait.stopped,
+      pause: () => this.#wait.sleep(retryDelayMs(this.#options), false),
     });
   }
 
@@ -178,15 +161,15 @@ export class TopicSubscription implements Subscription {
         return true;
       } catch (error) {
         this.#report(error, batch);
-        if (this.#closing) return false;
-        await this.#sleep(retryDelayMs(this.#options), false);
+        if (this.#wait.stopped) return false;
+        await this.#wait.sleep(retryDelayMs(this.#options), false);
       }
     }
   }
 
   /** Runs a read, retrying after `retryDelayMs` on errors; undefined once closing. */
   async #withRetry<T>(read: () => Promise<T>): Promise<T | undefined> {
-    while (!this.#closing) {
+    while (!this.#wait.stopped) {
       try {
         return await read();
       } catch (error) {
@@ -194,7 +177,7 @@ export class TopicSubscription implements Subscription {
         this.#buffered = [];
         this.#head = 0;
         console.error(`igloo stream: reading "${this.#topic.name}" for group "${this.#options.group}" failed: ${messageOf(error)}`);
-        await this.#sleep(retryDelayMs(this.#options), false);
+        await this.#wait.sleep(retryDelayMs(this.#options), false);
       }
     }
     return undefined;
@@ -202,21 +185,5 @@ export class TopicSubscription implements Subscription {
 
   #report(error: unknown, batch: RecordBatch): void {
     reportBatchError(this.#options, error, batch, (message) => console.error(`igloo stream: ${message}`));
-  }
-
-  /** Waits `ms` (forever when undefined) or until close, or the next append if asked. */
-  #sleep(ms: number | undefined, wakeOnAppend: boolean): Promise<void> {
-    if (this.#closing) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = ms === undefined ? undefined : setTimeout(() => finish(), ms);
-      const finish = () => {
-        clearTimeout(timer);
-        this.#wakeUp = undefined;
-        this.#wakeOnAppend = false;
-        resolve();
-      };
-      this.#wakeUp = finish;
-      this.#wakeOnAppend = wakeOnAppend;
-    });
   }
 }

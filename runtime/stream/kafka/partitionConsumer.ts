@@ -1,3 +1,4 @@
+import { BatchWait } from "../batchWait.ts";
 import { messageOf, retryDelayMs } from "../checks.ts";
 import { handleUntilCommitted } from "../handleBatch.ts";
 import type { RecordBatch, StreamRecord, SubscribeOptions } from "../stream.ts";
@@ -46,13 +47,10 @@ export class PartitionConsumer {
   /** The committed offset: records below it are done and dropped. */
   #floor = -1;
   /** When the records below `end` were fed, oldest first: drives maxWaitMs. */
-  #arrivals: { end: number; at: number }[] = [];
   /** Records to hold before pausing the fetch: a batch's worth, or a replayed batch's. */
   #limit: number;
   #paused = false;
-  #stopping = false;
-  #wakeUp: (() => void) | undefined;
-  #wakeOnFeed = false;
+  readonly #wait = new BatchWait();
 
   constructor(partition: number, host: PartitionHost, predecessor: PartitionConsumer | undefined) {
     this.partition = partition;
@@ -71,8 +69,7 @@ export class PartitionConsumer {
       this.#end = record.offset + 1;
     }
     if (this.#end !== before) {
-      this.#arrivals.push({ end: this.#end, at: performance.now() });
-      if (this.#wakeOnFeed) this.#wakeUp?.();
+      this.#wait.arrived(this.#end);
     }
     if (this.#full()) this.#paused = true;
     return this.#paused;
@@ -80,8 +77,7 @@ export class PartitionConsumer {
 
   /** Stops after the batch in hand, if any, is handled and committed; a batch waiting for a retry is dropped. */
   stop(): void {
-    this.#stopping = true;
-    this.#wakeUp?.();
+    this.#wait.stop();
   }
 
   async #run(predecessor: PartitionConsumer | undefined): Promise<void> {
@@ -95,13 +91,13 @@ export class PartitionConsumer {
         // Replay the interrupted batch exactly, whatever maxBatchRecords is now.
         this.#limit = Math.max(this.#limit, stored.end - (committed.offset ?? 0));
         this.#resumeIfRoom();
-        while (!this.#stopping && this.#end < stored.end) await this.#sleep(undefined, true);
-        if (this.#stopping) return;
+        while (!this.#wait.stopped && this.#end < stored.end) await this.#wait.sleep(undefined, true);
+        if (this.#wait.stopped) return;
         this.#limit = this.#host.options.maxBatchRecords;
         const records = this.#takeBelow(stored.end);
         if (records.length > 0) await this.#handleBatch(records, stored.intent);
       }
-      while (!this.#stopping) {
+      while (!this.#wait.stopped) {
         const count = await this.#waitForBatch();
         if (count === 0) return;
         await this.#handleBatch(this.#take(count), undefined);
@@ -124,23 +120,9 @@ export class PartitionConsumer {
     this.#resumeIfRoom();
   }
 
-  /** How many records to deliver next, once enough are there or the oldest waited long enough; 0 on stop. */
-  async #waitForBatch(): Promise<number> {
-    const { maxBatchRecords, maxWaitMs } = this.#host.options;
-    while (!this.#stopping) {
-      const available = this.#records.length - this.#head;
-      if (available >= maxBatchRecords) return maxBatchRecords;
-      const next = this.#records[this.#head]?.offset;
-      if (next !== undefined) {
-        while ((this.#arrivals[0]?.end ?? Infinity) <= next) this.#arrivals.shift();
-        const waited = performance.now() - (this.#arrivals[0]?.at ?? -Infinity);
-        if (waited >= maxWaitMs) return available;
-        await this.#sleep(maxWaitMs - waited, true);
-      } else {
-        await this.#sleep(undefined, true);
-      }
-    }
-    return 0;
+  /** How many records to deliver next (BatchWait.nextBatch); 0 on stop. */
+  #waitForBatch(): Promise<number> {
+    return this.#wait.nextBatch(this.#host.options, () => ({ count: this.#records.length - this.#head, first: this.#records[this.#head]?.offset ?? 0 }));
   }
 
   #take(count: number): StreamRecord[] {
@@ -189,8 +171,8 @@ export class PartitionConsumer {
       saveIntent: (intent) => this.#host.commit(partition, firstOffset, encodeIntent(intent, nextOffset)),
       commit: (batch) => this.#commit(batch),
       report: (error, batch) => this.#host.report(error, batch),
-      stopping: () => this.#stopping,
-      pause: () => this.#sleep(retryDelayMs(this.#host.options), false),
+      stopping: () => this.#wait.stopped,
+      pause: () => this.#wait.sleep(retryDelayMs(this.#host.options), false),
     });
   }
 
@@ -215,30 +197,14 @@ export class PartitionConsumer {
 
   /** Runs a read, retrying after `retryDelayMs` on errors; undefined once stopping. */
   async #retrying<T>(read: () => Promise<T>): Promise<T | undefined> {
-    while (!this.#stopping) {
+    while (!this.#wait.stopped) {
       try {
         return await read();
       } catch (error) {
         this.#host.warn(`reading the committed offset of partition ${this.partition} of "${this.#host.options.topic}" failed: ${messageOf(error)}; retrying`);
-        await this.#sleep(retryDelayMs(this.#host.options), false);
+        await this.#wait.sleep(retryDelayMs(this.#host.options), false);
       }
     }
     return undefined;
-  }
-
-  /** Waits `ms` (forever when undefined) or until stop, or the next feed if asked. */
-  #sleep(ms: number | undefined, wakeOnFeed: boolean): Promise<void> {
-    if (this.#stopping) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = ms === undefined ? undefined : setTimeout(() => finish(), ms);
-      const finish = () => {
-        clearTimeout(timer);
-        this.#wakeUp = undefined;
-        this.#wakeOnFeed = false;
-        resolve();
-      };
-      this.#wakeUp = finish;
-      this.#wakeOnFeed = wakeOnFeed;
-    });
   }
 }
