@@ -226,7 +226,7 @@ export function openApiDocument(input: { models: readonly ModelIR[]; views: read
             },
           },
         },
-        ...errors(400, 401, 403, 404, 415),
+        ...errors(400, 401, 403, 404, 415, 503),
       },
     },
   };
