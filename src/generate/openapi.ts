@@ -55,6 +55,22 @@ const errors = (...codes: number[]) =>
     ]),
   );
 
+
+/** An admin route taking a JSON body and answering JSON. */
+function adminPost(route: { operationId: string; summary: string; parameters?: Schema[]; request: Schema; ok: { description: string; schema: Schema }; errors: number[] }): Schema {
+  return {
+    operationId: route.operationId,
+    summary: route.summary,
+    security: [{ bearer: [] }],
+    ...(route.parameters ? { parameters: route.parameters } : {}),
+    requestBody: { required: true, content: { "application/json": { schema: route.request } } },
+    responses: {
+      "200": { description: route.ok.description, content: { "application/json": { schema: route.ok.schema } } },
+      ...errors(...route.errors),
+    },
+  };
+}
+
 /** `x-igloo-after` and `x-igloo-wait-ms`: read-your-writes for views and queries. */
 const FRESHNESS_HEADERS = [
   {
@@ -171,64 +187,44 @@ export function openApiDocument(input: { models: readonly ModelIR[]; views: read
     };
   }
   paths["/query"] = {
-    post: {
+    post: adminPost({
       operationId: "query",
       summary: "Run a read-only SQL statement on the project's data (admin key in production)",
-      security: [{ bearer: [] }],
       parameters: FRESHNESS_HEADERS,
-      requestBody: {
-        required: true,
-        content: { "application/json": { schema: { $ref: "#/components/schemas/QueryRequest" } } },
-      },
-      responses: {
-        "200": { description: `the columns and rows; ${STREAMED}`, content: { "application/json": { schema: { $ref: "#/components/schemas/QueryResult" } } } },
-        ...errors(400, 401, 403, 408, 413, 415, 503, 504),
-      },
-    },
+      request: { $ref: "#/components/schemas/QueryRequest" },
+      ok: { description: `the columns and rows; ${STREAMED}`, schema: { $ref: "#/components/schemas/QueryResult" } },
+      errors: [400, 401, 403, 408, 413, 415, 503, 504],
+    }),
   };
   paths["/dead-letters/replay"] = {
-    post: {
+    post: adminPost({
       operationId: "replayDeadLetters",
       summary: "Feed a model's or function's dead letters again after a fix; each is stored once however often it is replayed (admin key in production)",
-      security: [{ bearer: [] }],
-      requestBody: {
-        required: true,
-        content: {
-          "application/json": {
-            schema: {
-              type: "object",
-              properties: { source: { type: "string", description: "a model or function name" }, since: { type: "string", format: "date-time" } },
-              required: ["source"],
-              additionalProperties: false,
-            },
+      request: {
+        type: "object",
+        properties: { source: { type: "string", description: "a model or function name" }, since: { type: "string", format: "date-time" } },
+        required: ["source"],
+        additionalProperties: false,
+      },
+      ok: {
+        description: "what was fed again",
+        schema: {
+          type: "object",
+          properties: {
+            source: { type: "string" },
+            kind: { enum: ["model", "function"] },
+            read: { type: "integer" },
+            refed: { type: "integer" },
+            refusedAgain: { type: "integer" },
+            errors: { type: "array", items: { type: "string" } },
+            more: { type: "boolean" },
+            until: { type: "string" },
           },
+          required: ["source", "kind", "read", "refed", "refusedAgain", "errors", "more"],
         },
       },
-      responses: {
-        "200": {
-          description: "what was fed again",
-          content: {
-            "application/json": {
-              schema: {
-                type: "object",
-                properties: {
-                  source: { type: "string" },
-                  kind: { enum: ["model", "function"] },
-                  read: { type: "integer" },
-                  refed: { type: "integer" },
-                  refusedAgain: { type: "integer" },
-                  errors: { type: "array", items: { type: "string" } },
-                  more: { type: "boolean" },
-                  until: { type: "string" },
-                },
-                required: ["source", "kind", "read", "refed", "refusedAgain", "errors", "more"],
-              },
-            },
-          },
-        },
-        ...errors(400, 401, 403, 404, 415, 503),
-      },
-    },
+      errors: [400, 401, 403, 404, 415, 503],
+    }),
   };
   const STATUS = (value: string) => ({ type: "object", properties: { status: { const: value } }, required: ["status"] });
   paths["/health"] = {
