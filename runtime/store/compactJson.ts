@@ -25,14 +25,16 @@
  * chDB's streams print one whole document per block: documents that follow one another
  * are read as one, their rows in order.
  */
+import { IglooError } from "../../conventions/errors.ts";
 import type { ResultColumn, RowStream } from "./store.ts";
 
 /** Turns one value's JSON text into the JSON text to send; see jsonResult.ts. */
 export type ValueRewrite = (valueText: string) => string;
 
-export class AnswerError extends Error {
+/** An engine answer Igloo cannot read (cut short, not JSONCompact, an error inside it). */
+export class AnswerError extends IglooError {
   constructor(message: string) {
-    super(message);
+    super("E_ANSWER", message, { kind: "internal" });
     this.name = "AnswerError";
   }
 }
