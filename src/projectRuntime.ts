@@ -34,14 +34,15 @@ export function assembleRuntime(
   engines: Engines,
   logger: Logger,
   limits: ServerLimits,
-  pipelineOptions: Pick<PipelineOptions, "allowDestructive" | "migrate" | "writers">,
+  pipelineOptions: Pick<PipelineOptions, "allowDestructive" | "migrate" | "writers" | "writer">,
+  viewOptions: ConstructorParameters<typeof ViewManager>[1] = {},
 ): ProjectRuntime {
   const { stream, store } = engines;
   const observability = createObservability(stream);
   const pipeline = new Pipeline({ stream, store, logger, ...pipelineOptions, metrics: observability.handles });
   const functions = new FunctionHost(stream, logger, (model) => pipeline.target(model), observability.handles, (model, work) => pipeline.use(model, work));
   observability.watch(pipeline, functions);
-  const views = new ViewManager(store);
+  const views = new ViewManager(store, viewOptions);
   const reads = new UserReads(store, limits.query);
   const subscriptions = new ViewSubscriptions({
     stream,

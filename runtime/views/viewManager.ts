@@ -74,11 +74,31 @@ export class ViewManager {
   #broken = new Map<string, string>();
   #applying: Promise<unknown> = Promise.resolve();
   #dedupMode: Promise<DedupMode> | undefined;
+  #catalog: Promise<EngineCatalog> | undefined;
 
   /** `stateTable` lets several managers share one engine (tests); a project has one. */
-  constructor(store: Store, options: { stateTable?: string } = {}) {
+  /**
+   * `catalog`: what the engine's functions and deduplication are, when the caller already
+   * asked this engine (the pipelines of one test process share one chDB).
+   */
+  constructor(store: Store, options: { stateTable?: string; catalog?: Promise<EngineCatalog> } = {}) {
     this.#store = store;
     this.#state = new ViewState(store, options.stateTable ?? DEFAULT_STATE_TABLE);
+    this.#catalog = options.catalog;
+  }
+
+  /**
+   * The engine's catalogue, asked once per manager (an engine's functions do not change
+   * while it runs). The dedup probe in it creates tables, so it runs only when a view is
+   * about to become incremental, and again only after a failure.
+   */
+  catalog(): Promise<EngineCatalog> {
+    const dedupMode = (): Promise<DedupMode> =>
+      (this.#dedupMode ??= probeDedupMode(this.#store).catch((error: unknown) => {
+        this.#dedupMode = undefined;
+        throw error;
+      }));
+    return (this.#catalog ??= loadCatalog(this.#store, dedupMode));
   }
 
   /**
@@ -170,14 +190,7 @@ export class ViewManager {
     }
 
     const modelTables = new Map(models.map((m) => [m.table, m]));
-    // The dedup probe creates tables, so it runs once per manager (again only after a
-    // failure), and only when a view is about to become incremental.
-    const dedupMode = (): Promise<DedupMode> =>
-      (this.#dedupMode ??= probeDedupMode(this.#store).catch((error: unknown) => {
-        this.#dedupMode = undefined;
-        throw error;
-      }));
-    const catalog = await loadCatalog(this.#store, dedupMode);
+    const catalog = await this.catalog();
     const pass: Pass = { records, declared, models: modelTables, engine: await this.#engineTables(), catalog, hooks };
     const candidates = views.filter((v) => {
       if (!modelTables.has(v.name)) return true;

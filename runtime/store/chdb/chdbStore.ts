@@ -29,7 +29,7 @@ import { createChdbConnection, type ChdbConnection } from "chdb/connection";
 import { randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { detectCapabilities } from "../capabilities.ts";
-import { quoteString } from "../clickhouseSql.ts";
+import { quoteIdent, quoteString } from "../clickhouseSql.ts";
 import { readCompactJson } from "../compactJson.ts";
 import { describeTable, listTables } from "../introspection.ts";
 import { hasParams, requireOneStatement, StoreError, type ColumnInfo, type InsertOptions, type QueryParams, type QueryResult, type ReadLimits, type ReadOptions, type RowStream, type Store, type StoreCapabilities } from "../store.ts";
@@ -166,13 +166,21 @@ const TAG_PREFIX = "/*igloo:read:";
 
 export interface ChdbStoreOptions {
   readonly path: string;
+  /**
+   * The database every session uses (created when missing; default `default`). chDB binds
+   * one data directory per process, so pipelines that share a process (tests) keep apart
+   * by database.
+   */
+  readonly database?: string;
+  /** What the engine can do, when the caller already asked this library (tests open many stores). */
+  readonly capabilities?: StoreCapabilities;
   /** Limits of user reads; `concurrency` reader sessions are opened. */
   readonly limits: ReadLimits;
 }
 
 export class ChdbStore implements Store {
   readonly capabilities: StoreCapabilities;
-  readonly database = "default";
+  readonly database: string;
   readonly #writer: WriterSession;
   readonly #readers: ReaderPool;
   readonly #control: Session;
@@ -182,7 +190,8 @@ export class ChdbStore implements Store {
   #writerTurn: Promise<void> = Promise.resolve();
   #closed = false;
 
-  private constructor(writer: WriterSession, readers: ReaderPool, control: Session, capabilities: StoreCapabilities) {
+  private constructor(writer: WriterSession, readers: ReaderPool, control: Session, capabilities: StoreCapabilities, database: string) {
+    this.database = database;
     this.#writer = writer;
     this.#readers = readers;
     this.#control = control;
@@ -195,10 +204,14 @@ export class ChdbStore implements Store {
     const sessions: Session[] = [];
     try {
       writer = openWriter(options.path);
+      const database = options.database ?? "default";
+      const use = database === "default" ? [] : [`USE ${quoteIdent(database)}`];
+      if (use.length > 0) await writer.client.command({ query: `CREATE DATABASE IF NOT EXISTS ${quoteIdent(database)}` });
+      for (const statement of use) await writer.client.command({ query: statement });
       await setAll(writer, OUTPUT_SETTINGS);
       const w = writer;
-      const capabilities = await detectCapabilities(async (sql, params) => (await runQuery<Record<string, unknown>>(w, sql, params)).rows);
-      const locked = [...settingStatements({ ...OUTPUT_SETTINGS, ...readLimitSettings(options.limits) }), "SET readonly = 1"];
+      const capabilities = options.capabilities ?? (await detectCapabilities(async (sql, params) => (await runQuery<Record<string, unknown>>(w, sql, params)).rows));
+      const locked = [...use, ...settingStatements({ ...OUTPUT_SETTINGS, ...readLimitSettings(options.limits) }), "SET readonly = 1"];
       for (let i = 0; i < Math.max(1, options.limits.concurrency); i++) {
         const session = new Session(options.path);
         sessions.push(session);
@@ -206,7 +219,7 @@ export class ChdbStore implements Store {
       }
       const control = new Session(options.path);
       sessions.push(control);
-      return new ChdbStore(writer, new ReaderPool(sessions.slice(0, -1)), control, capabilities);
+      return new ChdbStore(writer, new ReaderPool(sessions.slice(0, -1)), control, capabilities, database);
     } catch (error) {
       for (const session of sessions) session.close();
       await writer?.client.close().catch(() => {});

@@ -1,0 +1,244 @@
+/**
+ * `createTestPipeline()` from `igloo/testing`: a project's models, functions and views
+ * running in the test's own process on the embedded engines, assembled exactly as
+ * `igloo dev` assembles them (assembleRuntime), and asked through the same HTTP app,
+ * in-process (`app.handle`, no socket): an ingest verdict, a view's rows and a query's
+ * rows are what the HTTP API answers, byte for byte.
+ *
+ * Each pipeline is empty and apart from every other: its own log directory, and its own
+ * database in the process's one chDB data directory (chDB binds one per process; another
+ * test process has its own). Writers flush after 5 ms instead of 250 ms, so `settle()`
+ * takes milliseconds.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { IglooError } from "../../conventions/errors.ts";
+import { loadFunctions } from "../../conventions/functions/load.ts";
+import { filesIn, isProject, loadProject } from "../../conventions/project.ts";
+import { parseViews } from "../../conventions/views/parse.ts";
+import { DEAD_LETTER_TABLE, DEAD_LETTER_TOPIC } from "../../runtime/deadLetters/deadLetters.ts";
+import { DEFAULT_LIMITS, type ServerLimits } from "../../runtime/limits.ts";
+import type { Logger } from "../../runtime/observability/logger.ts";
+import { createApp } from "../../runtime/server/app.ts";
+import { RequestGate } from "../../runtime/server/gate.ts";
+import { ChdbStore } from "../../runtime/store/chdb/chdbStore.ts";
+import { quoteIdent } from "../../runtime/store/clickhouseSql.ts";
+import type { StoreCapabilities } from "../../runtime/store/store.ts";
+import type { EngineCatalog } from "../../runtime/views/incremental.ts";
+import { EmbeddedLog } from "../../runtime/stream/embedded/embeddedLog.ts";
+import type { Stream } from "../../runtime/stream/stream.ts";
+import { writerGroup } from "../../runtime/writer/tableWriter.ts";
+import { writeProjectLib } from "../generate/projectLib.ts";
+import { assembleRuntime, type ProjectRuntime } from "../projectRuntime.ts";
+
+export interface TestPipelineOptions {
+  /** The project's folder; default: the nearest folder up from the working directory with a `datamodels/` folder. */
+  readonly root?: string;
+  /** Run the project's functions (default true); `false` tests ingest and views alone. */
+  readonly functions?: boolean;
+}
+
+/** What `POST /ingest/<Model>` answers with a 200. */
+export interface IngestVerdict {
+  readonly accepted: number;
+  readonly rejected: number;
+  readonly errors: readonly { readonly index: number; readonly message: string }[];
+  readonly token: string;
+}
+
+export type Row = Record<string, unknown>;
+
+export interface TestPipeline {
+  /** The same verdict as `POST /ingest/<model>`; a refused request (unknown model, a body over a limit...) throws its error. */
+  ingest(model: string, records: unknown): Promise<IngestVerdict>;
+  /** Resolves once every accepted record has gone through every function and table writer. */
+  settle(timeoutMs?: number): Promise<void>;
+  /** Rows as `GET /views/<name>` returns them in `data` (settled first). */
+  view(name: string, params?: Readonly<Record<string, string | number | boolean | null | readonly unknown[]>>): Promise<Row[]>;
+  /** Rows as `POST /query` returns them in `data` (settled first). */
+  query(sql: string, params?: Readonly<Record<string, unknown>>): Promise<Row[]>;
+  /** The rows of `igloo_dead_letters`, oldest first (settled first). */
+  deadLetters(): Promise<Row[]>;
+  /** What the pipeline logged (warnings and errors: a function that threw, a held change...). */
+  logs(): readonly string[];
+  close(): Promise<void>;
+}
+
+/** The chDB data directory of this process, shared by its pipelines, removed at exit. */
+let chdbPath: string | undefined;
+let pipelines = 0;
+/** What the process's one chDB can do, asked by the first pipeline, so later ones start faster. */
+let engineFacts: { capabilities: StoreCapabilities; catalog: Promise<EngineCatalog> } | undefined;
+/** Reads a test makes at once; each is a chDB session to open. */
+const TEST_LIMITS: ServerLimits = { ...DEFAULT_LIMITS, query: { ...DEFAULT_LIMITS.query, concurrency: 2 } };
+
+function processChdbPath(): string {
+  if (chdbPath === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), "igloo-test-chdb-"));
+    chdbPath = join(dir, "chdb");
+    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return chdbPath;
+}
+
+/** The nearest folder from `start` upwards that has a `datamodels/` folder. */
+export function findProjectRoot(start: string): string {
+  for (let dir = resolve(start); ; dir = dirname(dir)) {
+    if (isProject(dir)) return dir;
+    if (dirname(dir) === dir) {
+      throw new IglooError("E_NOT_A_PROJECT", `no Igloo project (a folder with datamodels/) in ${start} or above it.`, {
+        hint: "Run the tests from the project's folder, or pass createTestPipeline({ root }).",
+      });
+    }
+  }
+}
+
+function memoryLogger(lines: string[]): Logger {
+  const keep = (level: string) => (message: string) => void lines.push(`${level}: ${message}`);
+  return { info: () => {}, warn: keep("warn"), error: keep("error") };
+}
+
+/** The first problem of a convention folder, thrown as the build would report it. */
+function firstProblem(errors: readonly Error[]): void {
+  if (errors.length > 0) throw errors[0]!;
+}
+
+export async function createTestPipeline(options: TestPipelineOptions = {}): Promise<TestPipeline> {
+  const root = options.root === undefined ? findProjectRoot(process.cwd()) : resolve(options.root);
+  const project = loadProject(root);
+  firstProblem(project.errors);
+  const models = project.models.models;
+  const parsedViews = parseViews(filesIn(root, "views", ".sql"));
+  firstProblem(parsedViews.errors);
+
+  const id = `igloo_test_${process.pid}_${++pipelines}`;
+  const dir = mkdtempSync(join(tmpdir(), "igloo-test-log-"));
+  const lines: string[] = [];
+  const logger = memoryLogger(lines);
+  const stream = await EmbeddedLog.open({ dir: join(dir, "stream") });
+  let store: ChdbStore;
+  try {
+    store = await ChdbStore.open({ path: processChdbPath(), database: id, limits: TEST_LIMITS.query, ...(engineFacts ? { capabilities: engineFacts.capabilities } : {}) });
+  } catch (error) {
+    await stream.close();
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  const runtime = assembleRuntime({ stream, store }, logger, TEST_LIMITS, { allowDestructive: true, writer: { maxWaitMs: 5 } }, engineFacts ? { catalog: engineFacts.catalog } : {});
+  const close = async () => {
+    await runtime.functions.close();
+    await runtime.pipeline.close();
+    runtime.subscriptions.closeAll();
+    await stream.close();
+    await store.exec(`DROP DATABASE IF EXISTS ${quoteIdent(id)}`).catch(() => {});
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await start(runtime, root, models, parsedViews, options);
+    if (!engineFacts) {
+      // Asked now, on this pipeline's store, while it is open: later pipelines reuse the
+      // answers (the dedup probe too, though this project may have no incremental view).
+      const catalog = runtime.views.catalog();
+      await (await catalog).dedupMode();
+      engineFacts = { capabilities: store.capabilities, catalog };
+    }
+  } catch (error) {
+    await close();
+    throw error;
+  }
+
+  const app = createApp({ ...runtime.app, gate: new RequestGate({ allowedHosts: [], corsOrigins: [], loopbackOrigins: true }) });
+  const ask = async (path: string, init?: RequestInit): Promise<unknown> => {
+    const response = await app.handle(new Request(`http://localhost${path}`, init));
+    const text = await response.text();
+    const body = text === "" ? {} : (JSON.parse(text) as { error?: string });
+    if (response.status !== 200 || body.error !== undefined) {
+      throw new IglooError("E_TEST_PIPELINE", `${init?.method ?? "GET"} ${path.replace(/\?.*$/, "")} answered ${response.status}: ${body.error ?? text}`);
+    }
+    return body;
+  };
+  const postJson = (path: string, body: unknown) => ask(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const query = async (sql: string, params?: Readonly<Record<string, unknown>>) => {
+    await settle(runtime, stream);
+    return ((await postJson("/query", params === undefined ? { sql } : { sql, params })) as { data: Row[] }).data;
+  };
+  let closed: Promise<void> | undefined;
+
+  return {
+    ingest: async (model, records) => (await postJson(`/ingest/${encodeURIComponent(model)}`, records)) as IngestVerdict,
+    settle: (timeoutMs) => settle(runtime, stream, timeoutMs),
+    async view(name, params = {}) {
+      await settle(runtime, stream);
+      const search = new URLSearchParams(Object.entries(params).map(([key, value]): [string, string] => [key, typeof value === "object" && value !== null ? JSON.stringify(value) : String(value)]));
+      const query = search.size === 0 ? "" : `?${search}`;
+      return ((await ask(`/views/${encodeURIComponent(name)}${query}`)) as { data: Row[] }).data;
+    },
+    query,
+    deadLetters: () => query(`SELECT * FROM ${quoteIdent(DEAD_LETTER_TABLE)} ORDER BY ts`),
+    logs: () => [...lines],
+    close: () => (closed ??= close()),
+  };
+}
+
+async function start(
+  runtime: ProjectRuntime,
+  root: string,
+  models: Parameters<ProjectRuntime["pipeline"]["apply"]>[0],
+  parsedViews: ReturnType<typeof parseViews>,
+  options: TestPipelineOptions,
+): Promise<void> {
+  const { pipeline, functions, views } = runtime;
+  await pipeline.apply(models);
+  if (options.functions !== false) {
+    // Functions are bundled against the project's generated library, as in `igloo dev`.
+    writeProjectLib(root, models);
+    const loaded = await loadFunctions(root, models);
+    firstProblem(loaded.errors);
+    await functions.apply(loaded.functions);
+  }
+  const report = await views.apply(parsedViews.views, models, { pauseWriter: (table) => pipeline.pauseWriter(table) });
+  firstProblem(report.errors);
+}
+
+/**
+ * Until nothing moves: every table writer and every function's group has committed what
+ * its topic held when looked at, and no topic grew meanwhile (a function's outputs and
+ * dead letters are appends of their own).
+ */
+async function settle(runtime: ProjectRuntime, stream: Stream, timeoutMs = 30_000): Promise<void> {
+  const { pipeline, functions } = runtime;
+  const deadline = Date.now() + timeoutMs;
+  const topicOf = (model: string) => pipeline.target(model)?.topic ?? model;
+  const readers = [
+    { topic: DEAD_LETTER_TOPIC, group: writerGroup(DEAD_LETTER_TOPIC), what: "the dead-letter writer" },
+    ...pipeline.models().filter((m) => !m.streamOnly).map((m) => ({ topic: topicOf(m.name), group: writerGroup(topicOf(m.name)), what: `the table writer of ${m.table}` })),
+    ...functions.groups().map((g) => ({ topic: topicOf(g.topic), group: g.group, what: `function group ${g.group}` })),
+  ];
+  const topics = [...new Set(readers.map((r) => r.topic))];
+  const ends = async () => new Map(await Promise.all(topics.map(async (topic) => [topic, await stream.endOffsets(topic)] as const)));
+  const same = (a: Map<string, ReadonlyMap<number, number>>, b: Map<string, ReadonlyMap<number, number>>) =>
+    [...a].every(([topic, offsets]) => [...offsets].every(([partition, end]) => b.get(topic)?.get(partition) === end));
+  for (;;) {
+    const goal = await ends();
+    let behind: string | undefined;
+    for (;;) {
+      behind = undefined;
+      for (const { topic, group, what } of readers) {
+        const committed = await stream.committed(topic, group);
+        for (const [partition, end] of goal.get(topic) ?? []) {
+          if ((committed.get(partition)?.offset ?? 0) < end) behind ??= `${what} is at ${committed.get(partition)?.offset ?? 0} of ${end} in ${topic}`;
+        }
+      }
+      if (behind === undefined) break;
+      if (Date.now() >= deadline) {
+        throw new IglooError("E_NOT_SETTLED", `the pipeline did not settle within ${timeoutMs} ms: ${behind}.`, {
+          hint: "A writer or function that keeps failing says why in pipeline.logs().",
+        });
+      }
+      await Bun.sleep(2);
+    }
+    if (same(goal, await ends())) return;
+  }
+}
