@@ -8,6 +8,7 @@ import { dirname, join } from "node:path";
 import type { BunPlugin } from "bun";
 import { CLIENT_SOURCES } from "./src/generate/client.ts";
 import { LIB_SOURCES } from "./src/generate/projectLib.ts";
+import { TESTING_BUNDLE } from "./src/generate/testingLib.ts";
 
 const root = import.meta.dir;
 const dist = join(root, "dist");
@@ -21,6 +22,7 @@ const dist = join(root, "dist");
 const chdbBesideExecutable: BunPlugin = {
   name: "chdb-beside-executable",
   setup(build) {
+    // IGLOO_NATIVE_DIR: where a project's tests (igloo/testing, run by another Bun) find it.
     build.onLoad({ filter: /chdb[\\/]dist[\\/]loader\.js$/ }, () => ({
       loader: "js",
       contents: `
@@ -28,7 +30,7 @@ const chdbBesideExecutable: BunPlugin = {
         const { dirname, join } = require("node:path");
         let cached;
         exports.platformKey = () => process.platform + "-" + process.arch;
-        exports.loadNative = () => (cached ??= require(join(dirname(process.execPath), "chdb_node.node")));
+        exports.loadNative = () => (cached ??= require(join(process.env.IGLOO_NATIVE_DIR || dirname(process.execPath), "chdb_node.node")));
       `,
     }));
     // chDB's ESM entry loads its CommonJS one with createRequire at run time, which a
@@ -43,11 +45,28 @@ const chdbBesideExecutable: BunPlugin = {
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(dist, { recursive: true });
 
+// igloo/testing as one ES module, shipped inside the binary and copied into each
+// project's .igloo/lib by igloo commands (src/generate/projectLib.ts).
+rmSync(join(root, TESTING_BUNDLE), { recursive: true, force: true });
+const testing = await Bun.build({
+  entrypoints: [join(root, "src/testing/index.ts")],
+  outdir: join(root, TESTING_BUNDLE),
+  naming: "index.js",
+  target: "bun",
+  format: "esm",
+  plugins: [chdbBesideExecutable],
+  minify: { syntax: true, whitespace: true, identifiers: false },
+});
+if (!testing.success) {
+  for (const log of testing.logs) console.error(log);
+  process.exit(1);
+}
+
 const result = await Bun.build({
   entrypoints: [join(root, "src/cli.ts")],
   // Built under another name: an entry point named `igloo` would collide with the
   // `packages/igloo` asset inside the binary's virtual file system.
-  compile: { outfile: join(dist, "igloo-cli"), assets: ["template", ...LIB_SOURCES, ...CLIENT_SOURCES], autoloadBunfig: false, autoloadDotenv: false },
+  compile: { outfile: join(dist, "igloo-cli"), assets: ["template", ...LIB_SOURCES, ...CLIENT_SOURCES, TESTING_BUNDLE], autoloadBunfig: false, autoloadDotenv: false },
   plugins: [chdbBesideExecutable],
   minify: { syntax: true, whitespace: true, identifiers: false },
   sourcemap: "none",

@@ -13,7 +13,9 @@ import { buildProject } from "./commands/build.ts";
 import { checkProject, formatCheckSummary } from "./commands/check.ts";
 import { formatReplay, replayDeadLetters } from "./commands/deadLetters.ts";
 import { DEFAULT_CLIENT_OUT, writeClient } from "./commands/generate.ts";
-import { readViewDescriptions } from "./generate/projectLib.ts";
+import { dirname } from "node:path";
+import { isProject, loadProject } from "../conventions/project.ts";
+import { readViewDescriptions, writeProjectLib } from "./generate/projectLib.ts";
 import { runPlan } from "./commands/migrate.ts";
 import { startProduction } from "./commands/start.ts";
 import { generateKey, isRole } from "../runtime/server/auth.ts";
@@ -255,10 +257,17 @@ const generate = defineCommand({
 const test = defineCommand({
   meta: { name: "test", description: "Run the project's tests with the Bun inside this binary (bun test)" },
   run: guarded(async ({ rawArgs }: { rawArgs: string[] }) => {
+    // The project's library (igloo, igloo/models, igloo/testing) as its models are now.
+    const root = process.cwd();
+    if (isProject(root)) {
+      const project = loadProject(root);
+      if (project.errors.length > 0) throw project.errors[0]!;
+      writeProjectLib(root, project.models.models);
+    }
     // A compiled Bun binary behaves as the `bun` CLI when BUN_BE_BUN is set; from source,
     // execPath is bun itself. Either way users need no separate Bun install.
     const child = Bun.spawn([process.execPath, "test", ...rawArgs], {
-      env: { ...process.env, BUN_BE_BUN: "1" },
+      env: { ...process.env, BUN_BE_BUN: "1", ...(Bun.isStandaloneExecutable ? { IGLOO_NATIVE_DIR: dirname(process.execPath) } : {}) },
       stdio: ["inherit", "inherit", "inherit"],
     });
     process.exit(await child.exited);

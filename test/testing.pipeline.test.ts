@@ -6,11 +6,14 @@
 import { afterAll, expect, test } from "bun:test";
 import { cpSync } from "node:fs";
 import { join } from "node:path";
+import { loadProject } from "../conventions/project.ts";
+import { writeProjectLib } from "../src/generate/projectLib.ts";
 import { createTestPipeline } from "../src/testing/testPipeline.ts";
 import { REPO, removeDir, tempDir } from "../scripts/lib/igloo.ts";
 
 const root = join(tempDir("testing-pipeline"), "project");
 cpSync(join(REPO, "template"), root, { recursive: true });
+writeProjectLib(root, loadProject(root).models.models);
 afterAll(() => removeDir(join(root, "..")));
 
 const purchase = (orderId: string, userId: string, items: string[]) => ({ orderId, ts: "2026-11-24T10:00:00Z", userId, amount: "19.90", items });

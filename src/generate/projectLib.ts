@@ -11,6 +11,7 @@ import { join } from "node:path";
 import type { ModelIR } from "../../conventions/datamodels/ir.ts";
 import { assetPath } from "../assets.ts";
 import { modelsModule } from "./modelTypes.ts";
+import { writeTestingLib } from "./testingLib.ts";
 import { viewsModule, type ViewDescription } from "./viewTypes.ts";
 
 /**
@@ -42,6 +43,7 @@ export function writeProjectLib(root: string, models: readonly ModelIR[]): strin
   writeFileSync(join(lib, "index.ts"), LIB_INDEX);
   writeFileSync(join(lib, "models.ts"), modelsModule(models, "./packages/igloo/index.ts"));
   if (!existsSync(join(lib, "views.ts"))) writeViewTypes(root, []);
+  writeTestingLib(lib);
   return lib;
 }
 

@@ -29,7 +29,6 @@ import type { EngineCatalog } from "../../runtime/views/incremental.ts";
 import { EmbeddedLog } from "../../runtime/stream/embedded/embeddedLog.ts";
 import type { Stream } from "../../runtime/stream/stream.ts";
 import { writerGroup } from "../../runtime/writer/tableWriter.ts";
-import { writeProjectLib } from "../generate/projectLib.ts";
 import { assembleRuntime, type ProjectRuntime } from "../projectRuntime.ts";
 
 export interface TestPipelineOptions {
@@ -192,8 +191,8 @@ async function start(
   const { pipeline, functions, views } = runtime;
   await pipeline.apply(models);
   if (options.functions !== false) {
-    // Functions are bundled against the project's generated library, as in `igloo dev`.
-    writeProjectLib(root, models);
+    // Functions are bundled against the project's generated library in .igloo/lib, which
+    // `igloo test` (and every other igloo command) writes first.
     const loaded = await loadFunctions(root, models);
     firstProblem(loaded.errors);
     await functions.apply(loaded.functions);

@@ -1,0 +1,6 @@
+/**
+ * `igloo/testing`: what a project's tests import. build.ts bundles this entry (with the
+ * runtime it needs) into the binary; `.igloo/lib/testing.ts` types it by the project's
+ * models and views.
+ */
+export { createTestPipeline, findProjectRoot, type IngestVerdict, type Row, type TestPipeline, type TestPipelineOptions } from "./testPipeline.ts";

@@ -1,0 +1,45 @@
+// The whole pipeline in this test's process: ingest, the function, the tables and the
+// views, on the embedded engines, empty for this file and apart from every other file.
+// Answers are exactly what the HTTP API gives: 64-bit counts come back as strings.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { createTestPipeline, type TestPipeline } from "igloo/testing";
+import pageViews from "../fixtures/page-views.json";
+
+let pipeline: TestPipeline;
+beforeAll(async () => {
+  pipeline = await createTestPipeline();
+});
+afterAll(() => pipeline.close());
+
+const purchase = (orderId: string, userId: string, items: string[]) => ({ orderId, ts: "2026-11-24T10:00:00Z", userId, amount: 19.9, items });
+
+test("chain: the function splits each purchase into items, and sales_by_sku counts them", async () => {
+  const verdict = await pipeline.ingest("Purchase", [purchase("o-1", "u-1", ["sku-1", "sku-2"]), purchase("o-2", "u-2", ["sku-1"])]);
+  expect(verdict).toMatchObject({ accepted: 2, rejected: 0 });
+  // view() waits until every accepted record went through the function and the writers.
+  expect(await pipeline.view("sales_by_sku")).toEqual(
+    expect.arrayContaining([
+      { sku: "sku-1", items: "2", orders: "2", buyers: "2" },
+      { sku: "sku-2", items: "1", orders: "1", buyers: "1" },
+    ]),
+  );
+});
+
+test("a view with parameters answers as GET /views/user_purchases?userId=u-1&since=... does", async () => {
+  const rows = await pipeline.view("user_purchases", { userId: "u-1", since: "2026-01-01 00:00:00" });
+  expect(rows).toEqual([{ orderId: "o-1", ts: "2026-11-24T10:00:00.000Z", amount: "19.90", items: ["sku-1", "sku-2"] }]);
+});
+
+test("fixtures go in like any client's events; a resent page view is counted once", async () => {
+  await pipeline.ingest("PageView", pageViews);
+  await pipeline.ingest("PageView", pageViews[2]!);
+  expect(await pipeline.view("top_pages")).toEqual(expect.arrayContaining([expect.objectContaining({ path: "/docs", views: "1" })]));
+});
+
+test("an invalid record is refused with its reason and kept in the dead letters", async () => {
+  const verdict = await pipeline.ingest("PageView", [{ userId: "u-9", country: "FR", device: "desktop", durationMs: 1 }]);
+  expect(verdict.rejected).toBe(1);
+  expect(verdict.errors[0]!.message).toContain("path");
+  const [letter] = await pipeline.deadLetters();
+  expect(letter).toMatchObject({ source: "PageView", stage: "ingest" });
+});
