@@ -23,6 +23,7 @@ import type { Logger } from "../../runtime/observability/logger.ts";
 import { createApp } from "../../runtime/server/app.ts";
 import { RequestGate } from "../../runtime/server/gate.ts";
 import { ChdbStore } from "../../runtime/store/chdb/chdbStore.ts";
+import { processChdbPath } from "../../runtime/store/chdb/processPath.ts";
 import { quoteIdent } from "../../runtime/store/clickhouseSql.ts";
 import type { StoreCapabilities } from "../../runtime/store/store.ts";
 import type { EngineCatalog } from "../../runtime/views/incremental.ts";
@@ -64,22 +65,11 @@ export interface TestPipeline {
   close(): Promise<void>;
 }
 
-/** The chDB data directory of this process, shared by its pipelines, removed at exit. */
-let chdbPath: string | undefined;
 let pipelines = 0;
 /** What the process's one chDB can do, asked by the first pipeline, so later ones start faster. */
 let engineFacts: { capabilities: StoreCapabilities; catalog: Promise<EngineCatalog> } | undefined;
 /** Reads a test makes at once; each is a chDB session to open. */
 const TEST_LIMITS: ServerLimits = { ...DEFAULT_LIMITS, query: { ...DEFAULT_LIMITS.query, concurrency: 2 } };
-
-function processChdbPath(): string {
-  if (chdbPath === undefined) {
-    const dir = mkdtempSync(join(tmpdir(), "igloo-test-chdb-"));
-    chdbPath = join(dir, "chdb");
-    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
-  }
-  return chdbPath;
-}
 
 /** The nearest folder from `start` upwards that has a `datamodels/` folder. */
 export function findProjectRoot(start: string): string {
