@@ -8,6 +8,11 @@ import { cpSync } from "node:fs";
 import { join } from "node:path";
 import { loadProject } from "../conventions/project.ts";
 import { writeProjectLib } from "../src/generate/projectLib.ts";
+import type { IglooError } from "../conventions/errors.ts";
+import { DEFAULT_LIMITS } from "../runtime/limits.ts";
+import { ChdbStore } from "../runtime/store/chdb/chdbStore.ts";
+import { processChdbPath } from "../runtime/store/chdb/processPath.ts";
+import { randomBatches, seeded, viewDiff } from "../src/testing/checkViews.ts";
 import { createTestPipeline } from "../src/testing/testPipeline.ts";
 import { REPO, removeDir, tempDir } from "../scripts/lib/igloo.ts";
 
@@ -59,4 +64,40 @@ test("two pipelines in one process, ingesting into the same model at once, never
   } finally {
     await Promise.all([a.close(), b.close()]);
   }
+});
+
+test("checkViews: incremental views equal their SELECT, as ingested and fed again in random batches; a corrupted view fails with the rows that differ", async () => {
+  const pipeline = await createTestPipeline({ root });
+  try {
+    for (let i = 0; i < 120; i += 30) await pipeline.ingest("Purchase", Array.from({ length: 30 }, (_, k) => purchase(`c-${i + k}`, `u-${(i + k) % 7}`, [`s-${(i + k) % 4}`, "all"])));
+    await pipeline.checkViews({ seed: 1, maxBatch: 9 });
+    // Corrupt the view's state behind Igloo's back: one more order for s-1.
+    const db = ((await pipeline.query("SELECT currentDatabase() AS db")) as { db: string }[])[0]!.db;
+    const store = await ChdbStore.open({ path: processChdbPath(), database: db, limits: DEFAULT_LIMITS.query });
+    try {
+      await store.exec("INSERT INTO igloo_view_sales_by_sku SELECT 's-1', countState(), uniqState('x'), uniqState('u-x') FROM numbers(1)");
+    } finally {
+      await store.close();
+    }
+    const error = await pipeline.checkViews({ seed: 2 }).then(() => undefined, (e: unknown) => e as IglooError);
+    expect(error?.code).toBe("E_VIEW_MISMATCH");
+    expect(error?.message).toContain("view `sales_by_sku` (incremental: 5 rows) differs from its SELECT run from scratch (5 rows):");
+    expect(error?.message).toContain('only in the view (1):\n    {"sku":"s-1","items":"31","orders":"31","buyers":"8"}');
+    expect(error?.message).toContain('only in the SELECT (1):\n    {"sku":"s-1","items":"30","orders":"30","buyers":"7"}');
+    expect(error?.message).toContain("(as this test ingested it)");
+    expect(error?.hint).toContain("checkViews({ seed: 2 })");
+  } finally {
+    await pipeline.close();
+  }
+});
+
+test("viewDiff compares rows as multisets, floats to 12 digits; randomBatches keeps order and bounds", () => {
+  expect(viewDiff("v", [{ a: 1, f: 0.1 + 0.2 }, { a: 1, f: 0.3 }], [{ a: 1, f: 0.3 }, { a: 1, f: 0.30000000000000004 }])).toBeUndefined();
+  expect(viewDiff("v", [{ a: 1 }, { a: 1 }], [{ a: 1 }])).toContain("only in the view (1):");
+  const next = seeded(5);
+  const records = Array.from({ length: 1000 }, (_, i) => i);
+  const batches = randomBatches(records, next, 13);
+  expect(batches.flat()).toEqual(records);
+  expect(batches.every((b) => b.length >= 1 && b.length <= 13)).toBe(true);
+  expect(new Set(batches.map((b) => b.length)).size).toBeGreaterThan(5);
 });

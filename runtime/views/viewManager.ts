@@ -163,6 +163,11 @@ export class ViewManager {
     return this.#entries.get(name)?.kind;
   }
 
+  /** The view's SELECT as written in its file (what an incremental view must equal). */
+  sql(name: string): string | undefined {
+    return this.#entries.get(name)?.sql;
+  }
+
   /** Why an aggregation view is not incremental, if it was a candidate. */
   fallbackReason(name: string): string | undefined {
     return this.#entries.get(name)?.reason;

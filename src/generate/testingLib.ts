@@ -67,6 +67,12 @@ export interface TestPipeline {
   query(sql: string, params?: Readonly<Record<string, unknown>>): Promise<Record<string, unknown>[]>;
   /** The rows of igloo_dead_letters, oldest first (settled first). */
   deadLetters(): Promise<DeadLetter[]>;
+  /**
+   * Throws, with the rows that differ, unless every incremental view equals its SELECT run
+   * from scratch: on this pipeline, and on a fresh one fed the same records again in random
+   * batches (\`seed\`: the error names the one it used).
+   */
+  checkViews(options?: { readonly seed?: number; readonly maxBatch?: number }): Promise<void>;
   /** What the pipeline logged: warnings and errors. */
   logs(): readonly string[];
   close(): Promise<void>;

@@ -31,6 +31,7 @@ import { EmbeddedLog } from "../../runtime/stream/embedded/embeddedLog.ts";
 import type { Stream } from "../../runtime/stream/stream.ts";
 import { writerGroup } from "../../runtime/writer/tableWriter.ts";
 import { assembleRuntime, type ProjectRuntime } from "../projectRuntime.ts";
+import { mismatch, randomBatches, seeded, viewDiffs, type ViewCheckTarget } from "./checkViews.ts";
 
 export interface TestPipelineOptions {
   /** The project's folder; default: the nearest folder up from the working directory with a `datamodels/` folder. */
@@ -60,6 +61,12 @@ export interface TestPipeline {
   query(sql: string, params?: Readonly<Record<string, unknown>>): Promise<Row[]>;
   /** The rows of `igloo_dead_letters`, oldest first (settled first). */
   deadLetters(): Promise<Row[]>;
+  /**
+   * Throws, with the rows that differ, unless every incremental view equals its SELECT run
+   * from scratch: on this pipeline, and on a fresh one fed everything this one was fed
+   * again, in random batches (`seed`, default random; the error names it).
+   */
+  checkViews(options?: { readonly seed?: number; readonly maxBatch?: number }): Promise<void>;
   /** What the pipeline logged (warnings and errors: a function that threw, a held change...). */
   logs(): readonly string[];
   close(): Promise<void>;
@@ -154,9 +161,22 @@ export async function createTestPipeline(options: TestPipelineOptions = {}): Pro
     return ((await postJson("/query", params === undefined ? { sql } : { sql, params })) as { data: Row[] }).data;
   };
   let closed: Promise<void> | undefined;
+  /** Everything ingested, in order, to feed again in other batches (checkViews). */
+  const fed: { readonly model: string; readonly records: readonly unknown[] }[] = [];
+  const views = runtime.views;
+  const checkTarget = (pipeline: TestPipeline): ViewCheckTarget => ({
+    incremental: () => views.names().filter((name) => views.kind(name) === "incremental"),
+    sql: (name) => views.sql(name) ?? "",
+    view: (name) => pipeline.view(name),
+    query: (sql) => pipeline.query(sql),
+  });
 
-  return {
-    ingest: async (model, records) => (await postJson(`/ingest/${encodeURIComponent(model)}`, records)) as IngestVerdict,
+  const pipeline: TestPipeline = {
+    async ingest(model, records) {
+      const verdict = (await postJson(`/ingest/${encodeURIComponent(model)}`, records)) as IngestVerdict;
+      fed.push({ model, records: Array.isArray(records) ? records : [records] });
+      return verdict;
+    },
     settle: (timeoutMs) => settle(runtime, stream, timeoutMs),
     async view(name, params = {}) {
       await settle(runtime, stream);
@@ -166,9 +186,31 @@ export async function createTestPipeline(options: TestPipelineOptions = {}): Pro
     },
     query,
     deadLetters: () => query(`SELECT * FROM ${quoteIdent(DEAD_LETTER_TABLE)} ORDER BY ts`),
+    async checkViews({ seed = Math.floor(Math.random() * 2 ** 31), maxBatch = 50 } = {}) {
+      const problems = await viewDiffs(checkTarget(pipeline), "as this test ingested it");
+      const next = seeded(seed);
+      // Each model's records in random batches, in order; the models' batches interleaved.
+      const byModel = new Map<string, unknown[]>();
+      for (const { model, records } of fed) byModel.set(model, [...(byModel.get(model) ?? []), ...records]);
+      const pending = [...byModel].map(([model, records]) => ({ model, batches: randomBatches(records, next, maxBatch) }));
+      const replay = await createTestPipeline(options);
+      try {
+        let batches = 0;
+        for (let left = pending.filter((p) => p.batches.length > 0); left.length > 0; left = left.filter((p) => p.batches.length > 0)) {
+          const from = left[Math.floor(next() * left.length)]!;
+          await replay.ingest(from.model, from.batches.shift()!);
+          batches++;
+        }
+        problems.push(...(await viewDiffs(checkTarget(replay), `fed again in ${batches} random batches of 1 to ${maxBatch} records, seed ${seed}`)));
+      } finally {
+        await replay.close();
+      }
+      if (problems.length > 0) throw mismatch(problems, seed);
+    },
     logs: () => [...lines],
     close: () => (closed ??= close()),
   };
+  return pipeline;
 }
 
 async function start(
