@@ -83,3 +83,61 @@ test("pipelines never see each other's rows: concurrent tests in one process, an
     expect(run.output).toMatch(/\b3 pass\b/);
   }
 });
+
+/** A project of its own: Raw -> clean (a function) -> Reading -> alert (a second) -> Alert, an incremental and a parameterized view. */
+const CHAIN_PROJECT: Record<string, string> = {
+  "datamodels/Raw.prisma": `model Raw {\n  sensor String\n  celsius Float\n  at DateTime @db.DateTime64(3)\n  @@streamOnly\n}\n`,
+  "datamodels/Reading.prisma": `model Reading {\n  sensor String @db.LowCardinality\n  kelvin Float\n  at DateTime @db.DateTime64(3)\n  @@orderBy([sensor, at])\n}\n`,
+  "datamodels/Alert.prisma": `model Alert {\n  sensor String\n  kelvin Float\n  at DateTime @db.DateTime64(3)\n  @@orderBy([sensor, at])\n}\n`,
+  "functions/clean.ts": `import { defineFunction } from "igloo";\nexport default defineFunction({\n  from: "Raw",\n  to: "Reading",\n  run(raw) {\n    if (raw.celsius < -273.15) return null;\n    return { sensor: raw.sensor.trim().toLowerCase(), kelvin: raw.celsius + 273.15, at: raw.at };\n  },\n});\n`,
+  "functions/alert.ts": `import { defineFunction } from "igloo";\nexport default defineFunction({\n  from: "Reading",\n  to: "Alert",\n  run(reading) {\n    return reading.kelvin > 373.15 ? reading : null;\n  },\n});\n`,
+  "views/per_sensor.sql": `SELECT sensor, count() AS readings, max(kelvin) AS hottest\nFROM Reading\nGROUP BY sensor\n`,
+  "views/alerts_since.sql": `SELECT sensor, kelvin, at\nFROM Alert\nWHERE sensor = {sensor:String} AND at >= {since:DateTime64(3)}\nORDER BY at\n`,
+  "test/chain.test.ts": `import { afterAll, beforeAll, expect, test } from "bun:test";
+import { createTestPipeline, type TestPipeline } from "igloo/testing";
+
+let pipeline: TestPipeline;
+beforeAll(async () => {
+  pipeline = await createTestPipeline();
+});
+afterAll(() => pipeline.close());
+
+test("raw readings are cleaned, counted per sensor, and the hot ones become alerts", async () => {
+  await pipeline.ingest("Raw", [
+    { sensor: " Boiler ", celsius: 120, at: "2026-11-30T10:00:00Z" },
+    { sensor: "boiler", celsius: 80, at: "2026-11-30T10:01:00Z" },
+    { sensor: "attic", celsius: 20, at: "2026-11-30T10:02:00Z" },
+    { sensor: "attic", celsius: -300, at: "2026-11-30T10:03:00Z" },
+  ]);
+  expect(await pipeline.view("per_sensor")).toEqual(expect.arrayContaining([
+    { sensor: "boiler", readings: "2", hottest: 393.15 },
+    { sensor: "attic", readings: "1", hottest: 293.15 },
+  ]));
+  expect(await pipeline.view("alerts_since", { sensor: "boiler", since: "2026-11-30T00:00:00Z" })).toEqual([
+    { sensor: "boiler", kelvin: 393.15, at: "2026-11-30T10:00:00.000Z" },
+  ]);
+  await pipeline.checkViews({ seed: 3 });
+});
+`,
+};
+
+test("a project with two chained functions, an incremental and a parameterized view: its tests pass, and fail for a bug in either function, the view or a model", () => {
+  const dir = project();
+  for (const file of ["functions/purchaseItems.ts", "views/sales_by_sku.sql", "views/top_pages.sql", "views/user_purchases.sql", "test/pipeline.test.ts"]) Bun.spawnSync(["rm", "-f", join(dir, file)]);
+  for (const [file, text] of Object.entries(CHAIN_PROJECT)) writeFileSync(join(dir, file), text);
+  const clean = iglooTest(dir, ["./test/chain.test.ts"]);
+  expect({ code: clean.code, output: clean.code === 0 ? "" : clean.output.slice(-2000) }).toEqual({ code: 0, output: "" });
+  const bugs: [string, string, string][] = [
+    ["functions/clean.ts", ".toLowerCase()", ""],
+    ["functions/alert.ts", "reading.kelvin > 373.15", "reading.kelvin > 400"],
+    ["views/per_sensor.sql", "max(kelvin)", "min(kelvin)"],
+    ["datamodels/Reading.prisma", "kelvin Float", "kelvin Int"],
+  ];
+  for (const [file, from, to] of bugs) {
+    const original = readFileSync(join(dir, file), "utf8");
+    edit(dir, file, from, to);
+    const run = iglooTest(dir, ["./test/chain.test.ts"]);
+    expect({ file, code: run.code === 0 ? 0 : 1, failed: /\(fail\) raw readings are cleaned/.test(run.output) }).toEqual({ file, code: 1, failed: true });
+    writeFileSync(join(dir, file), original);
+  }
+});
