@@ -4,7 +4,7 @@
  * its parameterized view, dead letters, and two pipelines side by side in one process.
  */
 import { afterAll, expect, test } from "bun:test";
-import { cpSync } from "node:fs";
+import { cpSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadProject } from "../conventions/project.ts";
 import { writeProjectLib } from "../src/generate/projectLib.ts";
@@ -100,4 +100,23 @@ test("viewDiff compares rows as multisets, floats to 12 digits; randomBatches ke
   expect(batches.flat()).toEqual(records);
   expect(batches.every((b) => b.length >= 1 && b.length <= 13)).toBe(true);
   expect(new Set(batches.map((b) => b.length)).size).toBeGreaterThan(5);
+});
+
+test("a batch spanning 150 months of a table partitioned by month is stored (found by sample(): the engine refuses more than 100 partitions per insert unless told)", async () => {
+  const dir = join(tempDir("testing-partitions"), "project");
+  try {
+    mkdirSync(join(dir, "datamodels"), { recursive: true });
+    writeFileSync(join(dir, "datamodels", "Backfill.prisma"), 'model Backfill {\n  id String\n  ts DateTime @db.DateTime64(3)\n  @@partitionBy("toYYYYMM(ts)")\n  @@orderBy([id])\n}\n');
+    const pipeline = await createTestPipeline({ root: dir, functions: false });
+    try {
+      const records = Array.from({ length: 150 }, (_, i) => ({ id: `b-${i}`, ts: new Date(Date.UTC(2000, i, 15)).toISOString() }));
+      expect((await pipeline.ingest("Backfill", records)).accepted).toBe(150);
+      await pipeline.settle(10_000);
+      expect(await pipeline.query("SELECT count() AS n, uniqExact(toYYYYMM(ts)) AS months FROM Backfill")).toEqual([{ n: "150", months: "150" }]);
+    } finally {
+      await pipeline.close();
+    }
+  } finally {
+    removeDir(join(dir, ".."));
+  }
 });

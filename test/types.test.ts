@@ -5,7 +5,8 @@
  */
 import { describe, expect, test } from "bun:test";
 import type { ColumnType, IntWidth, ScalarType } from "../conventions/datamodels/types.ts";
-import { displayValue, fieldColumn, jsonSchema, parseParamType, parseType, tsType, typeName } from "../conventions/datamodels/typeFaces.ts";
+import { fieldColumn } from "../conventions/datamodels/fieldTypes.ts";
+import { displayValue, jsonSchema, parseParamType, parseType, tsType, typeName } from "../conventions/datamodels/typeFaces.ts";
 import { quoteIdent } from "../runtime/store/clickhouseSql.ts";
 import { dummyParams } from "../runtime/views/params.ts";
 import { sharedChdbStore } from "./helpers/chdb.ts";

@@ -13,8 +13,8 @@
  * It lives in this folder because the folder ships into every project (`.igloo/lib`), so
  * it imports only files of this folder.
  */
-import { wideIntLimits } from "./numeric.ts";
-import type { ColumnType, Direction, IntWidth, ScalarType, Schema, TypeCapabilities, TypeKind } from "./types.ts";
+import { smallIntRange, wideIntLimits } from "./numeric.ts";
+import { splitArgs, stringLiteral, type ColumnType, type Direction, type IntWidth, type ScalarType, type Schema, type TypeCapabilities, type TypeKind } from "./types.ts";
 
 interface Faces<T extends ColumnType> {
   /** The type from the engine's spelling, split into its name and top-level arguments (none: undefined). */
@@ -35,6 +35,14 @@ interface Faces<T extends ColumnType> {
   readonly paramProblem?: (type: T) => string | undefined;
   /** A value as the query API sends it, as text for a chart's label or a table cell (default: the text, or its JSON). */
   readonly display?: (type: T, value: unknown) => string;
+  /** A valid ingest value, drawn from `draw` (its edges when `draw.edge`), for igloo/testing's sample(). */
+  readonly sample?: (type: T, draw: Draw) => unknown;
+}
+
+/** Where sample values come from: seeded numbers, and whether to pick a type's edges. */
+export interface Draw {
+  next(): number;
+  readonly edge: boolean;
 }
 
 type FaceTable = { readonly [K in TypeKind]: Faces<Extract<ColumnType, { readonly kind: K }>> };
@@ -55,6 +63,8 @@ const numberText = (value: unknown, fractionDigits: number): string =>
   typeof value === "number" ? value.toLocaleString("en-US", { maximumFractionDigits: fractionDigits }) : typeof value === "string" ? grouped(value) : text(value);
 const inParens = (ts: string): string => (ts.includes(" ") ? `(${ts})` : ts);
 const intName = (type: { bits: number; signed: boolean }): string => `${type.signed ? "Int" : "UInt"}${type.bits}`;
+const pick = <T>(draw: Draw, items: readonly T[]): T => items[Math.floor(draw.next() * items.length)]!;
+const FLOAT32_MAX = 3.4028234663852886e38;
 
 /** Engine types whose JSON values are objects or arrays rather than strings. */
 const STRUCTURED = new Set(["Tuple", "Map", "Nested", "Variant", "Dynamic", "Object", "AggregateFunction", "SimpleAggregateFunction"]);
@@ -77,6 +87,10 @@ export const FACES: FaceTable = {
     schema: () => ({ type: "string" }),
     zero: () => "''",
     paramProblem: (t) => (t.fixedLength === undefined ? undefined : notAParam(t)),
+    sample: (t, d) => {
+      if (t.fixedLength !== undefined) return d.edge ? pick(d, ["", "x".repeat(t.fixedLength), "é".repeat(Math.floor(t.fixedLength / 2))]) : "s".repeat(Math.floor(d.next() * (t.fixedLength + 1)));
+      return d.edge ? pick(d, ["", " ", "é中😀", "'\"\\\n\t", "x".repeat(1000)]) : `s${Math.floor(d.next() * 1e6)}`;
+    },
   },
   uuid: {
     read: (name, args) => (name === "UUID" && args === undefined ? { kind: "uuid" } : undefined),
@@ -84,6 +98,8 @@ export const FACES: FaceTable = {
     ts: () => "string",
     schema: () => ({ type: "string", format: "uuid" }),
     zero: () => quote(ZERO_UUID),
+    sample: (_t, d) =>
+      d.edge ? pick(d, ["00000000-0000-0000-0000-000000000000", "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF"]) : Array.from("xxxxxxxx-xxxx-4xxx-8xxx-xxxxxxxxxxxx", (c) => (c === "x" ? Math.floor(d.next() * 16).toString(16) : c)).join(""),
   },
   bool: {
     read: (name, args) => (name === "Bool" && args === undefined ? { kind: "bool" } : undefined),
@@ -93,6 +109,7 @@ export const FACES: FaceTable = {
     schema: () => ({ type: "boolean" }),
     zero: () => "0",
     display: (_t, value) => (typeof value === "boolean" ? String(value) : value === 1 ? "true" : value === 0 ? "false" : text(value)),
+    sample: (_t, d) => d.next() < 0.5,
   },
   int: {
     read: (name, args) => {
@@ -113,6 +130,14 @@ export const FACES: FaceTable = {
     },
     zero: () => "0",
     display: (_t, value) => numberText(value, 0),
+    sample: (t, d) => {
+      if (t.bits <= 32) {
+        const { min, max } = smallIntRange(t.bits, t.signed);
+        return d.edge ? pick(d, [min, max, 0]) : min + Math.floor(d.next() * (max - min + 1));
+      }
+      const limits = wideIntLimits(t.bits, t.signed);
+      return d.edge ? pick(d, [limits.positive, limits.negative === undefined ? "0" : `-${limits.negative}`, 0]) : `${t.signed && d.next() < 0.5 ? "-" : ""}${Math.floor(d.next() * 1e15)}`;
+    },
   },
   float: {
     read: (name, args) => (args === undefined && (name === "Float32" || name === "Float64") ? { kind: "float", bits: name === "Float32" ? 32 : 64 } : undefined),
@@ -121,6 +146,7 @@ export const FACES: FaceTable = {
     schema: () => ({ type: "number" }),
     zero: () => "0",
     display: (_t, value) => numberText(value, 3),
+    sample: (t, d) => (d.edge ? pick(d, t.bits === 32 ? [FLOAT32_MAX, -FLOAT32_MAX, 0, 1.5e-45] : [Number.MAX_VALUE, -Number.MAX_VALUE, 0, 5e-324]) : Math.round((d.next() - 0.5) * 2e6) / 64),
   },
   decimal: {
     read: (name, args) => {
@@ -140,6 +166,13 @@ export const FACES: FaceTable = {
         ? undefined
         : `Decimal(P, S) needs 1 <= P <= 76 and 0 <= S <= P, got Decimal(${t.precision}, ${t.scale})`,
     display: (_t, value) => numberText(value, 20),
+    sample: (t, d) => {
+      const digits = (n: number) => Array.from({ length: n }, () => Math.floor(d.next() * 10)).join("");
+      const whole = t.precision - t.scale;
+      const text = (w: string, f: string) => `${w || "0"}${t.scale > 0 ? `.${f}` : ""}`;
+      if (d.edge) return pick(d, [text("9".repeat(whole), "9".repeat(t.scale)), `-${text("9".repeat(whole), "9".repeat(t.scale))}`, "0"]);
+      return text(digits(Math.min(whole, Math.floor(d.next() * 12))).replace(/^0+(?=\d)/, ""), digits(t.scale));
+    },
   },
   datetime: {
     read: (name, args) => {
@@ -172,6 +205,12 @@ export const FACES: FaceTable = {
           : `DateTime64(P) takes one precision from 0 to 9 (timestamps are UTC), got ${FACES.datetime.spell(t)}`,
     // `2026-11-30T08:58:50.120Z` -> `2026-11-30 08:58:50.12`: UTC, as the query API sends it.
     display: (_t, value) => (typeof value === "string" ? value.replace("T", " ").replace(/Z$/, "").replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "") : text(value)),
+    sample: (t, d) => {
+      const [first, last] = t.legacy ? [Date.UTC(1970, 0, 1), Date.UTC(2106, 1, 7, 6, 28, 15)] : [Date.UTC(1900, 0, 1), t.precision === 9 ? Date.UTC(2262, 3, 11) : Date.UTC(2299, 11, 31, 23, 59, 59)];
+      const ms = d.edge ? pick(d, [first, last]) : first + Math.floor(d.next() * (last - first));
+      const text = new Date(t.precision >= 3 ? ms : ms - (ms % 1000)).toISOString();
+      return t.precision >= 3 ? text : text.replace(/\.\d+Z$/, "Z");
+    },
   },
   date: {
     read: (name, args) => (args !== undefined ? undefined : name === "Date" ? { kind: "date", legacy: true } : name === "Date32" ? { kind: "date" } : undefined),
@@ -182,6 +221,11 @@ export const FACES: FaceTable = {
     ts: () => "string",
     schema: () => ({ type: "string", format: "date" }),
     zero: () => "0",
+    sample: (t, d) => {
+      const [first, last] = t.legacy ? [Date.UTC(1970, 0, 1), Date.UTC(2149, 5, 6)] : [Date.UTC(1900, 0, 1), Date.UTC(2299, 11, 31)];
+      const day = 86_400_000;
+      return new Date(d.edge ? pick(d, [first, last]) : first + Math.floor((d.next() * (last - first)) / day) * day).toISOString().slice(0, 10);
+    },
   },
   json: {
     // `Object('json')` is the JSON type of engines from 22.3 to 24.7.
@@ -194,6 +238,10 @@ export const FACES: FaceTable = {
     schema: (t, direction) => (t.native ? { type: "object" } : direction === "input" ? {} : { type: "string", description: "JSON text" }),
     zero: (t) => (t.native ? "'{}'" : "''"),
     paramProblem: notAParam,
+    sample: (t, d) => {
+      const object = { n: Math.floor(d.next() * 100), s: "é", list: [1, "two", null], nested: { ok: d.next() < 0.5 } };
+      return t.native ? (d.edge ? {} : object) : d.edge ? pick(d, [0, "", [], {}, "null"]) : object;
+    },
   },
   bytes: {
     spell: () => "String",
@@ -203,6 +251,7 @@ export const FACES: FaceTable = {
     schema: () => ({ type: "string", contentEncoding: "base64" }),
     zero: () => "''",
     paramProblem: notAParam,
+    sample: (_t, d) => btoa(String.fromCharCode(...Array.from({ length: d.edge ? 0 : 1 + Math.floor(d.next() * 40) }, () => Math.floor(d.next() * 256)))),
   },
   enum: {
     read: (name, args) => {
@@ -220,6 +269,7 @@ export const FACES: FaceTable = {
     schema: (t) => ({ type: "string", enum: [...t.values] }),
     zero: (t) => quote(t.values[0] ?? ""),
     paramProblem: notAParam,
+    sample: (t, d) => (d.edge ? pick(d, [t.values[0], t.values[t.values.length - 1]]) : pick(d, t.values)),
   },
   nullable: {
     read: (name, args) => (name === "Nullable" && args?.length === 1 ? { kind: "nullable", of: parseType(args[0]!) } : undefined),
@@ -265,8 +315,8 @@ export const FACES: FaceTable = {
 
 // One face of a type, whatever its kind: the casts say that FACES[type.kind] is the entry
 // for exactly this type, which the mapped type FaceTable guarantees.
-type AnyFaces = Faces<ColumnType>;
-const facesOf = (type: ColumnType): AnyFaces => FACES[type.kind] as unknown as AnyFaces;
+export type AnyFaces = Faces<ColumnType>;
+export const facesOf = (type: ColumnType): AnyFaces => FACES[type.kind] as unknown as AnyFaces;
 
 /** The engine's spelling, e.g. `Nullable(DateTime64(3, 'UTC'))`; parseType reads it back. */
 export function typeName(type: ColumnType): string {
@@ -318,68 +368,8 @@ export function displayValue(type: ColumnType, value: unknown): string {
   return facesOf(type).display?.(type, value) ?? text(value);
 }
 
-/** Short type name in ClickHouse spelling, the same words the `@db` attributes use. */
-export function describeScalar(type: ScalarType): string {
-  return describeScalarOrType(type);
-}
-
-function describeScalarOrType(type: ColumnType): string {
+/** The name messages give a type: the `@db` words for a model's scalars, the spelling otherwise. */
+export function describeScalarOrType(type: ColumnType): string {
   const faces = facesOf(type);
   return faces.describe?.(type) ?? faces.spell(type);
 }
-
-/** A model field's type for messages, e.g. `UInt8`, `LowCardinality(String)[]`, `DateTime64(6)?`. */
-export function describeType(field: { readonly type: ScalarType; readonly list: boolean; readonly optional: boolean }): string {
-  return describeScalar(field.type) + (field.list ? "[]" : "") + (field.optional ? "?" : "");
-}
-
-/**
- * The column of a model field on an engine with these capabilities. LowCardinality wraps
- * Nullable, and is only a storage choice: where the engine refuses it, a plain column
- * holds the same values.
- */
-export function fieldColumn(
-  field: { readonly type: ScalarType; readonly list: boolean; readonly optional: boolean },
-  caps: TypeCapabilities & { readonly supportsLowCardinality: boolean },
-): ColumnType {
-  let type = facesOf(field.type).column?.(field.type, caps) ?? field.type;
-  if (field.optional) type = { kind: "nullable", of: type };
-  if (field.type.kind === "string" && field.type.lowCardinality && caps.supportsLowCardinality) type = { kind: "lowCardinality", of: type };
-  if (field.list) type = { kind: "array", of: type };
-  return type;
-}
-
-/** The model type as the engine's column holds it (see Faces.stored). */
-export function storedType(type: ScalarType, caps: TypeCapabilities): ScalarType {
-  return (facesOf(type).stored?.(type, caps) ?? type) as ScalarType;
-}
-
-/** Splits `A, B(C, D), 'e,f'` at top-level commas. */
-function splitArgs(source: string): string[] {
-  const parts: string[] = [];
-  let depth = 0;
-  let start = 0;
-  let quoted = false;
-  for (let i = 0; i < source.length; i++) {
-    const c = source[i];
-    if (quoted) {
-      if (c === "\\") i++;
-      else if (c === "'") quoted = false;
-    } else if (c === "'") quoted = true;
-    else if (c === "(") depth++;
-    else if (c === ")") depth--;
-    else if (c === "," && depth === 0) {
-      parts.push(source.slice(start, i).trim());
-      start = i + 1;
-    }
-  }
-  parts.push(source.slice(start).trim());
-  return parts.filter((p) => p.length > 0);
-}
-
-/** The value of a single-quoted SQL string literal, or undefined when `source` is not one. */
-function stringLiteral(source: string): string | undefined {
-  const m = /^'((?:[^'\\]|\\.)*)'$/.exec(source.trim());
-  return m ? m[1]!.replace(/\\(.)/g, "$1") : undefined;
-}
-

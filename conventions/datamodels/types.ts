@@ -4,7 +4,8 @@
  * each type is to the engine, to TypeScript, to JSON Schema, to messages and to charts is
  * in typeFaces.ts, as is `parseType`, the one reader of the engine's type strings.
  *
- * Shipped into every project with the rest of this folder; imports nothing.
+ * Shipped into every project with the rest of this folder; imports nothing. Also here: the
+ * two text helpers the reader of type strings uses.
  */
 export type IntWidth = 8 | 16 | 32 | 64 | 128 | 256;
 
@@ -79,5 +80,34 @@ export function valueType(type: ColumnType): ColumnType {
 
 export function isNullable(type: ColumnType): boolean {
   return type.kind === "nullable" || (type.kind === "lowCardinality" && isNullable(type.of));
+}
+
+/** Splits `A, B(C, D), 'e,f'` at top-level commas. */
+export function splitArgs(source: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let start = 0;
+  let quoted = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (quoted) {
+      if (c === "\\") i++;
+      else if (c === "'") quoted = false;
+    } else if (c === "'") quoted = true;
+    else if (c === "(") depth++;
+    else if (c === ")") depth--;
+    else if (c === "," && depth === 0) {
+      parts.push(source.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  parts.push(source.slice(start).trim());
+  return parts.filter((p) => p.length > 0);
+}
+
+/** The value of a single-quoted SQL string literal, or undefined when `source` is not one. */
+export function stringLiteral(source: string): string | undefined {
+  const m = /^'((?:[^'\\]|\\.)*)'$/.exec(source.trim());
+  return m ? m[1]!.replace(/\\(.)/g, "$1") : undefined;
 }
 

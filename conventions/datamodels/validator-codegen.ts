@@ -9,7 +9,7 @@ import { checkJsonObject, normalizeJsonText } from "./json-value.ts";
 import { invalid, type Invalid, preview } from "./messages.ts";
 import { normalizeDecimal, normalizeWideInt, smallIntRange, wideIntLimits } from "./numeric.ts";
 import type { ScalarType } from "./types.ts";
-import { describeScalar } from "./typeFaces.ts";
+import { describeScalar } from "./fieldTypes.ts";
 
 /** Values the generated code refers to by name: helpers, regexes, sets, defaults. */
 export class ConstantPool {

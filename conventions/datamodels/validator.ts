@@ -12,7 +12,7 @@ import type { FieldIR, ModelIR, ScalarType } from "./ir.ts";
 import { kindOf, preview, suggest } from "./messages.ts";
 import { ConstantPool, type Fail, listExpectation, SCRATCH, scalarCheck } from "./validator-codegen.ts";
 
-export { describeType } from "./typeFaces.ts";
+export { describeType } from "./fieldTypes.ts";
 
 export type ValidationResult = { ok: true; record: Record<string, unknown> } | { ok: false; error: string };
 export type Validator = (input: unknown) => ValidationResult;

@@ -15,11 +15,15 @@ export const OUTPUT_SETTINGS: Readonly<Record<string, string | number>> = {
 
 /**
  * The validator emits ISO-8601 timestamps with offsets normalised to `Z`. Records written
- * before a field was removed from a model still carry it: the table ignores it.
+ * before a field was removed from a model still carry it: the table ignores it. A batch may
+ * span any number of partitions: the engine refuses more than 100 in one insert by default
+ * (TOO_MANY_PARTS), and a writer would then retry acknowledged records forever (a backfill
+ * spanning ten years of a table partitioned by month did).
  */
 export const INSERT_SETTINGS: Readonly<Record<string, string | number>> = {
   date_time_input_format: "best_effort",
   input_format_skip_unknown_fields: 1,
+  max_partitions_per_insert_block: 0,
 };
 
 /**

@@ -25,7 +25,18 @@ export interface TestPipelineOptions {
   /** Run the project's functions (default true). */
   readonly functions?: boolean;
 }
+export interface SampleOptions {
+  readonly count?: number;
+  readonly seed?: number;
+  readonly root?: string;
+}
+export interface InvalidSample {
+  readonly record: Record<string, unknown>;
+  /** What POST /ingest says about it. */
+  readonly reason: string;
+}
 export declare function createTestPipeline(options?: TestPipelineOptions): Promise<unknown>;
+export declare const sample: ((model: string, options?: SampleOptions) => unknown[]) & { invalid(model: string, options?: SampleOptions): InvalidSample[] };
 export declare function findProjectRoot(start: string): string;
 `;
 
@@ -37,7 +48,7 @@ import * as runtime from "./testing/index.js";
 import type { ModelShapes } from "./models.ts";
 import type { ViewShapes } from "./views.ts";
 
-export type { IngestVerdict, TestPipelineOptions } from "./testing/index.js";
+export type { IngestVerdict, InvalidSample, SampleOptions, TestPipelineOptions } from "./testing/index.js";
 
 /** A row of igloo_dead_letters. */
 export interface DeadLetter {
@@ -77,6 +88,14 @@ export interface TestPipeline {
   logs(): readonly string[];
   close(): Promise<void>;
 }
+
+/**
+ * Records of a model that ingest accepts, the same for the same seed (every fourth leans to
+ * the edges of each type); \`sample.invalid\` gives records ingest refuses, with its reason.
+ */
+export const sample = runtime.sample as (<M extends keyof ModelShapes & string>(model: M, options?: runtime.SampleOptions) => ModelShapes[M]["input"][]) & {
+  invalid<M extends keyof ModelShapes & string>(model: M, options?: runtime.SampleOptions): runtime.InvalidSample[];
+};
 
 /** The project's models, functions and views, running in this process on the embedded engines. */
 export const createTestPipeline = runtime.createTestPipeline as (options?: runtime.TestPipelineOptions) => Promise<TestPipeline>;

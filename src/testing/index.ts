@@ -4,3 +4,4 @@
  * models and views.
  */
 export { createTestPipeline, findProjectRoot, type IngestVerdict, type Row, type TestPipeline, type TestPipelineOptions } from "./testPipeline.ts";
+export { sample, type InvalidSample, type SampleOptions } from "./sample.ts";

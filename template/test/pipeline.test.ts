@@ -2,7 +2,7 @@
 // views, on the embedded engines, empty for this file and apart from every other file.
 // Answers are exactly what the HTTP API gives: 64-bit counts come back as strings.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { createTestPipeline, type TestPipeline } from "igloo/testing";
+import { createTestPipeline, sample, type TestPipeline } from "igloo/testing";
 import pageViews from "../fixtures/page-views.json";
 
 let pipeline: TestPipeline;
@@ -36,12 +36,20 @@ test("fixtures go in like any client's events; a resent page view is counted onc
   expect(await pipeline.view("top_pages")).toEqual(expect.arrayContaining([expect.objectContaining({ path: "/docs", views: "1" })]));
 });
 
+test("any page view the model allows is accepted: 200 generated ones, edges included", async () => {
+  // sample() makes records from the model (the same for the same seed); sample.invalid()
+  // makes ones ingest refuses, each with the reason ingest gives.
+  expect((await pipeline.ingest("PageView", sample("PageView", { count: 200, seed: 1 }))).rejected).toBe(0);
+  const [spoiled] = sample.invalid("PageView", { count: 1, seed: 1 });
+  expect((await pipeline.ingest("PageView", spoiled!.record)).errors[0]!.message).toBe(spoiled!.reason);
+});
+
 test("an invalid record is refused with its reason and kept in the dead letters", async () => {
   const verdict = await pipeline.ingest("PageView", [{ userId: "u-9", country: "FR", device: "desktop", durationMs: 1 }]);
   expect(verdict.rejected).toBe(1);
   expect(verdict.errors[0]!.message).toContain("path");
-  const [letter] = await pipeline.deadLetters();
-  expect(letter).toMatchObject({ source: "PageView", stage: "ingest" });
+  const letters = await pipeline.deadLetters();
+  expect(letters.at(-1)).toMatchObject({ source: "PageView", stage: "ingest", record: JSON.stringify({ userId: "u-9", country: "FR", device: "desktop", durationMs: 1 }) });
 });
 
 test("every incremental view equals its SELECT run from scratch, however the records are batched", async () => {
