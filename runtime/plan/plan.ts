@@ -5,7 +5,8 @@
  */
 import type { FieldIR, ModelIR } from "../../conventions/datamodels/ir.ts";
 import { isNullable, mapScalar, type ColumnType } from "../../conventions/datamodels/types.ts";
-import { fieldColumn, parseType, typeName, zeroValueSql } from "../../conventions/datamodels/typeFaces.ts";
+import { fieldColumn } from "../../conventions/datamodels/fieldTypes.ts";
+import { parseType, typeName, zeroValueSql } from "../../conventions/datamodels/typeFaces.ts";
 import { columnDefinition, createTableSql, quoteIdent, quoteString } from "../store/clickhouseSql.ts";
 import type { ColumnInfo, Store, StoreCapabilities } from "../store/store.ts";
 

@@ -5,7 +5,8 @@
  */
 import { checkDefault } from "../../conventions/datamodels/validator.ts";
 import type { FieldIR, ModelIR } from "../../conventions/datamodels/ir.ts";
-import { fieldColumn, storedType, typeName } from "../../conventions/datamodels/typeFaces.ts";
+import { fieldColumn, storedType } from "../../conventions/datamodels/fieldTypes.ts";
+import { typeName } from "../../conventions/datamodels/typeFaces.ts";
 import type { StoreCapabilities } from "./store.ts";
 
 /** Backtick-quotes an identifier, escaping what needs escaping. */
