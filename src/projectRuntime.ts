@@ -34,7 +34,7 @@ export function assembleRuntime(
   engines: Engines,
   logger: Logger,
   limits: ServerLimits,
-  pipelineOptions: Pick<PipelineOptions, "allowDestructive" | "migrate" | "writers" | "writer">,
+  pipelineOptions: Pick<PipelineOptions, "allowDestructive" | "migrate" | "writers" | "writer" | "clock">,
   viewOptions: ConstructorParameters<typeof ViewManager>[1] = {},
 ): ProjectRuntime {
   const { stream, store } = engines;

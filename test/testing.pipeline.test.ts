@@ -120,3 +120,26 @@ test("a batch spanning 150 months of a table partitioned by month is stored (fou
     removeDir(join(dir, ".."));
   }
 });
+
+test("the clock: @default(now()) fills in the pipeline's time, which a test sets and moves", async () => {
+  const pipeline = await createTestPipeline({ root, now: "2026-01-01T00:00:00Z" });
+  try {
+    const view = (id: string) => ({ id, userId: "u", path: "/", country: "FR", device: "desktop", durationMs: 1 });
+    await pipeline.ingest("PageView", view("00000000-0000-0000-0000-000000000001"));
+    pipeline.clock.advance(90 * 60_000);
+    await pipeline.ingest("PageView", view("00000000-0000-0000-0000-000000000002"));
+    pipeline.clock.set(new Date("2030-06-30T12:00:00.250Z"));
+    await pipeline.ingest("PageView", view("00000000-0000-0000-0000-000000000003"));
+    expect(await pipeline.query("SELECT id, ts FROM PageView ORDER BY id")).toEqual([
+      { id: "00000000-0000-0000-0000-000000000001", ts: "2026-01-01T00:00:00.000Z" },
+      { id: "00000000-0000-0000-0000-000000000002", ts: "2026-01-01T01:30:00.000Z" },
+      { id: "00000000-0000-0000-0000-000000000003", ts: "2030-06-30T12:00:00.250Z" },
+    ]);
+    expect(pipeline.clock.now().toISOString()).toBe("2030-06-30T12:00:00.250Z");
+    expect(() => pipeline.clock.set("yesterday")).toThrow(/not a time/);
+    // Fed again in other batches, each record keeps the time it was ingested at.
+    await pipeline.checkViews({ seed: 4 });
+  } finally {
+    await pipeline.close();
+  }
+});

@@ -80,13 +80,13 @@ export function normalizeDate(value: unknown): string | Invalid {
 }
 
 /** The current instant at the column's precision (sub-millisecond digits are zeros). */
-export function nowDateTime(precision: number): string {
-  const iso = new Date().toISOString();
+export function nowDateTime(precision: number, ms: number = Date.now()): string {
+  const iso = new Date(ms).toISOString();
   return iso.slice(0, 19) + fractionText(iso.slice(20, 23), precision) + "Z";
 }
 
-export function today(): string {
-  return new Date().toISOString().slice(0, 10);
+export function today(ms: number = Date.now()): string {
+  return new Date(ms).toISOString().slice(0, 10);
 }
 
 function fromText(text: string, precision: number): string | Invalid {

@@ -13,9 +13,15 @@ import { describeScalar } from "./fieldTypes.ts";
 
 /** Values the generated code refers to by name: helpers, regexes, sets, defaults. */
 export class ConstantPool {
+  /** What `@default(now())` reads: the time in epoch milliseconds (tests set their own). */
+  readonly clock: () => number;
   readonly names: string[] = [];
   readonly values: unknown[] = [];
   readonly #byValue = new Map<unknown, string>();
+
+  constructor(clock: () => number = Date.now) {
+    this.clock = clock;
+  }
 
   ref(value: unknown): string {
     const known = this.#byValue.get(value);

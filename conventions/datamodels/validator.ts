@@ -22,8 +22,13 @@ export type DefaultCheck = { ok: true; value: unknown } | { ok: false; error: st
 const MAX_ERRORS = 10;
 const MAX_KEY_SHOWN = 40;
 
-export function compileValidator(model: ModelIR): Validator {
-  const pool = new ConstantPool();
+export interface ValidatorOptions {
+  /** The time `@default(now())` fills in, in epoch milliseconds; default the real time. */
+  readonly clock?: () => number;
+}
+
+export function compileValidator(model: ModelIR, options: ValidatorOptions = {}): Validator {
+  const pool = new ConstantPool(options.clock);
   const names = model.fields.map((field) => field.name);
   const body = `"use strict";
 return function validate(input) {
@@ -115,7 +120,8 @@ function missingCode(field: FieldIR, dst: string, pool: ConstantPool, report: (m
   const fallback = field.default;
   if (fallback?.kind === "now") {
     const type = field.type;
-    return type.kind === "date" ? `${dst} = ${pool.ref(today)}();` : `${dst} = ${pool.ref(nowDateTime)}(${datetimePrecision(type)});`;
+    const now = `${pool.ref(pool.clock)}()`;
+    return type.kind === "date" ? `${dst} = ${pool.ref(today)}(${now});` : `${dst} = ${pool.ref(nowDateTime)}(${datetimePrecision(type)}, ${now});`;
   }
   if (fallback?.kind === "uuid") return `${dst} = ${pool.ref(randomUuid)}();`;
   if (fallback?.kind === "literal") {

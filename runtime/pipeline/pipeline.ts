@@ -40,6 +40,8 @@ export interface PipelineOptions {
   /** Run the table writers here (dev, and production workers); ingest-only processes do not. */
   readonly writers?: boolean;
   readonly writer?: Pick<TableWriterOptions, "maxBatchRecords" | "maxWaitMs">;
+  /** What `@default(now())` fills in at ingest, in epoch milliseconds; default the real time (tests set their own). */
+  readonly clock?: () => number;
   readonly metrics?: Pick<IglooMetrics, "writerBatchRows" | "writerBatchSeconds" | "writerRows">;
 }
 
@@ -282,7 +284,7 @@ export class Pipeline {
       const topic = model.name;
       await stream.ensureTopic(topic);
       const storable = storableModel(model, store.capabilities);
-      const target: IngestTarget = { model, topic, validate: compileValidator(storable), ...rowShape(model) };
+      const target: IngestTarget = { model, topic, validate: compileValidator(storable, this.#options.clock ? { clock: this.#options.clock } : {}), ...rowShape(model) };
       // The writer only moves bytes into a table, so a changed model keeps its writer
       // unless the model now maps to another table.
       const keep = current !== undefined && current.model.table === model.table && current.model.streamOnly === model.streamOnly;

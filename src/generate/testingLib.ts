@@ -24,6 +24,15 @@ export interface TestPipelineOptions {
   readonly root?: string;
   /** Run the project's functions (default true). */
   readonly functions?: boolean;
+  /** Start the clock stopped at this time; default: the real time until set. */
+  readonly now?: Date | string | number;
+}
+export interface TestClock {
+  now(): Date;
+  /** Stops the clock at this time: what @default(now()) fills in from then on. */
+  set(time: Date | string | number): void;
+  /** Moves a stopped clock on (a running one stops at now + ms). */
+  advance(ms: number): void;
 }
 export interface SampleOptions {
   readonly count?: number;
@@ -48,7 +57,7 @@ import * as runtime from "./testing/index.js";
 import type { ModelShapes } from "./models.ts";
 import type { ViewShapes } from "./views.ts";
 
-export type { IngestVerdict, InvalidSample, SampleOptions, TestPipelineOptions } from "./testing/index.js";
+export type { IngestVerdict, InvalidSample, SampleOptions, TestClock, TestPipelineOptions } from "./testing/index.js";
 
 /** A row of igloo_dead_letters. */
 export interface DeadLetter {
@@ -84,6 +93,8 @@ export interface TestPipeline {
    * batches (\`seed\`: the error names the one it used).
    */
   checkViews(options?: { readonly seed?: number; readonly maxBatch?: number }): Promise<void>;
+  /** The time @default(now()) fills in at ingest. */
+  readonly clock: runtime.TestClock;
   /** What the pipeline logged: warnings and errors. */
   logs(): readonly string[];
   close(): Promise<void>;

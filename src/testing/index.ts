@@ -3,5 +3,5 @@
  * runtime it needs) into the binary; `.igloo/lib/testing.ts` types it by the project's
  * models and views.
  */
-export { createTestPipeline, findProjectRoot, type IngestVerdict, type Row, type TestPipeline, type TestPipelineOptions } from "./testPipeline.ts";
+export { createTestPipeline, findProjectRoot, type IngestVerdict, type Row, type TestClock, type TestPipeline, type TestPipelineOptions } from "./testPipeline.ts";
 export { sample, type InvalidSample, type SampleOptions } from "./sample.ts";

@@ -38,6 +38,17 @@ export interface TestPipelineOptions {
   readonly root?: string;
   /** Run the project's functions (default true); `false` tests ingest and views alone. */
   readonly functions?: boolean;
+  /** Start the clock stopped at this time (`pipeline.clock`); default: the real time until set. */
+  readonly now?: Date | string | number;
+}
+
+/** The time `@default(now())` fills in at ingest. */
+export interface TestClock {
+  now(): Date;
+  /** Stops the clock at `time`. */
+  set(time: Date | string | number): void;
+  /** Moves a stopped clock on (a running one stops at now + ms). */
+  advance(ms: number): void;
 }
 
 /** What `POST /ingest/<Model>` answers with a 200. */
@@ -67,6 +78,7 @@ export interface TestPipeline {
    * again, in random batches (`seed`, default random; the error names it).
    */
   checkViews(options?: { readonly seed?: number; readonly maxBatch?: number }): Promise<void>;
+  readonly clock: TestClock;
   /** What the pipeline logged (warnings and errors: a function that threw, a held change...). */
   logs(): readonly string[];
   close(): Promise<void>;
@@ -121,7 +133,19 @@ export async function createTestPipeline(options: TestPipelineOptions = {}): Pro
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
-  const runtime = assembleRuntime({ stream, store }, logger, TEST_LIMITS, { allowDestructive: true, writer: { maxWaitMs: 5 } }, engineFacts ? { catalog: engineFacts.catalog } : {});
+  const toMs = (time: Date | string | number): number => {
+    const ms = time instanceof Date ? time.getTime() : typeof time === "number" ? time : Date.parse(time);
+    if (!Number.isFinite(ms)) throw new IglooError("E_CLOCK", `clock: ${String(time)} is not a time; pass a Date, epoch milliseconds or ISO-8601 text.`);
+    return ms;
+  };
+  let stopped = options.now === undefined ? undefined : toMs(options.now);
+  const now = () => stopped ?? Date.now();
+  const clock: TestClock = {
+    now: () => new Date(now()),
+    set: (time) => void (stopped = toMs(time)),
+    advance: (ms) => void (stopped = now() + ms),
+  };
+  const runtime = assembleRuntime({ stream, store }, logger, TEST_LIMITS, { allowDestructive: true, writer: { maxWaitMs: 5 }, clock: now }, engineFacts ? { catalog: engineFacts.catalog } : {});
   const close = async () => {
     await runtime.functions.close();
     await runtime.pipeline.close();
@@ -162,7 +186,7 @@ export async function createTestPipeline(options: TestPipelineOptions = {}): Pro
   };
   let closed: Promise<void> | undefined;
   /** Everything ingested, in order, to feed again in other batches (checkViews). */
-  const fed: { readonly model: string; readonly records: readonly unknown[] }[] = [];
+  const fed: { readonly model: string; readonly records: readonly unknown[]; readonly at: number }[] = [];
   const views = runtime.views;
   const checkTarget = (pipeline: TestPipeline): ViewCheckTarget => ({
     incremental: () => views.names().filter((name) => views.kind(name) === "incremental"),
@@ -174,7 +198,7 @@ export async function createTestPipeline(options: TestPipelineOptions = {}): Pro
   const pipeline: TestPipeline = {
     async ingest(model, records) {
       const verdict = (await postJson(`/ingest/${encodeURIComponent(model)}`, records)) as IngestVerdict;
-      fed.push({ model, records: Array.isArray(records) ? records : [records] });
+      fed.push({ model, records: Array.isArray(records) ? records : [records], at: now() });
       return verdict;
     },
     settle: (timeoutMs) => settle(runtime, stream, timeoutMs),
@@ -190,15 +214,19 @@ export async function createTestPipeline(options: TestPipelineOptions = {}): Pro
       const problems = await viewDiffs(checkTarget(pipeline), "as this test ingested it");
       const next = seeded(seed);
       // Each model's records in random batches, in order; the models' batches interleaved.
-      const byModel = new Map<string, unknown[]>();
-      for (const { model, records } of fed) byModel.set(model, [...(byModel.get(model) ?? []), ...records]);
-      const pending = [...byModel].map(([model, records]) => ({ model, batches: randomBatches(records, next, maxBatch) }));
-      const replay = await createTestPipeline(options);
+      // Each record keeps the time it was ingested at, for its @default(now()) fields: a
+      // batch is cut where that time changes.
+      const byModel = new Map<string, { record: unknown; at: number }[]>();
+      for (const { model, records, at } of fed) byModel.set(model, [...(byModel.get(model) ?? []), ...records.map((record) => ({ record, at }))]);
+      const pending = [...byModel].map(([model, records]) => ({ model, batches: randomBatches(records, next, maxBatch).flatMap(sameTime) }));
+      const replay = await createTestPipeline({ ...options, now: 0 });
       try {
         let batches = 0;
         for (let left = pending.filter((p) => p.batches.length > 0); left.length > 0; left = left.filter((p) => p.batches.length > 0)) {
           const from = left[Math.floor(next() * left.length)]!;
-          await replay.ingest(from.model, from.batches.shift()!);
+          const batch = from.batches.shift()!;
+          replay.clock.set(batch[0]!.at);
+          await replay.ingest(from.model, batch.map((b) => b.record));
           batches++;
         }
         problems.push(...(await viewDiffs(checkTarget(replay), `fed again in ${batches} random batches of 1 to ${maxBatch} records, seed ${seed}`)));
@@ -207,6 +235,7 @@ export async function createTestPipeline(options: TestPipelineOptions = {}): Pro
       }
       if (problems.length > 0) throw mismatch(problems, seed);
     },
+    clock,
     logs: () => [...lines],
     close: () => (closed ??= close()),
   };
@@ -272,4 +301,15 @@ async function settle(runtime: ProjectRuntime, stream: Stream, timeoutMs = 30_00
     }
     if (same(goal, await ends())) return;
   }
+}
+
+/** A batch cut where its records' ingest time changes. */
+function sameTime<T extends { readonly at: number }>(batch: readonly T[]): T[][] {
+  const runs: T[][] = [];
+  for (const item of batch) {
+    const last = runs.at(-1);
+    if (last !== undefined && last[0]!.at === item.at) last.push(item);
+    else runs.push([item]);
+  }
+  return runs;
 }
