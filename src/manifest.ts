@@ -36,9 +36,9 @@ export async function loadBuiltFunctions(dir: string, manifest: Manifest): Promi
   const loaded: LoadedFunction[] = [];
   for (const meta of manifest.functions) {
     const code = readFileSync(join(dir, meta.bundle), "utf8");
-    const definition = (await importBundle(code)) as { run: (record: unknown) => unknown };
+    const definition = (await importBundle(code)) as { run: (record: unknown, context: unknown) => unknown };
     const { bundle: _bundle, ...ir } = meta;
-    loaded.push({ ir: { ...ir, code }, run: (record) => definition.run(record) });
+    loaded.push({ ir: { ...ir, code }, run: (record, context) => definition.run(record, context) });
   }
   return loaded;
 }

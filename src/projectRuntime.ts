@@ -40,7 +40,7 @@ export function assembleRuntime(
   const { stream, store } = engines;
   const observability = createObservability(stream);
   const pipeline = new Pipeline({ stream, store, logger, ...pipelineOptions, metrics: observability.handles });
-  const functions = new FunctionHost(stream, logger, (model) => pipeline.target(model), observability.handles, (model, work) => pipeline.use(model, work));
+  const functions = new FunctionHost(stream, logger, (model) => pipeline.target(model), observability.handles, (model, work) => pipeline.use(model, work), pipelineOptions.clock);
   observability.watch(pipeline, functions);
   const views = new ViewManager(store, viewOptions);
   const reads = new UserReads(store, limits.query);

@@ -90,11 +90,12 @@ const CHAIN_PROJECT: Record<string, string> = {
   "datamodels/Reading.prisma": `model Reading {\n  sensor String @db.LowCardinality\n  kelvin Float\n  at DateTime @db.DateTime64(3)\n  @@orderBy([sensor, at])\n}\n`,
   "datamodels/Alert.prisma": `model Alert {\n  sensor String\n  kelvin Float\n  at DateTime @db.DateTime64(3)\n  @@orderBy([sensor, at])\n}\n`,
   "functions/clean.ts": `import { defineFunction } from "igloo";\nexport default defineFunction({\n  from: "Raw",\n  to: "Reading",\n  run(raw) {\n    if (raw.celsius < -273.15) return null;\n    return { sensor: raw.sensor.trim().toLowerCase(), kelvin: raw.celsius + 273.15, at: raw.at };\n  },\n});\n`,
-  "functions/alert.ts": `import { defineFunction } from "igloo";\nexport default defineFunction({\n  from: "Reading",\n  to: "Alert",\n  run(reading) {\n    return reading.kelvin > 373.15 ? reading : null;\n  },\n});\n`,
+  "functions/alert.ts": `import { defineFunction } from "igloo";\nexport default defineFunction({\n  from: "Reading",\n  to: "Alert",\n  run(reading, context) {\n    if (!(reading.kelvin > 373.15)) return null;\n    context.log.warn("hot: " + reading.sensor);\n    return reading;\n  },\n});\n`,
   "views/per_sensor.sql": `SELECT sensor, count() AS readings, max(kelvin) AS hottest\nFROM Reading\nGROUP BY sensor\n`,
   "views/alerts_since.sql": `SELECT sensor, kelvin, at\nFROM Alert\nWHERE sensor = {sensor:String} AND at >= {since:DateTime64(3)}\nORDER BY at\n`,
   "test/chain.test.ts": `import { afterAll, beforeAll, expect, test } from "bun:test";
-import { createTestPipeline, type TestPipeline } from "igloo/testing";
+import { createTestPipeline, fakeContext, type TestPipeline } from "igloo/testing";
+import alert from "../functions/alert.ts";
 
 let pipeline: TestPipeline;
 beforeAll(async () => {
@@ -116,7 +117,16 @@ test("raw readings are cleaned, counted per sensor, and the hot ones become aler
   expect(await pipeline.view("alerts_since", { sensor: "boiler", since: "2026-11-30T00:00:00Z" })).toEqual([
     { sensor: "boiler", kelvin: 393.15, at: "2026-11-30T10:00:00.000Z" },
   ]);
+  expect(pipeline.logs()).toContain("warn: function alert: hot: boiler");
   await pipeline.checkViews({ seed: 3 });
+});
+
+test("alert, alone: a hot reading passes and says so in the log", () => {
+  const context = fakeContext({ now: "2026-11-30T12:00:00Z" });
+  const reading = { sensor: "oven", kelvin: 500, at: "2026-11-30T11:00:00.000Z" };
+  expect(alert.run(reading, context)).toEqual(reading);
+  expect(context.logs).toEqual([{ level: "warn", message: "hot: oven" }]);
+  expect(alert.run({ ...reading, kelvin: 300 }, context)).toBeNull();
 });
 `,
 };

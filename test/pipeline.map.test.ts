@@ -63,7 +63,7 @@ test("values of @map fields land in their columns, before and after a rename tha
       from: "Mapped",
       to: "Copy",
       targets: (name) => pipeline.target(name),
-      executor: inlineExecutor((row) => ({ id: (row as Record<string, unknown>).id, total: (row as Record<string, unknown>).count })),
+      executor: inlineExecutor((row) => ({ id: (row as Record<string, unknown>).id, total: (row as Record<string, unknown>).count }), { now: () => new Date(), log: console }),
     });
     await runner.start();
     try {

@@ -143,3 +143,44 @@ test("the clock: @default(now()) fills in the pipeline's time, which a test sets
     await pipeline.close();
   }
 });
+
+for (const workers of [1, 2]) {
+  test(`a function's context (${workers === 1 ? "in this thread" : "in 2 workers"}): now() is the pipeline's clock, log lines reach the pipeline's log named after the function`, async () => {
+    const dir = join(tempDir("testing-context"), "project");
+    try {
+      mkdirSync(join(dir, "datamodels"), { recursive: true });
+      mkdirSync(join(dir, "functions"), { recursive: true });
+      writeFileSync(join(dir, "datamodels", "Ping.prisma"), "model Ping {\n  id String\n}\n");
+      writeFileSync(join(dir, "datamodels", "Pong.prisma"), "model Pong {\n  id String\n  seen DateTime @db.DateTime64(3)\n}\n");
+      writeFileSync(
+        join(dir, "functions", "pong.ts"),
+        `import { defineFunction } from "igloo";\nexport default defineFunction({\n  from: "Ping",\n  to: "Pong",\n  workers: ${workers},\n  run(ping, context) {\n    context.log.warn("saw " + ping.id);\n    return { id: ping.id, seen: context.now().toISOString() };\n  },\n});\n`,
+      );
+      writeProjectLib(dir, loadProject(dir).models.models);
+      const pipeline = await createTestPipeline({ root: dir, now: "2026-02-03T04:05:06.789Z" });
+      try {
+        await pipeline.ingest("Ping", [{ id: "a" }, { id: "b" }]);
+        expect(await pipeline.query("SELECT id, seen FROM Pong ORDER BY id")).toEqual([
+          { id: "a", seen: "2026-02-03T04:05:06.789Z" },
+          { id: "b", seen: "2026-02-03T04:05:06.789Z" },
+        ]);
+        expect(pipeline.logs().filter((line) => line.includes("saw")).sort()).toEqual(["warn: function pong: saw a", "warn: function pong: saw b"]);
+      } finally {
+        await pipeline.close();
+      }
+    } finally {
+      removeDir(join(dir, ".."));
+    }
+  });
+}
+
+test("fakeContext: a function tested without a pipeline, at a time the test sets, its log read back", async () => {
+  const { fakeContext } = await import("../src/testing/context.ts");
+  const context = fakeContext({ now: "2026-11-30T12:00:00Z" });
+  const run = (record: { id: string }, ctx: typeof context) => {
+    ctx.log.warn(`late: ${record.id}`);
+    return { id: record.id, seen: ctx.now().toISOString() };
+  };
+  expect(run({ id: "x" }, context)).toEqual({ id: "x", seen: "2026-11-30T12:00:00.000Z" });
+  expect(context.logs).toEqual([{ level: "warn", message: "late: x" }]);
+});

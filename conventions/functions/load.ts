@@ -27,7 +27,7 @@ export interface FunctionIR {
 
 export interface LoadedFunction {
   readonly ir: FunctionIR;
-  readonly run: (record: unknown) => unknown;
+  readonly run: (record: unknown, context: unknown) => unknown;
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -121,8 +121,8 @@ async function loadOne(root: string, fileName: string, models: ReadonlyMap<strin
   if (startFrom !== "earliest" && startFrom !== "latest") {
     throw new ConventionError(locate(text, file, /\bstartFrom\s*:/), `\`startFrom\` must be "earliest" or "latest", got ${JSON.stringify(startFrom)}`);
   }
-  const run = definition.run as (record: unknown) => unknown;
-  return { ir: { name, file, from: definition.from as string, to: definition.to as string, workers, startFrom, code }, run: (record) => run.call(definition, record) };
+  const run = definition.run as (record: unknown, context: unknown) => unknown;
+  return { ir: { name, file, from: definition.from as string, to: definition.to as string, workers, startFrom, code }, run: (record, context) => run.call(definition, record, context) };
 }
 
 /** Loads every function; a file with an error is reported and left out. */

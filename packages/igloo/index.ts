@@ -66,7 +66,16 @@ export interface FunctionDefinition<From extends string, To extends string, Row,
    * after it first started. Once it ran, a function resumes where it stopped.
    */
   readonly startFrom?: "earliest" | "latest";
-  run(record: Row): Result;
+  /** One record of `from` in; what to write to `to` out. `context` gives the time and a log. */
+  run(record: Row, context: FunctionContext): Result;
+}
+
+/** What a function's `run` gets besides the record. */
+export interface FunctionContext {
+  /** The pipeline's time (a test's clock when a test pipeline runs it). */
+  now(): Date;
+  /** Lines in Igloo's log, named after the function (`igloo dev` prints them). */
+  readonly log: { info(message: string): void; warn(message: string): void; error(message: string): void };
 }
 
 /** Marks a default export as an Igloo function, so loading can tell it from anything else. */

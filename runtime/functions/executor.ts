@@ -6,6 +6,17 @@
  */
 export type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: string; readonly stack: string };
 
+/**
+ * What `run(record, context)` gets besides the record: the time (the pipeline's clock; a
+ * test's can be stopped) and a log that reaches Igloo's logger, named after the function.
+ */
+export interface FunctionContext {
+  now(): Date;
+  readonly log: { info(message: string): void; warn(message: string): void; error(message: string): void };
+}
+
+export type LogLevel = "info" | "warn" | "error";
+
 export interface Executor {
   run(records: readonly unknown[], keys: readonly (string | undefined)[]): Promise<Outcome[]>;
   close(): Promise<void>;
@@ -17,7 +28,7 @@ function failure(error: unknown): Outcome {
 }
 
 /** One record after another in this thread: no copying, the default for `workers: 1`. */
-export function inlineExecutor(run: (record: unknown) => unknown): Executor {
+export function inlineExecutor(run: (record: unknown, context: FunctionContext) => unknown, context: FunctionContext): Executor {
   return {
     async run(records) {
       const outcomes: Outcome[] = [];
@@ -25,7 +36,7 @@ export function inlineExecutor(run: (record: unknown) => unknown): Executor {
         try {
           // Awaiting only real promises: a microtask per record is a measurable share of a
           // simple synchronous function's cost.
-          const value = run(record);
+          const value = run(record, context);
           outcomes.push({ ok: true, value: value instanceof Promise ? await value : value });
         } catch (error) {
           outcomes.push(failure(error));
@@ -53,9 +64,11 @@ self.onmessage = async (event) => {
     return;
   }
   const outcomes = [];
+  const say = (level) => (text) => postMessage({ type: "log", level, message: String(text) });
+  const context = { now: () => new Date(message.now ?? Date.now()), log: { info: say("info"), warn: say("warn"), error: say("error") } };
   for (const record of message.records) {
     try {
-      outcomes.push({ ok: true, value: await definition.run(record) });
+      outcomes.push({ ok: true, value: await definition.run(record, context) });
     } catch (error) {
       outcomes.push({ ok: false, error: String(error && error.message !== undefined ? error.message : error), stack: String(error && error.stack || "") });
     }
@@ -79,7 +92,14 @@ interface PoolWorker {
   readonly pending: Map<number, (outcomes: Outcome[]) => void>;
 }
 
-export async function workerExecutor(code: string, count: number): Promise<Executor> {
+export interface WorkerOptions {
+  /** Where a worker's `context.log` lines go. */
+  readonly onLog: (level: LogLevel, message: string) => void;
+  /** The time a batch's `context.now()` gives, when the clock is not the real one. */
+  readonly now?: () => number | undefined;
+}
+
+export async function workerExecutor(code: string, count: number, options: WorkerOptions): Promise<Executor> {
   const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "text/javascript" }));
   const workers: PoolWorker[] = [];
   let nextId = 0;
@@ -95,7 +115,8 @@ export async function workerExecutor(code: string, count: number): Promise<Execu
         worker.onerror = (event) => reject(new Error(`a function worker failed: ${event.message}`));
         worker.postMessage({ type: "load", code });
       });
-      worker.onmessage = (event: MessageEvent<{ id: number; outcomes: Outcome[] }>) => {
+      worker.onmessage = (event: MessageEvent<{ type: string; id: number; outcomes: Outcome[]; level: LogLevel; message: string }>) => {
+        if (event.data.type === "log") return options.onLog(event.data.level, event.data.message);
         pending.get(event.data.id)?.(event.data.outcomes);
         pending.delete(event.data.id);
       };
@@ -127,7 +148,7 @@ export async function workerExecutor(code: string, count: number): Promise<Execu
           const id = nextId++;
           const results = await new Promise<Outcome[]>((resolve) => {
             pending.set(id, resolve);
-            worker.postMessage({ type: "run", id, records: slice.records });
+            worker.postMessage({ type: "run", id, records: slice.records, now: options.now?.() });
           });
           results.forEach((outcome, k) => (outcomes[slice.places[k]!] = outcome));
         }),

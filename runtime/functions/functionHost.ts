@@ -7,7 +7,7 @@ import type { LoadedFunction } from "../../conventions/functions/load.ts";
 import type { IngestTarget } from "../ingest/ingest.ts";
 import { RepeatReporter, type Logger } from "../observability/logger.ts";
 import type { Stream } from "../stream/stream.ts";
-import { inlineExecutor, workerExecutor } from "./executor.ts";
+import { inlineExecutor, workerExecutor, type FunctionContext, type LogLevel } from "./executor.ts";
 import { FunctionRunner, functionGroup, type RunnerOptions } from "./functionRunner.ts";
 
 interface Running {
@@ -34,7 +34,18 @@ export class FunctionHost {
 
   readonly #use: RunnerOptions["use"];
 
-  constructor(stream: Stream, logger: Logger, targets: (model: string) => IngestTarget | undefined, metrics?: RunnerOptions["metrics"], use?: RunnerOptions["use"]) {
+  readonly #clock: (() => number) | undefined;
+
+  /** `clock`: what functions' `context.now()` gives; default the real time (tests set their own). */
+  constructor(
+    stream: Stream,
+    logger: Logger,
+    targets: (model: string) => IngestTarget | undefined,
+    metrics?: RunnerOptions["metrics"],
+    use?: RunnerOptions["use"],
+    clock?: () => number,
+  ) {
+    this.#clock = clock;
     this.#use = use;
     this.#stream = stream;
     this.#logger = logger;
@@ -54,7 +65,15 @@ export class FunctionHost {
 
   async #start(fn: LoadedFunction): Promise<FunctionRunner> {
     const { ir } = fn;
-    const executor = ir.workers > 1 ? await workerExecutor(ir.code, ir.workers) : inlineExecutor(fn.run);
+    const logger = this.#logger;
+    const say = (level: LogLevel, message: string) => logger[level](`function ${ir.name}: ${message}`);
+    const clock = this.#clock;
+    const context: FunctionContext = {
+      now: () => new Date(clock ? clock() : Date.now()),
+      log: { info: (m) => say("info", String(m)), warn: (m) => say("warn", String(m)), error: (m) => say("error", String(m)) },
+    };
+    const executor =
+      ir.workers > 1 ? await workerExecutor(ir.code, ir.workers, { onLog: say, ...(clock ? { now: clock } : {}) }) : inlineExecutor(fn.run, context);
     const runner = new FunctionRunner(this.#stream, {
       name: ir.name,
       file: ir.file,

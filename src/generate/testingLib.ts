@@ -44,6 +44,14 @@ export interface InvalidSample {
   /** What POST /ingest says about it. */
   readonly reason: string;
 }
+export interface FakeContext {
+  now(): Date;
+  readonly log: { info(message: string): void; warn(message: string): void; error(message: string): void };
+  /** What the function logged, in order. */
+  readonly logs: { readonly level: "info" | "warn" | "error"; readonly message: string }[];
+}
+/** The second argument of a function's run, for testing it without a pipeline: a time you set, a log you read. */
+export declare function fakeContext(options?: { readonly now?: Date | string | number }): FakeContext;
 export declare function createTestPipeline(options?: TestPipelineOptions): Promise<unknown>;
 export declare const sample: ((model: string, options?: SampleOptions) => unknown[]) & { invalid(model: string, options?: SampleOptions): InvalidSample[] };
 export declare function findProjectRoot(start: string): string;
@@ -57,7 +65,8 @@ import * as runtime from "./testing/index.js";
 import type { ModelShapes } from "./models.ts";
 import type { ViewShapes } from "./views.ts";
 
-export type { IngestVerdict, InvalidSample, SampleOptions, TestClock, TestPipelineOptions } from "./testing/index.js";
+export type { FakeContext, IngestVerdict, InvalidSample, SampleOptions, TestClock, TestPipelineOptions } from "./testing/index.js";
+export { fakeContext } from "./testing/index.js";
 
 /** A row of igloo_dead_letters. */
 export interface DeadLetter {

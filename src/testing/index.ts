@@ -5,3 +5,4 @@
  */
 export { createTestPipeline, findProjectRoot, type IngestVerdict, type Row, type TestClock, type TestPipeline, type TestPipelineOptions } from "./testPipeline.ts";
 export { sample, type InvalidSample, type SampleOptions } from "./sample.ts";
+export { fakeContext, type FakeContext } from "./context.ts";
