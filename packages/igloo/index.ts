@@ -81,8 +81,19 @@ export interface FunctionContext {
 /** Marks a default export as an Igloo function, so loading can tell it from anything else. */
 export const FUNCTION_BRAND = "igloo.function";
 
-export type DefinedFunction<From extends string, To extends string, Row, Result> = FunctionDefinition<From, To, Row, Result> & {
+/**
+ * What defineFunction returns: the definition, whose `run` a test may call without a
+ * context (it then gets the real time and a log to the console; fakeContext() from
+ * igloo/testing gives one the test controls).
+ */
+export type DefinedFunction<From extends string, To extends string, Row, Result> = Omit<FunctionDefinition<From, To, Row, Result>, "run"> & {
   readonly kind: typeof FUNCTION_BRAND;
+  run(record: Row, context?: FunctionContext): Result;
+};
+
+const CONSOLE_CONTEXT: FunctionContext = {
+  now: () => new Date(),
+  log: { info: (m) => console.info(m), warn: (m) => console.warn(m), error: (m) => console.error(m) },
 };
 
 /**
@@ -97,6 +108,6 @@ export function defineFunctionFor<Shapes extends Record<string, { row: unknown; 
     To extends keyof Shapes & string,
     Result extends FunctionResult<Shapes[To]["input"]> | Promise<FunctionResult<Shapes[To]["input"]>>,
   >(definition: FunctionDefinition<From, To, Shapes[From]["row"], Result>): DefinedFunction<From, To, Shapes[From]["row"], Result> {
-    return { ...definition, kind: FUNCTION_BRAND };
+    return { ...definition, kind: FUNCTION_BRAND, run: (record, context = CONSOLE_CONTEXT) => definition.run(record, context) };
   };
 }

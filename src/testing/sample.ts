@@ -13,21 +13,9 @@ import type { FieldIR, ModelIR } from "../../conventions/datamodels/ir.ts";
 import { compileValidator, type Validator } from "../../conventions/datamodels/validator.ts";
 import { IglooError } from "../../conventions/errors.ts";
 import { loadProject } from "../../conventions/project.ts";
+import type { InvalidSample, SampleOptions } from "../../packages/testing/api.ts";
 import { seeded } from "./checkViews.ts";
 import { findProjectRoot } from "./testPipeline.ts";
-
-export interface SampleOptions {
-  readonly count?: number;
-  readonly seed?: number;
-  /** The project's folder; default: the nearest one up from the working directory. */
-  readonly root?: string;
-}
-
-export interface InvalidSample {
-  readonly record: Record<string, unknown>;
-  /** What `POST /ingest` says about it. */
-  readonly reason: string;
-}
 
 const models = new Map<string, readonly ModelIR[]>();
 const validators = new WeakMap<ModelIR, Validator>();

@@ -31,33 +31,8 @@ import { EmbeddedLog } from "../../runtime/stream/embedded/embeddedLog.ts";
 import type { Stream } from "../../runtime/stream/stream.ts";
 import { writerGroup } from "../../runtime/writer/tableWriter.ts";
 import { assembleRuntime, type ProjectRuntime } from "../projectRuntime.ts";
+import type { IngestVerdict, TestClock, TestPipelineOptions } from "../../packages/testing/api.ts";
 import { mismatch, randomBatches, seeded, viewDiffs, type ViewCheckTarget } from "./checkViews.ts";
-
-export interface TestPipelineOptions {
-  /** The project's folder; default: the nearest folder up from the working directory with a `datamodels/` folder. */
-  readonly root?: string;
-  /** Run the project's functions (default true); `false` tests ingest and views alone. */
-  readonly functions?: boolean;
-  /** Start the clock stopped at this time (`pipeline.clock`); default: the real time until set. */
-  readonly now?: Date | string | number;
-}
-
-/** The time `@default(now())` fills in at ingest. */
-export interface TestClock {
-  now(): Date;
-  /** Stops the clock at `time`. */
-  set(time: Date | string | number): void;
-  /** Moves a stopped clock on (a running one stops at now + ms). */
-  advance(ms: number): void;
-}
-
-/** What `POST /ingest/<Model>` answers with a 200. */
-export interface IngestVerdict {
-  readonly accepted: number;
-  readonly rejected: number;
-  readonly errors: readonly { readonly index: number; readonly message: string }[];
-  readonly token: string;
-}
 
 export type Row = Record<string, unknown>;
 
