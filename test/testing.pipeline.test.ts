@@ -184,3 +184,22 @@ test("fakeContext: a function tested without a pipeline, at a time the test sets
   expect(run({ id: "x" }, context)).toEqual({ id: "x", seen: "2026-11-30T12:00:00.000Z" });
   expect(context.logs).toEqual([{ level: "warn", message: "late: x" }]);
 });
+
+test("fixtures load as POST /ingest would take them (a bad NDJSON line is that record's error), and snapshot() orders a view's rows", async () => {
+  writeFileSync(join(root, "fixtures", "purchases.ndjson"), [JSON.stringify(purchase("f-1", "u-1", ["b", "a"])), "{not json", JSON.stringify(purchase("f-2", "u-2", ["a"]))].join("\n") + "\n");
+  const pipeline = await createTestPipeline({ root });
+  try {
+    const verdict = await pipeline.load("Purchase", "fixtures/purchases.ndjson");
+    expect(verdict).toMatchObject({ accepted: 2, rejected: 1 });
+    expect(verdict.errors[0]!.index).toBe(1);
+    expect((await pipeline.load("PageView", "fixtures/page-views.json")).accepted).toBe(3);
+    expect(await pipeline.snapshot("sales_by_sku")).toEqual([
+      { sku: "a", items: "2", orders: "2", buyers: "2" },
+      { sku: "b", items: "1", orders: "1", buyers: "1" },
+    ]);
+    await pipeline.checkViews({ seed: 5 });
+    await expect(pipeline.load("Purchase", "fixtures/missing.json")).rejects.toThrow(/ENOENT|no such file/);
+  } finally {
+    await pipeline.close();
+  }
+});

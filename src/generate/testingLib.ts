@@ -67,6 +67,10 @@ export interface TestPipeline {
    * batches (\`seed\`: the error names the one it used).
    */
   checkViews(options?: { readonly seed?: number; readonly maxBatch?: number }): Promise<void>;
+  /** Ingests a fixture file of the project (a JSON array or object, or NDJSON for .ndjson/.jsonl) as POST /ingest would. */
+  load<M extends keyof ModelShapes & string>(model: M, file: string): Promise<runtime.IngestVerdict>;
+  /** A view's rows in a stable order (sorted by their JSON), for toMatchSnapshot() when the view has no ORDER BY. */
+  snapshot<V extends ViewName>(name: V, params?: ViewParams<V>): Promise<ViewRow<V>[]>;
   /** The time @default(now()) fills in at ingest. */
   readonly clock: runtime.TestClock;
   /** What the pipeline logged: warnings and errors. */

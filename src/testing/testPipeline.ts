@@ -10,7 +10,7 @@
  * test process has its own). Writers flush after 5 ms instead of 250 ms, so `settle()`
  * takes milliseconds.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { IglooError } from "../../conventions/errors.ts";
@@ -53,6 +53,14 @@ export interface TestPipeline {
    * again, in random batches (`seed`, default random; the error names it).
    */
   checkViews(options?: { readonly seed?: number; readonly maxBatch?: number }): Promise<void>;
+  /**
+   * Ingests a fixture file (a path relative to the project: a JSON array or object, or
+   * NDJSON for `.ndjson`/`.jsonl`, where a bad line is that record's error), as
+   * `POST /ingest/<model>` with that body would.
+   */
+  load(model: string, file: string): Promise<IngestVerdict>;
+  /** A view's rows in a stable order (sorted by their JSON), for `toMatchSnapshot()` when the view has no ORDER BY. */
+  snapshot(name: string, params?: Readonly<Record<string, string | number | boolean | null | readonly unknown[]>>): Promise<Row[]>;
   readonly clock: TestClock;
   /** What the pipeline logged (warnings and errors: a function that threw, a held change...). */
   logs(): readonly string[];
@@ -210,6 +218,18 @@ export async function createTestPipeline(options: TestPipelineOptions = {}): Pro
       }
       if (problems.length > 0) throw mismatch(problems, seed);
     },
+    async load(model, file) {
+      const text = readFileSync(resolve(root, file), "utf8");
+      const ndjson = /\.(ndjson|jsonl)$/i.test(file);
+      const verdict = (await ask(`/ingest/${encodeURIComponent(model)}`, { method: "POST", headers: { "content-type": ndjson ? "application/x-ndjson" : "application/json" }, body: text })) as IngestVerdict;
+      const records = ndjson ? text.split("\n").filter((line) => line.trim() !== "").map((line) => parseOr(line)) : ([] as unknown[]).concat(JSON.parse(text));
+      fed.push({ model, records, at: now() });
+      return verdict;
+    },
+    async snapshot(name, params) {
+      const rows = await pipeline.view(name, params);
+      return rows.map((row) => [JSON.stringify(row), row] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
+    },
     clock,
     logs: () => [...lines],
     close: () => (closed ??= close()),
@@ -275,6 +295,15 @@ async function settle(runtime: ProjectRuntime, stream: Stream, timeoutMs = 30_00
       await Bun.sleep(2);
     }
     if (same(goal, await ends())) return;
+  }
+}
+
+/** A line's JSON value, or the line itself (fed again, it is refused again, as it was). */
+function parseOr(line: string): unknown {
+  try {
+    return JSON.parse(line);
+  } catch {
+    return line;
   }
 }
 
