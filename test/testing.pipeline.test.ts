@@ -12,7 +12,8 @@ import type { IglooError } from "../conventions/errors.ts";
 import { DEFAULT_LIMITS } from "../runtime/limits.ts";
 import { ChdbStore } from "../runtime/store/chdb/chdbStore.ts";
 import { processChdbPath } from "../runtime/store/chdb/processPath.ts";
-import { randomBatches, seeded, viewDiff } from "../src/testing/checkViews.ts";
+import { randomBatches, viewDiff } from "../src/testing/checkViews.ts";
+import { seeded } from "../src/testing/random.ts";
 import { createTestPipeline } from "../src/testing/testPipeline.ts";
 import { REPO, removeDir, tempDir } from "../scripts/lib/igloo.ts";
 
@@ -45,6 +46,8 @@ test("ingest, settle, then the function's table, an incremental view and a param
     expect(dead.map((d) => ({ source: d.source, stage: d.stage, record: d.record }))).toEqual([{ source: "Purchase", stage: "ingest", record: '{"orderId":"o-3"}' }]);
     await expect(pipeline.ingest("Nope", [])).rejects.toThrow(/404: unknown model `Nope`/);
     await expect(pipeline.view("user_purchases")).rejects.toThrow(/400: view `user_purchases` needs the parameter `userId`/);
+    // null is left out, as the generated client does, not sent as the text "null".
+    await expect(pipeline.view("user_purchases", { userId: null, since: "2026-01-01 00:00:00" })).rejects.toThrow(/needs the parameter `userId`/);
   } finally {
     await pipeline.close();
   }

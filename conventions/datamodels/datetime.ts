@@ -47,6 +47,20 @@ const LEGACY_LAST = "2106-02-07T06:28:15";
 const LEGACY_LAST_DATE = "2149-06-06";
 
 /**
+ * The first and last instants (epoch ms) a timestamp field holds, as normalizeDateTime and
+ * normalizeLegacyDateTime check them: what sample() draws from.
+ */
+export function instantRange(precision: number, legacy: boolean): readonly [number, number] {
+  if (legacy) return [Date.parse(`${LEGACY_FIRST}Z`), Date.parse(`${LEGACY_LAST}Z`)];
+  return [MIN_MS, precision === 9 ? Date.parse(LAST_DATETIME64_9) : END_MS - 1];
+}
+
+/** The first and last days (epoch ms at midnight) a date field holds. */
+export function dayRange(legacy: boolean): readonly [number, number] {
+  return legacy ? [Date.UTC(1970, 0, 1), Date.parse(LEGACY_LAST_DATE)] : [MIN_MS, END_MS - 86_400_000];
+}
+
+/**
  * For a server's 32-bit DateTime column (servers without DateTime64): what it holds
  * exactly, else a refusal naming the limit (the column would clamp or wrap the instant,
  * or drop its fraction, silently).

@@ -5,6 +5,9 @@
  */
 import { type Invalid, invalid, preview } from "./messages.ts";
 
+/** The largest finite Float32. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+
 /** Integer bounds of a width, as exact numbers when they fit a double (<= 32 bits). */
 export function smallIntRange(bits: number, signed: boolean): { min: number; max: number } {
   return signed ? { min: -(2 ** (bits - 1)), max: 2 ** (bits - 1) - 1 } : { min: 0, max: 2 ** bits - 1 };

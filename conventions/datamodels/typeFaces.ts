@@ -13,7 +13,8 @@
  * It lives in this folder because the folder ships into every project (`.igloo/lib`), so
  * it imports only files of this folder.
  */
-import { smallIntRange, wideIntLimits } from "./numeric.ts";
+import { dayRange, instantRange } from "./datetime.ts";
+import { FLOAT32_MAX, smallIntRange, wideIntLimits } from "./numeric.ts";
 import { splitArgs, stringLiteral, type ColumnType, type Direction, type IntWidth, type ScalarType, type Schema, type TypeCapabilities, type TypeKind } from "./types.ts";
 
 interface Faces<T extends ColumnType> {
@@ -64,7 +65,6 @@ const numberText = (value: unknown, fractionDigits: number): string =>
 const inParens = (ts: string): string => (ts.includes(" ") ? `(${ts})` : ts);
 const intName = (type: { bits: number; signed: boolean }): string => `${type.signed ? "Int" : "UInt"}${type.bits}`;
 const pick = <T>(draw: Draw, items: readonly T[]): T => items[Math.floor(draw.next() * items.length)]!;
-const FLOAT32_MAX = 3.4028234663852886e38;
 
 /** Engine types whose JSON values are objects or arrays rather than strings. */
 const STRUCTURED = new Set(["Tuple", "Map", "Nested", "Variant", "Dynamic", "Object", "AggregateFunction", "SimpleAggregateFunction"]);
@@ -206,7 +206,7 @@ export const FACES: FaceTable = {
     // `2026-11-30T08:58:50.120Z` -> `2026-11-30 08:58:50.12`: UTC, as the query API sends it.
     display: (_t, value) => (typeof value === "string" ? value.replace("T", " ").replace(/Z$/, "").replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "") : text(value)),
     sample: (t, d) => {
-      const [first, last] = t.legacy ? [Date.UTC(1970, 0, 1), Date.UTC(2106, 1, 7, 6, 28, 15)] : [Date.UTC(1900, 0, 1), t.precision === 9 ? Date.UTC(2262, 3, 11) : Date.UTC(2299, 11, 31, 23, 59, 59)];
+      const [first, last] = instantRange(t.precision, t.legacy === true);
       const ms = d.edge ? pick(d, [first, last]) : first + Math.floor(d.next() * (last - first));
       const text = new Date(t.precision >= 3 ? ms : ms - (ms % 1000)).toISOString();
       return t.precision >= 3 ? text : text.replace(/\.\d+Z$/, "Z");
@@ -222,7 +222,7 @@ export const FACES: FaceTable = {
     schema: () => ({ type: "string", format: "date" }),
     zero: () => "0",
     sample: (t, d) => {
-      const [first, last] = t.legacy ? [Date.UTC(1970, 0, 1), Date.UTC(2149, 5, 6)] : [Date.UTC(1900, 0, 1), Date.UTC(2299, 11, 31)];
+      const [first, last] = dayRange(t.legacy === true);
       const day = 86_400_000;
       return new Date(d.edge ? pick(d, [first, last]) : first + Math.floor((d.next() * (last - first)) / day) * day).toISOString().slice(0, 10);
     },

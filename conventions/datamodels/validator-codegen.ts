@@ -7,7 +7,7 @@
 import { normalizeDate, normalizeDateTime, normalizeLegacyDate, normalizeLegacyDateTime } from "./datetime.ts";
 import { checkJsonObject, normalizeJsonText } from "./json-value.ts";
 import { invalid, type Invalid, preview } from "./messages.ts";
-import { normalizeDecimal, normalizeWideInt, smallIntRange, wideIntLimits } from "./numeric.ts";
+import { FLOAT32_MAX, normalizeDecimal, normalizeWideInt, smallIntRange, wideIntLimits } from "./numeric.ts";
 import type { ScalarType } from "./types.ts";
 import { describeScalar } from "./fieldTypes.ts";
 
@@ -43,7 +43,6 @@ export const SCRATCH = "r";
 const UUID_LOWER = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const UUID_ANY_CASE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const BASE64_TEXT = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-const FLOAT32_MAX = 3.4028234663852886e38;
 /** Up to this many values an enum check is a chain of `===`, beyond it a Set lookup. */
 const INLINE_ENUM_VALUES = 8;
 const LISTED_ENUM_VALUES = 10;

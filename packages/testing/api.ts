@@ -48,3 +48,14 @@ export interface FakeContext {
   /** What the function logged, in order. */
   readonly logs: { readonly level: "info" | "warn" | "error"; readonly message: string }[];
 }
+
+/** A row of igloo_dead_letters. */
+export interface DeadLetter {
+  readonly ts: string;
+  /** The model or function that refused the record. */
+  readonly source: string;
+  readonly stage: "ingest" | "function" | "writer";
+  /** The record as JSON text. */
+  readonly record: string;
+  readonly error: string;
+}

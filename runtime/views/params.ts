@@ -10,7 +10,7 @@
  * booleans go as text built only from validated digits, because the client can only
  * write numbers it can hold (a Decimal(38, 10) is not a JS number).
  */
-import { normalizeDecimal } from "../../conventions/datamodels/numeric.ts";
+import { FLOAT32_MAX, normalizeDecimal } from "../../conventions/datamodels/numeric.ts";
 import { normalizeDate, normalizeDateTime } from "../../conventions/datamodels/datetime.ts";
 import { preview } from "../../conventions/datamodels/messages.ts";
 import type { ColumnType } from "../../conventions/datamodels/types.ts";
@@ -27,7 +27,6 @@ const bad = (detail: string): Checked => ({ ok: false, detail });
 const INTEGER = /^-?\d+$/;
 const FLOAT = /^-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-const FLOAT32_MAX = 3.4028234663852886e38;
 /** Date is 1970-01-01..2149-06-06 and DateTime 1970..2106-02-07 06:28:15 (unsigned 16 and 32 bits). */
 const DATE_MAX = "2149-06-06";
 const DATETIME_MAX = "2106-02-07T06:28:15Z";

@@ -30,19 +30,9 @@ import * as runtime from "./testing/index.js";
 import type { ModelShapes } from "./models.ts";
 import type { ViewShapes } from "./views.ts";
 
-export type { FakeContext, IngestVerdict, InvalidSample, SampleOptions, TestClock, TestPipelineOptions } from "./testing/index.js";
+export type { DeadLetter, FakeContext, IngestVerdict, InvalidSample, SampleOptions, TestClock, TestPipelineOptions } from "./testing/index.js";
 export { fakeContext } from "./testing/index.js";
 
-/** A row of igloo_dead_letters. */
-export interface DeadLetter {
-  readonly ts: string;
-  /** The model or function that refused the record. */
-  readonly source: string;
-  readonly stage: "ingest" | "function" | "writer";
-  /** The record as JSON text. */
-  readonly record: string;
-  readonly error: string;
-}
 
 /** A view's name; any name until igloo dev or igloo check has described the views. */
 type ViewName = [keyof ViewShapes] extends [never] ? string : keyof ViewShapes & string;
@@ -60,7 +50,7 @@ export interface TestPipeline {
   /** Rows as POST /query returns them (settled first). */
   query(sql: string, params?: Readonly<Record<string, unknown>>): Promise<Record<string, unknown>[]>;
   /** The rows of igloo_dead_letters, oldest first (settled first). */
-  deadLetters(): Promise<DeadLetter[]>;
+  deadLetters(): Promise<runtime.DeadLetter[]>;
   /**
    * Throws, with the rows that differ, unless every incremental view equals its SELECT run
    * from scratch: on this pipeline, and on a fresh one fed the same records again in random

@@ -76,17 +76,6 @@ export function randomBatches<T>(records: readonly T[], next: () => number, max:
   return batches;
 }
 
-/** A deterministic sequence in [0, 1) from a seed (mulberry32). */
-export function seeded(seed: number): () => number {
-  let a = seed | 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function mismatch(problems: readonly string[], seed: number): IglooError {
   return new IglooError("E_VIEW_MISMATCH", problems.join("\n\n"), {
     hint: `Replayed with seed ${seed}: pass checkViews({ seed: ${seed} }) to see the same batches. An incremental view must give the same rows however its source's inserts are split.`,

@@ -14,7 +14,7 @@ import { compileValidator, type Validator } from "../../conventions/datamodels/v
 import { IglooError } from "../../conventions/errors.ts";
 import { loadProject } from "../../conventions/project.ts";
 import type { InvalidSample, SampleOptions } from "../../packages/testing/api.ts";
-import { seeded } from "./checkViews.ts";
+import { seeded } from "./random.ts";
 import { findProjectRoot } from "./testPipeline.ts";
 
 const models = new Map<string, readonly ModelIR[]>();
@@ -93,7 +93,7 @@ const SPOILERS: readonly ((model: ModelIR, record: Record<string, unknown>, next
     record.notAField = 1;
     return true;
   },
-  // not an object at all is a whole-request matter; an integer past its range is a record's
+  // an integer past its type's range
   (model, record, next) => {
     const ints = model.fields.filter((f) => f.type.kind === "int" && f.type.bits <= 32 && !f.list);
     if (ints.length === 0) return false;

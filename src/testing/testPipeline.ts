@@ -14,6 +14,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { IglooError } from "../../conventions/errors.ts";
+import { queryString } from "../../packages/client/http.ts";
 import { loadFunctions } from "../../conventions/functions/load.ts";
 import { filesIn, isProject, loadProject } from "../../conventions/project.ts";
 import { parseViews } from "../../conventions/views/parse.ts";
@@ -29,10 +30,12 @@ import type { StoreCapabilities } from "../../runtime/store/store.ts";
 import type { EngineCatalog } from "../../runtime/views/incremental.ts";
 import { EmbeddedLog } from "../../runtime/stream/embedded/embeddedLog.ts";
 import type { Stream } from "../../runtime/stream/stream.ts";
+import { waitForGroups } from "../../runtime/writer/progress.ts";
 import { writerGroup } from "../../runtime/writer/tableWriter.ts";
 import { assembleRuntime, type ProjectRuntime } from "../projectRuntime.ts";
 import type { IngestVerdict, TestClock, TestPipelineOptions } from "../../packages/testing/api.ts";
-import { mismatch, randomBatches, seeded, viewDiffs, type ViewCheckTarget } from "./checkViews.ts";
+import { mismatch, randomBatches, viewDiffs, type ViewCheckTarget } from "./checkViews.ts";
+import { seeded } from "./random.ts";
 
 export type Row = Record<string, unknown>;
 
@@ -185,11 +188,10 @@ export async function createTestPipeline(options: TestPipelineOptions = {}): Pro
       return verdict;
     },
     settle: (timeoutMs) => settle(runtime, stream, timeoutMs),
-    async view(name, params = {}) {
+    async view(name, params) {
       await settle(runtime, stream);
-      const search = new URLSearchParams(Object.entries(params).map(([key, value]): [string, string] => [key, typeof value === "object" && value !== null ? JSON.stringify(value) : String(value)]));
-      const query = search.size === 0 ? "" : `?${search}`;
-      return ((await ask(`/views/${encodeURIComponent(name)}${query}`)) as { data: Row[] }).data;
+      // As the generated client sends them: scalars as text, arrays as JSON, null left out.
+      return ((await ask(`/views/${encodeURIComponent(name)}${queryString(params)}`)) as { data: Row[] }).data;
     },
     query,
     deadLetters: () => query(`SELECT * FROM ${quoteIdent(DEAD_LETTER_TABLE)} ORDER BY ts`),
@@ -200,7 +202,11 @@ export async function createTestPipeline(options: TestPipelineOptions = {}): Pro
       // Each record keeps the time it was ingested at, for its @default(now()) fields: a
       // batch is cut where that time changes.
       const byModel = new Map<string, { record: unknown; at: number }[]>();
-      for (const { model, records, at } of fed) byModel.set(model, [...(byModel.get(model) ?? []), ...records.map((record) => ({ record, at }))]);
+      for (const { model, records, at } of fed) {
+        const list = byModel.get(model) ?? [];
+        for (const record of records) list.push({ record, at });
+        byModel.set(model, list);
+      }
       const pending = [...byModel].map(([model, records]) => ({ model, batches: randomBatches(records, next, maxBatch).flatMap(sameTime) }));
       const replay = await createTestPipeline({ ...options, now: 0 });
       try {
@@ -277,22 +283,11 @@ async function settle(runtime: ProjectRuntime, stream: Stream, timeoutMs = 30_00
     [...a].every(([topic, offsets]) => [...offsets].every(([partition, end]) => b.get(topic)?.get(partition) === end));
   for (;;) {
     const goal = await ends();
-    let behind: string | undefined;
-    for (;;) {
-      behind = undefined;
-      for (const { topic, group, what } of readers) {
-        const committed = await stream.committed(topic, group);
-        for (const [partition, end] of goal.get(topic) ?? []) {
-          if ((committed.get(partition)?.offset ?? 0) < end) behind ??= `${what} is at ${committed.get(partition)?.offset ?? 0} of ${end} in ${topic}`;
-        }
-      }
-      if (behind === undefined) break;
-      if (Date.now() >= deadline) {
-        throw new IglooError("E_NOT_SETTLED", `the pipeline did not settle within ${timeoutMs} ms: ${behind}.`, {
-          hint: "A writer or function that keeps failing says why in pipeline.logs().",
-        });
-      }
-      await Bun.sleep(2);
+    const behind = await waitForGroups(stream, readers.map((r) => ({ ...r, ends: goal.get(r.topic) ?? new Map() })), deadline - Date.now(), 2);
+    if (behind !== undefined) {
+      throw new IglooError("E_NOT_SETTLED", `the pipeline did not settle within ${timeoutMs} ms: ${behind}.`, {
+        hint: "A writer or function that keeps failing says why in pipeline.logs().",
+      });
     }
     if (same(goal, await ends())) return;
   }
