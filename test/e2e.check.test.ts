@@ -58,7 +58,7 @@ describe("igloo check", () => {
     expect(err).toBe("");
     expect(code).toBe(0);
     expect(out.trim().split("\n")).toHaveLength(1);
-    expect(out).toMatch(/^igloo check: ok: 3 models, 1 function \(type-checked with TypeScript \d+\.\d+\.\d+\), 3 views \(created in the engine\) in \d+\.\d s\n$/);
+    expect(out).toMatch(/^igloo check: ok: 3 models, 1 function \(type-checked with TypeScript \d+\.\d+\.\d+\), 4 views \(created in the engine\) in \d+\.\d s\n$/);
     expect(readdirSync(tmp).filter((name) => name.startsWith("igloo"))).toEqual([]);
     // tsc saw the view types the engine described.
     expect(readFileSync(join(dir, ".igloo", "lib", "views.ts"), "utf8")).toContain("sales_by_sku");
@@ -77,7 +77,7 @@ describe("igloo check", () => {
     expect(err).toMatch(/^views\/unparsable\.sql:1:\d+: the engine rejects this query: Syntax error/m);
     // A view reading a broken one is reported too, not created over nothing.
     expect(err).toMatch(/^views\/on_broken\.sql:1:\d+: .*`broken`/m);
-    expect(err).toMatch(/\nigloo check: 3 problems \(3 in views\); checked 3 models, 1 function .*, 6 views .* in \d+\.\d s\n$/);
+    expect(err).toMatch(/\nigloo check: 3 problems \(3 in views\); checked 3 models, 1 function .*, 7 views .* in \d+\.\d s\n$/);
   });
 
   test("a function whose result does not fit its `to` model fails at its file and line (the project's tsc)", () => {
@@ -87,7 +87,7 @@ describe("igloo check", () => {
     expect(code).toBe(1);
     expect(err).toMatch(/^functions\/purchaseItems\.ts:6:3: error TS2322: /m);
     expect(err).toContain("Types of property 'sku' are incompatible");
-    expect(err).toMatch(/\nigloo check: 1 problem \(1 in functions\); checked 3 models, 1 function \(type-checked with TypeScript [\d.]+\), 3 views .*\n$/);
+    expect(err).toMatch(/\nigloo check: 1 problem \(1 in functions\); checked 3 models, 1 function \(type-checked with TypeScript [\d.]+\), 4 views .*\n$/);
   });
 
   test("without TypeScript in the project, functions load and name models but their types are not checked, and it says so", () => {
@@ -130,7 +130,7 @@ describe("igloo build", () => {
     const result = run(dir, ["build", "--out", out]);
     expect(result.err).toBe("");
     expect(result.code).toBe(0);
-    expect(result.out).toMatch(/^igloo check: ok: .*\nbuilt .*: 3 models, 1 functions, 3 views\n$/);
+    expect(result.out).toMatch(/^igloo check: ok: .*\nbuilt .*: 3 models, 1 functions, 4 views\n$/);
     const config = JSON.parse(readFileSync(join(out, "igloo.config.json"), "utf8"));
     expect(statSync(join(out, "igloo.config.json")).mode & 0o777).toBe(0o600);
     expect(config.kafka.brokers).toEqual(["k-1:9092"]);

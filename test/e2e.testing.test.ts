@@ -35,7 +35,7 @@ test("the template's tests pass under igloo test", () => {
   const dir = project();
   const run = iglooTest(dir);
   expect({ code: run.code, tail: run.output.slice(-400) }).toMatchObject({ code: 0 });
-  expect(run.output).toMatch(/\b13 pass\b/);
+  expect(run.output).toMatch(/\b14 pass\b/);
   expect(run.output).toMatch(/\b0 fail\b/);
 });
 

@@ -12,7 +12,11 @@ export interface TestPipelineOptions {
   readonly now?: Date | string | number;
 }
 
-/** The time `@default(now())` fills in at ingest. */
+/**
+ * The pipeline's time: what `@default(now())` fills in at ingest, what a function's
+ * `context.now()` returns, and what `now()`, `now64()`, `today()` and `yesterday()` return
+ * in the project's views and in `pipeline.query` (so a time-windowed view can be tested).
+ */
 export interface TestClock {
   now(): Date;
   /** Stops the clock at `time`. */

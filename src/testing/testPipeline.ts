@@ -35,6 +35,7 @@ import { writerGroup } from "../../runtime/writer/tableWriter.ts";
 import { assembleRuntime, type ProjectRuntime } from "../projectRuntime.ts";
 import type { IngestVerdict, TestClock, TestPipelineOptions } from "../../packages/testing/api.ts";
 import { mismatch, randomBatches, viewDiffs, type ViewCheckTarget } from "./checkViews.ts";
+import { CREATE_CLOCK_TABLE, setClockStatements, withTestClock } from "./clockSql.ts";
 import { seeded } from "./random.ts";
 
 export type Row = Record<string, unknown>;
@@ -126,6 +127,17 @@ export async function createTestPipeline(options: TestPipelineOptions = {}): Pro
   };
   let stopped = options.now === undefined ? undefined : toMs(options.now);
   const now = () => stopped ?? Date.now();
+  // What the clock table holds (views and queries read it, clockSql.ts): written before
+  // each read when the clock moved, one write at a time.
+  let written: number | undefined;
+  let writing = Promise.resolve();
+  const syncClock = () =>
+    (writing = writing.then(async () => {
+      const want = stopped;
+      if (want === written) return;
+      for (const statement of setClockStatements(want)) await store.exec(statement);
+      written = want;
+    }));
   const clock: TestClock = {
     now: () => new Date(now()),
     set: (time) => void (stopped = toMs(time)),
@@ -142,6 +154,7 @@ export async function createTestPipeline(options: TestPipelineOptions = {}): Pro
     rmSync(dir, { recursive: true, force: true });
   };
   try {
+    await store.exec(CREATE_CLOCK_TABLE);
     await start(runtime, root, models, parsedViews, options);
     if (!engineFacts) {
       // Asked now, on this pipeline's store, while it is open: later pipelines reuse the
@@ -166,8 +179,10 @@ export async function createTestPipeline(options: TestPipelineOptions = {}): Pro
     return body;
   };
   const postJson = (path: string, body: unknown) => ask(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-  const query = async (sql: string, params?: Readonly<Record<string, unknown>>) => {
+  const query = async (text: string, params?: Readonly<Record<string, unknown>>) => {
     await settle(runtime, stream);
+    await syncClock();
+    const sql = withTestClock(text);
     return ((await postJson("/query", params === undefined ? { sql } : { sql, params })) as { data: Row[] }).data;
   };
   let closed: Promise<void> | undefined;
@@ -190,6 +205,7 @@ export async function createTestPipeline(options: TestPipelineOptions = {}): Pro
     settle: (timeoutMs) => settle(runtime, stream, timeoutMs),
     async view(name, params) {
       await settle(runtime, stream);
+      await syncClock();
       // As the generated client sends them: scalars as text, arrays as JSON, null left out.
       return ((await ask(`/views/${encodeURIComponent(name)}${queryString(params)}`)) as { data: Row[] }).data;
     },
@@ -259,7 +275,8 @@ async function start(
     firstProblem(loaded.errors);
     await functions.apply(loaded.functions);
   }
-  const report = await views.apply(parsedViews.views, models, { pauseWriter: (table) => pipeline.pauseWriter(table) });
+  const clocked = parsedViews.views.map((view) => ({ ...view, sql: withTestClock(view.sql) }));
+  const report = await views.apply(clocked, models, { pauseWriter: (table) => pipeline.pauseWriter(table) });
   firstProblem(report.errors);
 }
 

@@ -53,6 +53,25 @@ test("an invalid record is refused with its reason and kept in the dead letters"
   expect(letters.at(-1)).toMatchObject({ source: "PageView", stage: "ingest", record: JSON.stringify({ userId: "u-9", country: "FR", device: "desktop", durationMs: 1 }) });
 });
 
+test("a time-windowed view answers at the pipeline's clock: views_per_minute keeps the last hour", async () => {
+  // A pipeline of its own, its clock stopped: @default(now()) and now() in views read it.
+  const timed = await createTestPipeline({ now: "2026-11-24T10:00:00Z" });
+  try {
+    const view = (path: string) => ({ userId: "u-1", path, country: "FR", device: "mobile" as const, durationMs: 10 });
+    await timed.ingest("PageView", [view("/a"), view("/b")]); // ts: 10:00, the clock's time
+    timed.clock.advance(30 * 60_000);
+    await timed.ingest("PageView", view("/c")); // 10:30
+    expect(await timed.view("views_per_minute")).toEqual([
+      { minute: "2026-11-24T10:00:00Z", views: "2" },
+      { minute: "2026-11-24T10:30:00Z", views: "1" },
+    ]);
+    timed.clock.advance(45 * 60_000); // 11:15: the views of 10:00 are over an hour old
+    expect(await timed.view("views_per_minute")).toEqual([{ minute: "2026-11-24T10:30:00Z", views: "1" }]);
+  } finally {
+    await timed.close();
+  }
+});
+
 test("every incremental view equals its SELECT run from scratch, however the records are batched", async () => {
   // On this pipeline, then on a fresh one fed the same records in random batches; a
   // failure shows the rows that differ and the seed that reproduces the batches.
