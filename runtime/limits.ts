@@ -29,6 +29,8 @@ export interface ServerLimits {
   /** Live subscriptions held by this process, and by one client (one key, or one address). */
   readonly maxSubscriptions: number;
   readonly maxSubscriptionsPerClient: number;
+  /** The share of the machine's CPU, in percent, that live subscriptions' reads may take (less while the process is busy). */
+  readonly liveCpuPercent: number;
   readonly query: QueryLimits;
 }
 
@@ -42,6 +44,7 @@ export const DEFAULT_LIMITS: ServerLimits = {
   maxWaitMs: 60_000,
   maxSubscriptions: 1_000,
   maxSubscriptionsPerClient: 100,
+  liveCpuPercent: 50,
   query: {
     timeoutMs: 30_000,
     maxMemoryBytes: 1024 * MiB,

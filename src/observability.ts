@@ -4,6 +4,7 @@
  * stream at each scrape.
  */
 import type { FunctionHost } from "../runtime/functions/functionHost.ts";
+import type { LiveMetrics } from "../runtime/live/subscriptions.ts";
 import { iglooMetrics, Metrics, type IglooMetrics } from "../runtime/observability/metrics.ts";
 import type { Pipeline } from "../runtime/pipeline/pipeline.ts";
 import type { Stream } from "../runtime/stream/stream.ts";
@@ -11,6 +12,7 @@ import { writerGroup } from "../runtime/writer/tableWriter.ts";
 
 export interface Observability {
   readonly handles: IglooMetrics;
+  readonly live: LiveMetrics;
   render(): Promise<string>;
   /** Starts sampling lag from these once they exist. */
   watch(pipeline: Pipeline, functions: FunctionHost): void;
@@ -19,8 +21,19 @@ export interface Observability {
 export function createObservability(stream: Stream): Observability {
   const registry = new Metrics();
   const handles = iglooMetrics(registry);
+  const live: LiveMetrics = {
+    pushDelay: registry.histogram(
+      "igloo_live_push_delay_seconds",
+      "From a change reaching a view's tables being seen to its subscribers being sent the new rows, in seconds.",
+      [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    ),
+    reads: registry.counter("igloo_live_reads_total", "Reads of views for live subscriptions (one per distinct view and parameters per change)."),
+    subscribers: registry.gauge("igloo_live_subscribers", "Open live subscriptions."),
+    feeds: registry.gauge("igloo_live_feeds", "Distinct views with parameters that live subscriptions follow."),
+  };
   return {
     handles,
+    live,
     render: () => registry.render(),
     watch(pipeline, functions) {
       registry.onCollect(async () => {

@@ -11,7 +11,8 @@ import type { Logger } from "../runtime/observability/logger.ts";
 import { Pipeline, type PipelineOptions } from "../runtime/pipeline/pipeline.ts";
 import { UserReads } from "../runtime/query/userReads.ts";
 import type { AppOptions } from "../runtime/server/app.ts";
-import { ViewSubscriptions } from "../runtime/server/subscriptions.ts";
+import { DEAD_LETTER_TABLE, DEAD_LETTER_TOPIC } from "../runtime/deadLetters/deadLetters.ts";
+import { ViewSubscriptions } from "../runtime/live/subscriptions.ts";
 import { ViewManager } from "../runtime/views/viewManager.ts";
 import type { Engines } from "./engines.ts";
 import { openApiDocument } from "./generate/openapi.ts";
@@ -46,12 +47,16 @@ export function assembleRuntime(
   const reads = new UserReads(store, limits.query);
   const subscriptions = new ViewSubscriptions({
     stream,
-    topics: () => pipeline.models().map((m) => m.name),
+    tables: () => new Map([[DEAD_LETTER_TABLE, DEAD_LETTER_TOPIC], ...pipeline.models().filter((m) => !m.streamOnly).map((m) => [m.table, pipeline.target(m.name)?.topic ?? m.name] as const)]),
     views,
     reads,
     logger,
     maxSubscriptions: limits.maxSubscriptions,
     maxPerClient: limits.maxSubscriptionsPerClient,
+    cpuShare: limits.liveCpuPercent / 100,
+    // Never more than the user's reads may run at once: those must find a slot too.
+    parallelReads: Math.min(store.backgroundReads, Math.max(1, limits.query.concurrency - 1)),
+    metrics: observability.live,
   });
   return {
     pipeline,

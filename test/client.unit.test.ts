@@ -560,13 +560,18 @@ test("the event-stream parser follows the spec's line rules", () => {
     ...parser.push("\n\r\n"),
     ...parser.push("data\n\n"),
     ...parser.push("event: x\n\n"),
-    ...parser.push("data: tail"),
+    ...parser.push("id: v1\ndata: tail"),
   ];
   expect(events).toEqual([
-    { type: "rows", data: "a\nb" },
-    { type: "message", data: "" },
+    { type: "rows", data: "a\nb", id: "" },
+    { type: "message", data: "", id: "" },
   ]);
-  expect(parser.push("\n\n")).toEqual([{ type: "message", data: "tail" }]);
+  expect(parser.push("\n\n")).toEqual([{ type: "message", data: "tail", id: "v1" }]);
+  // The id persists across events until another is sent; one with a NUL is ignored.
+  expect(parser.push("data: more\n\nid: bad\0\ndata: again\n\n")).toEqual([
+    { type: "message", data: "more", id: "v1" },
+    { type: "message", data: "again", id: "v1" },
+  ]);
 });
 
 describe("the generated client outside Bun's test runner", () => {

@@ -64,6 +64,11 @@ describe("read-your-writes and subscriptions", () => {
     let pushed = await nextEvent();
     while (Number(pushed.data.find((r) => r.sku === "live-sku")?.items ?? 0) < before + 2) pushed = await nextEvent();
     expect(performance.now() - sent).toBeLessThan(5000);
+    // The push was timed, and the subscription is counted, in /metrics.
+    const metrics = await (await fetch(`${dev.url}/metrics`)).text();
+    expect(Number(/^igloo_live_push_delay_seconds_count (\d+)$/m.exec(metrics)?.[1] ?? 0)).toBeGreaterThan(0);
+    expect(metrics).toMatch(/^igloo_live_subscribers 1$/m);
+    expect(metrics).toMatch(/^igloo_live_feeds 1$/m);
     controller.abort();
   });
 

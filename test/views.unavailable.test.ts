@@ -13,7 +13,7 @@ import { consoleLogger } from "../runtime/observability/logger.ts";
 import { UserReads } from "../runtime/query/userReads.ts";
 import { createApp } from "../runtime/server/app.ts";
 import { RequestGate } from "../runtime/server/gate.ts";
-import { ViewSubscriptions } from "../runtime/server/subscriptions.ts";
+import { ViewSubscriptions } from "../runtime/live/subscriptions.ts";
 import { ClickHouseStore } from "../runtime/store/clickhouse/clickhouseStore.ts";
 import { EmbeddedLog } from "../runtime/stream/embedded/embeddedLog.ts";
 import { resolveView } from "../runtime/views/viewQuery.ts";
@@ -81,9 +81,9 @@ test("a view against an unreachable ClickHouse server is a 503 to retry, read or
   const table = `unreachable_${process.pid}_${Date.now().toString(36)}`;
   const view = { name: `${table}_count`, kind: "parameterized" as const, sql: `SELECT count() AS c FROM ${table}`, params: [] };
   // The view's own SQL, as ViewManager resolves a parameterized view (resolving touches no engine).
-  const views = { resolve: (_: string, raw: Readonly<Record<string, string>>) => resolveView(view, raw) };
+  const views = { resolve: (_: string, raw: Readonly<Record<string, string>>) => resolveView(view, raw), sources: () => [table], generation: () => 0 };
   const reads = new UserReads(store, DEFAULT_LIMITS.query);
-  const subscriptions = new ViewSubscriptions({ stream, topics: () => [], views, reads, logger, maxSubscriptions: 10, maxPerClient: 10 });
+  const subscriptions = new ViewSubscriptions({ stream, tables: () => new Map(), views, reads, logger, maxSubscriptions: 10, maxPerClient: 10 });
   const app = createApp({
     pipeline: { target: () => undefined } as never,
     stream,

@@ -9,12 +9,15 @@
 export interface ServerEvent {
   readonly type: string;
   readonly data: string;
+  /** The stream's last event id (the `id:` field, which persists across events), "" when none was sent. */
+  readonly id: string;
 }
 
 export class EventStreamParser {
   #buffer = "";
   #type = "";
   #data: string[] = [];
+  #id = "";
 
   /** Feeds decoded text; returns the events it completed. */
   push(text: string): ServerEvent[] {
@@ -39,7 +42,7 @@ export class EventStreamParser {
 
   #line(line: string): ServerEvent | undefined {
     if (line === "") {
-      const event = this.#data.length > 0 ? { type: this.#type || "message", data: this.#data.join("\n") } : undefined;
+      const event = this.#data.length > 0 ? { type: this.#type || "message", data: this.#data.join("\n"), id: this.#id } : undefined;
       this.#type = "";
       this.#data = [];
       return event;
@@ -51,6 +54,8 @@ export class EventStreamParser {
     if (value.startsWith(" ")) value = value.slice(1);
     if (field === "event") this.#type = value;
     else if (field === "data") this.#data.push(value);
+    // An id with a NUL is ignored, as the standard says.
+    else if (field === "id" && !value.includes("\0")) this.#id = value;
     return undefined;
   }
 }

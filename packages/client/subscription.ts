@@ -50,6 +50,8 @@ export function subscribe<Row>(context: SubscriptionContext, name: string, path:
     else if (!willRetry) console.error(error);
   };
   let last: string | undefined;
+  /** The id of the rows last received: sent on reconnect, so the server does not send them again. */
+  let lastId = "";
   const deliver = (event: ServerEvent) => {
     if (event.type === "error") {
       let message = event.data;
@@ -60,7 +62,9 @@ export function subscribe<Row>(context: SubscriptionContext, name: string, path:
       }
       return report(new IglooError("E_HTTP", `${what}: the server could not run the view: ${message}`), true);
     }
-    if (event.type !== "rows" || event.data === last) return;
+    if (event.type !== "rows") return;
+    lastId = event.id;
+    if (event.data === last) return;
     last = event.data;
     const rows = (JSON.parse(event.data) as { data: Row[] }).data;
     try {
@@ -77,7 +81,7 @@ export function subscribe<Row>(context: SubscriptionContext, name: string, path:
       const abortConnection = () => connection.abort();
       stop.signal.addEventListener("abort", abortConnection, { once: true });
       try {
-        const response = await context.transport.request(path, { headers: { accept: "text/event-stream" }, signal: connection.signal });
+        const response = await context.transport.request(path, { headers: { accept: "text/event-stream", ...(lastId === "" ? {} : { "last-event-id": lastId }) }, signal: connection.signal });
         if (response.status !== 200 || response.body === null) {
           const error = await errorFromResponse(response, what);
           if (permanent(response.status)) {

@@ -105,15 +105,19 @@ export class UserReads {
     return this.#run(request, false);
   }
 
-  /** A view's whole result as the text of a JSON array, within the result limits. */
-  async viewText(request: ReadRequest): Promise<string> {
-    const stream = await this.view(request);
+  /**
+   * A view's whole result as the text of a JSON array, within the result limits, and the
+   * milliseconds it ran (from its turn to its last row: waiting for a turn not counted).
+   */
+  async viewText(request: ReadRequest): Promise<{ readonly text: string; readonly ms: number }> {
+    let started = 0;
+    const stream = await this.#run(request, false, () => (started = performance.now()));
     const parts: string[] = [];
     for await (const batch of stream.batches) parts.push(batch.join(","));
-    return `[${parts.filter((p) => p !== "").join(",")}]`;
+    return { text: `[${parts.filter((p) => p !== "").join(",")}]`, ms: performance.now() - started };
   }
 
-  async #run(request: ReadRequest, untrusted: boolean): Promise<RowStream> {
+  async #run(request: ReadRequest, untrusted: boolean, onTurn?: () => void): Promise<RowStream> {
     const limits = this.#limits;
     if (!(await this.#slots.acquire(limits.queueWaitMs, request.signal))) {
       if (request.signal?.aborted) throw new QueryError("E_QUERY_FAILED", "the client went away before the query ran");
@@ -122,6 +126,7 @@ export class UserReads {
         `${limits.concurrency} queries are running and others are waiting; this one waited ${limits.queueWaitMs} ms (IGLOO_QUERY_QUEUE_MS) without a turn. Retry shortly, or raise IGLOO_QUERY_CONCURRENCY.`,
       );
     }
+    onTurn?.();
     let released = false;
     const release = () => {
       if (released) return;

@@ -26,7 +26,8 @@ import { recordIdPrefix } from "../ingest/recordIds.ts";
 import type { ReplayReport, ReplayRequest } from "../deadLetters/replay.ts";
 import type { RequestGate } from "./gate.ts";
 import { rowsAnswer } from "./rowsAnswer.ts";
-import type { ViewSubscriptions } from "./subscriptions.ts";
+import { EVENT_STREAM_HEADERS, eventConnection } from "../live/eventStream.ts";
+import type { ViewSubscriptions } from "../live/subscriptions.ts";
 import { codedAnswer, errorAnswer, errorResponse, json, JSON_HEADERS } from "./errorStatus.ts";
 import { IglooError } from "../../conventions/errors.ts";
 
@@ -224,56 +225,16 @@ export function createApp(options: AppOptions) {
     return rowsAnswer(read, { meta: false, headers: JSON_HEADERS, describe: describeFailure });
   }
 
-  const encoder = new TextEncoder();
-  // Under Bun.serve's idle timeout, so a quiet subscription is not cut.
-  const KEEPALIVE_MS = 5_000;
-
   /** Server-sent events: the view's rows now, then whenever they change. */
   async function handleEvents(name: string, request: Request, client: () => string): Promise<Response> {
     const subscriptions = options.subscriptions;
     if (!options.views || !subscriptions) return errorResponse(404, "this server has no views");
     const params = Object.fromEntries(new URL(request.url).searchParams);
-    // A view that does not exist or a parameter at fault is refused before subscribing.
-    options.views.resolve(name, params);
-    let stop = () => {};
-    let controller!: ReadableStreamDefaultController<Uint8Array>;
-    const body = new ReadableStream<Uint8Array>({
-      start(c) {
-        controller = c;
-      },
-      cancel() {
-        stop();
-      },
-    });
-    const send = (text: string) => {
-      try {
-        controller.enqueue(encoder.encode(text));
-      } catch {
-        stop();
-      }
-    };
-    const unsubscribe = await subscriptions.subscribe(
-      name,
-      params,
-      client(),
-      (rows) => send(`event: rows\ndata: {"data":${rows}}\n\n`),
-      (message) => send(`event: error\ndata: ${JSON.stringify({ error: message })}\n\n`),
-      () => {
-        stop();
-        try {
-          controller.close();
-        } catch {
-          // already closed by the client
-        }
-      },
-    );
-    const keepalive = setInterval(() => send(": keepalive\n\n"), KEEPALIVE_MS);
-    stop = () => {
-      clearInterval(keepalive);
-      unsubscribe();
-    };
-    request.signal.addEventListener("abort", () => stop());
-    return new Response(body, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" } });
+    const connection = eventConnection(request.signal);
+    // A view that does not exist or a parameter at fault is refused (thrown) before subscribing.
+    const unsubscribe = await subscriptions.subscribe(name, params, client(), connection, request.headers.get("last-event-id") ?? undefined);
+    connection.onClose(unsubscribe);
+    return new Response(connection.body, { headers: EVENT_STREAM_HEADERS });
   }
 
   const app = new Elysia()

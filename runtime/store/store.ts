@@ -88,6 +88,12 @@ export interface InsertOptions {
 
 export interface Store {
   readonly capabilities: StoreCapabilities;
+  /**
+   * How many reads Igloo's own background readers (live subscriptions) should run at once:
+   * 1 for an engine inside this process, whose reads contend for the same cores and run
+   * slower side by side than one after the other; more for a server across a network.
+   */
+  readonly backgroundReads: number;
   /** DDL and other statements that return nothing. */
   exec(sql: string, params?: QueryParams): Promise<void>;
   /** Reads for Igloo itself (schema introspection, tests): not restricted. */

@@ -12,6 +12,8 @@
 import { createHash } from "node:crypto";
 import type { ModelIR } from "../../conventions/datamodels/ir.ts";
 import { ConventionError, IglooError } from "../../conventions/errors.ts";
+import { findReferences } from "../../conventions/views/references.ts";
+import { tokenize } from "../../conventions/views/tokens.ts";
 import { viewError } from "../../conventions/views/viewError.ts";
 import type { ViewIR, ViewParam } from "../../conventions/views/ir.ts";
 import { quoteIdent } from "../store/clickhouseSql.ts";
@@ -73,6 +75,8 @@ export class ViewManager {
   /** Views with a file but no good version yet, and why: answered with that, not "no view named". */
   #broken = new Map<string, string>();
   #applying: Promise<unknown> = Promise.resolve();
+  /** Bumped by every apply or attach that changed a view, for readers that cache what views read. */
+  #generation = 0;
   #dedupMode: Promise<DedupMode> | undefined;
   #catalog: Promise<EngineCatalog> | undefined;
 
@@ -147,7 +151,36 @@ export class ViewManager {
   async attach(): Promise<Map<string, string>> {
     const records = await this.#state.load();
     for (const record of records.values()) this.#entries.set(record.name, record);
+    this.#generation++;
     return new Map([...records.values()].map((r) => [r.name, r.sql]));
+  }
+
+  /** Changes whenever a view is created, rebuilt or dropped. */
+  generation(): number {
+    return this.#generation;
+  }
+
+  /**
+   * The tables a view reads, through the views it reads (best effort, as references are):
+   * what must change for its rows to change. Undefined for an unknown view.
+   */
+  sources(name: string): string[] | undefined {
+    if (!this.#entries.has(name)) return undefined;
+    const tables = new Set<string>();
+    const seen = new Set<string>();
+    const visit = (view: string) => {
+      if (seen.has(view)) return;
+      seen.add(view);
+      const lexed = tokenize(this.#entries.get(view)!.sql);
+      // A view the tokenizer cannot read reads anything, as far as we know.
+      if (!lexed.ok) return void tables.add("*");
+      for (const reference of findReferences(lexed.tokens)) {
+        if (this.#entries.has(reference)) visit(reference);
+        else tables.add(reference);
+      }
+    };
+    visit(name);
+    return [...tables].sort();
   }
 
   /** Declared `{name:Type}` parameters, in order. */
@@ -223,6 +256,7 @@ export class ViewManager {
       }
     }
     this.#broken = broken;
+    if (report.created.length > 0 || report.dropped.length > 0) this.#generation++;
     return report;
   }
 

@@ -143,6 +143,8 @@ async function learnServer(client: ClickHouseClient): Promise<ServerFacts> {
 }
 
 export class ClickHouseStore implements Store {
+  /** A server works on several reads at once while each waits on the network. */
+  readonly backgroundReads = 4;
   readonly capabilities: StoreCapabilities;
   readonly database: string;
   readonly #client: ClickHouseClient;
