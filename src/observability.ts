@@ -25,9 +25,9 @@ export function createObservability(stream: Stream): Observability {
     pushDelay: registry.histogram(
       "igloo_live_push_delay_seconds",
       "From a change reaching a view's tables being seen to its subscribers being sent the new rows, in seconds.",
-      [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      [0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2.5, 5, 10],
     ),
-    reads: registry.counter("igloo_live_reads_total", "Reads of views for live subscriptions (one per distinct view and parameters per change)."),
+    reads: registry.counter("igloo_live_reads_total", "Queries run for live subscriptions: at most one per distinct view and parameters per change, and one for all the stale parameter values of a view read together."),
     subscribers: registry.gauge("igloo_live_subscribers", "Open live subscriptions."),
     feeds: registry.gauge("igloo_live_feeds", "Distinct views with parameters that live subscriptions follow."),
   };

@@ -61,6 +61,7 @@ const files = (a_count: string) =>
       [`a_twice_${id}`]: `SELECT c * 2 AS twice FROM a_count_${id}`,
       [`b_count_${id}`]: `SELECT count() AS c FROM ${tableB}`,
       [`a_min_${id}`]: `SELECT count() AS c FROM ${tableA} WHERE n >= {min:UInt32}`,
+      [`a_rows_${id}`]: `SELECT n FROM ${tableA} WHERE n >= {min:UInt32} AND n < {min:UInt32} + 10 ORDER BY n`,
     }).map(([name, text]) => ({ path: `views/${name}.sql`, text })),
   ).views;
 const views = new ViewManager(store, { stateTable: `igloo_views_live_${id}` });
@@ -73,7 +74,7 @@ const subscriptions = new ViewSubscriptions({
   stream,
   tables: () => new Map([[tableA, "A"], [tableB, "B"]]),
   views,
-  reads: { viewText: (request: ReadRequest) => (counted.push(request.sql), reads.viewText(request)) },
+  reads: { viewRows: (request: ReadRequest) => (counted.push(request.sql), reads.viewRows(request)) },
   logger: consoleLogger({ quiet: true }),
   intervalMs: 20,
   maxSubscriptions: 1_000,
@@ -137,7 +138,9 @@ test("subscribers of one view and parameters share one read per change; only vie
   // b_count reads B only: not read again, nothing pushed. Each view over A read once.
   expect(counted.filter((sql) => sql.includes(tableB)).length).toBe(0);
   expect(sinks.b.every((s) => s.frames.length === 1)).toBe(true);
-  expect(counted.length).toBe(4);
+  // a_count, a_twice, and a_min's two parameter values in one batch query.
+  expect(counted.length).toBe(3);
+  expect(counted.filter((sql) => sql.includes("UNION ALL")).length).toBe(1);
 
   counted.length = 0;
   await append("B", 9);
@@ -227,4 +230,60 @@ test("the query budget: spending past what was saved up refuses until time refil
   budget.spend(60_000);
   expect(budget.available()).toBe(false);
   expect(budget.rate()).toBeGreaterThan(0);
+});
+
+test("a batch of one view's parameter values gives each feed exactly the text its own read gives (generated views, values and tables)", async () => {
+  const { batchStatement, splitBatch } = await import("../runtime/live/batch.ts");
+  const { resolveView } = await import("../runtime/views/viewQuery.ts");
+  const { random } = await import("./helpers/random.ts");
+  const next = random(13);
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!;
+  const table = `live_batch_${id}`;
+  await store.exec(`CREATE TABLE ${table} (id UInt32, g UInt8, s String, f Float64, d DateTime64(3), a Array(String), m Map(String, UInt8)) ENGINE = MergeTree ORDER BY id`);
+  await store.exec(`INSERT INTO ${table} SELECT number, number % 7, concat('s', toString(number % 13), if(number % 5 = 0, ',{"__igloo_feed":1}', '')), number / 3, toDateTime64('2026-01-01 00:00:00', 3) + number, [toString(number % 3)], map('__igloo_feed', number % 2) FROM numbers(500)`);
+  const shapes = [
+    `SELECT id, s, f FROM ${table} WHERE g = {g:UInt8} ORDER BY id DESC LIMIT {n:UInt32}`,
+    `SELECT g, count() AS c, sum(f) AS total, groupArray(s) AS ss FROM (SELECT * FROM ${table} ORDER BY id) WHERE id < {below:UInt32} GROUP BY g ORDER BY g`,
+    `SELECT d, a, m FROM ${table} WHERE s LIKE {prefix:String} ORDER BY d LIMIT 20`,
+    `WITH {g:UInt8} AS wanted SELECT id FROM ${table} WHERE g = wanted AND id % 10 = 0 ORDER BY id`,
+    `SELECT max(id) AS last, count() AS n FROM ${table} WHERE g = {g:UInt8}`,
+  ];
+  const values: Record<string, () => string> = { g: () => String(Math.floor(next() * 8)), n: () => String(Math.floor(next() * 30)), below: () => String(Math.floor(next() * 600)), prefix: () => pick(["s1%", "s%", "x%", "s12%"]) };
+  for (let round = 0; round < 25; round++) {
+    const sql = pick(shapes);
+    const view = { name: "v", kind: "parameterized" as const, sql, params: parseViews([{ path: "views/v.sql", text: sql }]).views[0]!.params };
+    const count = 2 + Math.floor(next() * 8);
+    const statements = Array.from({ length: count }, () => resolveView(view, Object.fromEntries(view.params.map((p) => [p.name, values[p.name]!()]))));
+    const batch = batchStatement(statements)!;
+    expect(batch.count).toBe(count);
+    const split = splitBatch((await reads.viewRows(batch.statement)).rows, count)!;
+    for (const [i, statement] of statements.entries()) expect({ round, i, rows: split[i] }).toEqual({ round, i, rows: [...(await reads.viewRows(statement)).rows] });
+  }
+});
+
+test("a batch the engine refuses (here: over the result limit) is read feed by feed, and that view is not batched again until it reloads", async () => {
+  const tight = new UserReads(store, { ...DEFAULT_LIMITS.query, maxResultRows: 5 });
+  const queries: string[] = [];
+  const live = new ViewSubscriptions({
+    stream,
+    tables: () => new Map([[tableA, "A"]]),
+    views,
+    reads: { viewRows: (request: ReadRequest) => (queries.push(request.sql), tight.viewRows(request)) },
+    logger: consoleLogger({ quiet: true }),
+    intervalMs: 20,
+    maxSubscriptions: 100,
+    maxPerClient: 100,
+  });
+  // Each value's rows fit the limit; the three together (3 x 4 rows) do not.
+  const sinks = [recorder(), recorder(), recorder()];
+  const stops = await Promise.all(["100", "200", "300"].map((min, i) => live.subscribe(`a_rows_${id}`, { min }, "c", sinks[i]!)));
+  await append("A", 100, 101, 102, 103, 200, 201, 202, 203, 300, 301, 302, 303);
+  await until("every feed to be pushed its 4 rows", () => sinks.every((s) => (s.last()?.data as unknown[] | undefined)?.length === 4));
+  expect(sinks.map((s) => s.last()!.data)).toEqual([100, 200, 300].map((m) => [0, 1, 2, 3].map((k) => ({ n: m + k }))));
+  expect(queries.filter((q) => q.includes("UNION ALL")).length).toBe(1);
+  queries.length = 0;
+  await append("A", 104, 204);
+  await until("the next change", () => sinks[0]!.last()!.data !== undefined && (sinks[0]!.last()!.data as unknown[]).length === 5);
+  expect(queries.filter((q) => q.includes("UNION ALL")).length).toBe(0);
+  for (const stop of stops) stop();
 });

@@ -26,6 +26,7 @@ import type { Stream } from "../stream/stream.ts";
 import type { ViewManager } from "../views/viewManager.ts";
 import { writerGroup } from "../writer/tableWriter.ts";
 import { QueryBudget } from "./budget.ts";
+import { batchStatement, splitBatch } from "./batch.ts";
 import { Feed, feedKey, type Sink } from "./feed.ts";
 
 export interface LiveMetrics {
@@ -40,7 +41,7 @@ export interface SubscriptionsOptions {
   /** Each table a view may read, with the topic its writer consumes. */
   readonly tables: () => ReadonlyMap<string, string>;
   readonly views: Pick<ViewManager, "resolve" | "sources" | "generation">;
-  readonly reads: Pick<UserReads, "viewText">;
+  readonly reads: Pick<UserReads, "viewRows">;
   /** Failures that are Igloo's own fault are logged, not shown to subscribers. */
   readonly logger: Logger;
   readonly intervalMs?: number;
@@ -65,6 +66,8 @@ export class ViewSubscriptions {
   #positions = new Map<string, string>();
   #generation = -1;
   #reading = 0;
+  /** Views whose feeds the engine would not read in one batch (batch.ts). */
+  readonly #unbatched = new Set<string>();
   readonly #parallel: number;
 
   constructor(options: SubscriptionsOptions) {
@@ -162,8 +165,8 @@ export class ViewSubscriptions {
     return topics;
   }
 
-  /** Reads the feed's view and offers its rows if they changed, or the failure's public message. */
-  async #read(feed: Feed, first = false): Promise<void> {
+  /** Reads the feed's view and offers its rows if they changed, or the failure's public message; whether the read succeeded. */
+  async #read(feed: Feed, first = false): Promise<boolean> {
     const { views, reads, logger, metrics } = this.#options;
     const since = feed.dirtySince;
     feed.dirtySince = undefined;
@@ -172,9 +175,9 @@ export class ViewSubscriptions {
     // What the read cost: its own running time, not its wait for a turn (a failure: all of it).
     let ms: number | undefined;
     try {
-      const read = await reads.viewText(views.resolve(feed.name, feed.params));
+      const read = await reads.viewRows(views.resolve(feed.name, feed.params));
       ms = read.ms;
-      if (feed.rows(read.text) && since !== undefined) metrics?.pushDelay.observe({}, (performance.now() - since) / 1_000);
+      this.#offer(feed, read.rows, since);
     } catch (error) {
       if (error instanceof IglooError) {
         if (first && error.kind === "unavailable") {
@@ -196,6 +199,60 @@ export class ViewSubscriptions {
       metrics?.reads.inc({});
       if (feed.sinks.size === 0 && !first) this.#feeds.delete(feed.key);
     }
+    return ms !== undefined;
+  }
+
+  /** New rows for a feed, timed from when its change was seen. */
+  #offer(feed: Feed, rows: readonly string[], since: number | undefined): void {
+    if (feed.rows(`[${rows.join(",")}]`) && since !== undefined) this.#options.metrics?.pushDelay.observe({}, (performance.now() - since) / 1_000);
+  }
+
+  /**
+   * Reads stale feeds of one parameterized view in one query (batch.ts). If the batch
+   * fails, each is read on its own; when those all succeed, the batch form is what the
+   * engine refused, and the view is read feed by feed from then on (until it reloads).
+   */
+  async #readBatch(feeds: readonly Feed[]): Promise<void> {
+    const { views, reads, metrics } = this.#options;
+    let batch: ReturnType<typeof batchStatement>;
+    try {
+      batch = batchStatement(feeds.map((f) => views.resolve(f.name, f.params)));
+    } catch {
+      batch = undefined;
+    }
+    if (batch === undefined) {
+      for (const feed of feeds) await this.#read(feed);
+      return;
+    }
+    const covered = feeds.slice(0, batch.count);
+    const since = covered.map((f) => f.dirtySince);
+    for (const feed of covered) {
+      feed.dirtySince = undefined;
+      feed.running = true;
+    }
+    const started = performance.now();
+    let split: string[][] | undefined;
+    try {
+      const read = await reads.viewRows(batch.statement);
+      this.#budget.spend(read.ms);
+      split = splitBatch(read.rows, batch.count);
+    } catch {
+      this.#budget.spend(performance.now() - started);
+    } finally {
+      metrics?.reads.inc({});
+      for (const feed of covered) feed.running = false;
+    }
+    if (split !== undefined) {
+      for (const [i, feed] of covered.entries()) this.#offer(feed, split[i]!, since[i]);
+    } else {
+      let fine = true;
+      for (const [i, feed] of covered.entries()) {
+        feed.dirtySince = since[i];
+        fine = (await this.#read(feed)) && fine;
+      }
+      if (fine) this.#unbatched.add(covered[0]!.name);
+    }
+    for (const feed of covered) if (feed.sinks.size === 0) this.#feeds.delete(feed.key);
   }
 
   /** The committed offsets of each topic's table writer, as text to compare. */
@@ -217,6 +274,7 @@ export class ViewSubscriptions {
     const generation = this.#options.views.generation();
     const reloaded = generation !== this.#generation;
     this.#generation = generation;
+    if (reloaded) this.#unbatched.clear();
     const moved = await this.#moved();
     if (!reloaded && moved.size === 0) return;
     for (const feed of this.#feeds.values()) {
@@ -229,10 +287,14 @@ export class ViewSubscriptions {
   /** Starts reads of stale feeds, longest waiting first, while the budget and the read slots allow. */
   #dispatch(): void {
     const stale = [...this.#feeds.values()].filter((f) => f.dirtySince !== undefined && !f.running).sort((a, b) => a.dirtySince! - b.dirtySince!);
+    const waiting = (f: Feed) => f.dirtySince !== undefined && !f.running;
     for (const feed of stale) {
+      if (!waiting(feed)) continue; // taken by a batch
       if (this.#reading >= this.#parallel || !this.#budget.available()) return;
       this.#reading++;
-      void this.#read(feed).finally(() => {
+      // Feeds of a parameterized view differ by their parameters: read them together.
+      const group = this.#unbatched.has(feed.name) ? [feed] : stale.filter((f) => f.name === feed.name && waiting(f));
+      void (group.length > 1 ? this.#readBatch(group) : this.#read(feed)).finally(() => {
         this.#reading--;
         this.#dispatch();
       });

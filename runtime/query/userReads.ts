@@ -106,15 +106,16 @@ export class UserReads {
   }
 
   /**
-   * A view's whole result as the text of a JSON array, within the result limits, and the
-   * milliseconds it ran (from its turn to its last row: waiting for a turn not counted).
+   * A view's whole result within the result limits, each row the text of a JSON object,
+   * and the milliseconds it ran (from its turn to its last row: waiting for a turn not
+   * counted).
    */
-  async viewText(request: ReadRequest): Promise<{ readonly text: string; readonly ms: number }> {
+  async viewRows(request: ReadRequest): Promise<{ readonly rows: readonly string[]; readonly ms: number }> {
     let started = 0;
     const stream = await this.#run(request, false, () => (started = performance.now()));
-    const parts: string[] = [];
-    for await (const batch of stream.batches) parts.push(batch.join(","));
-    return { text: `[${parts.filter((p) => p !== "").join(",")}]`, ms: performance.now() - started };
+    const rows: string[] = [];
+    for await (const batch of stream.batches) for (const row of batch) rows.push(row);
+    return { rows, ms: performance.now() - started };
   }
 
   async #run(request: ReadRequest, untrusted: boolean, onTurn?: () => void): Promise<RowStream> {
