@@ -7,6 +7,7 @@ import { copyFileSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { BunPlugin } from "bun";
 import { CLIENT_SOURCES } from "./src/generate/client.ts";
+import { COMPONENTS_BUNDLE, COMPONENTS_FILE } from "./src/generate/components.ts";
 import { LIB_SOURCES } from "./src/generate/projectLib.ts";
 import { TESTING_BUNDLE } from "./src/generate/testingLib.ts";
 
@@ -62,11 +63,30 @@ if (!testing.success) {
   process.exit(1);
 }
 
+// The dashboard elements as one browser module (src/generate/components.ts). Issue 13's
+// budget for all of them is 60 KB gzipped; test/components.bundle.test.ts holds it.
+rmSync(join(root, COMPONENTS_BUNDLE), { recursive: true, force: true });
+const components = await Bun.build({
+  entrypoints: [join(root, "packages/components/index.ts")],
+  outdir: join(root, COMPONENTS_BUNDLE),
+  naming: COMPONENTS_FILE,
+  target: "browser",
+  format: "esm",
+  minify: true,
+});
+if (!components.success) {
+  for (const log of components.logs) console.error(log);
+  process.exit(1);
+}
+const componentsBytes = new Uint8Array(await components.outputs[0]!.arrayBuffer());
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
+console.log(`built ${COMPONENTS_BUNDLE}/${COMPONENTS_FILE}: ${kb(componentsBytes.length)}, ${kb(Bun.gzipSync(componentsBytes, { level: 9 }).length)} gzipped`);
+
 const result = await Bun.build({
   entrypoints: [join(root, "src/cli.ts")],
   // Built under another name: an entry point named `igloo` would collide with the
   // `packages/igloo` asset inside the binary's virtual file system.
-  compile: { outfile: join(dist, "igloo-cli"), assets: ["template", ...LIB_SOURCES, ...CLIENT_SOURCES, TESTING_BUNDLE], autoloadBunfig: false, autoloadDotenv: false },
+  compile: { outfile: join(dist, "igloo-cli"), assets: ["template", ...LIB_SOURCES, ...CLIENT_SOURCES, TESTING_BUNDLE, COMPONENTS_BUNDLE], autoloadBunfig: false, autoloadDotenv: false },
   plugins: [chdbBesideExecutable],
   minify: { syntax: true, whitespace: true, identifiers: false },
   sourcemap: "none",

@@ -12,6 +12,8 @@ import type { ViewIR } from "../conventions/views/ir.ts";
 import { readParams } from "../runtime/views/state.ts";
 
 export const MANIFEST_FILE = "manifest.json";
+/** The project's dashboards, copied as they are (served by ingest processes at /dashboards/<name>). */
+export const DASHBOARDS_DIR = "dashboards";
 
 export interface Manifest {
   readonly igloo: string;

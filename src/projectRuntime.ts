@@ -15,6 +15,7 @@ import { DEAD_LETTER_TABLE, DEAD_LETTER_TOPIC } from "../runtime/deadLetters/dea
 import { ViewSubscriptions } from "../runtime/live/subscriptions.ts";
 import { ViewManager } from "../runtime/views/viewManager.ts";
 import type { Engines } from "./engines.ts";
+import { componentsModule } from "./generate/components.ts";
 import { openApiDocument } from "./generate/openapi.ts";
 import { describeViews } from "./generate/viewTypes.ts";
 import { createObservability } from "./observability.ts";
@@ -26,7 +27,7 @@ export interface ProjectRuntime {
   readonly views: ViewManager;
   readonly subscriptions: ViewSubscriptions;
   /** The app options every role shares; commands add the gate, keys and exposure. */
-  readonly app: Pick<AppOptions, "pipeline" | "stream" | "reads" | "views" | "logger" | "metrics" | "openapi" | "subscriptions" | "observe" | "limits" | "replay">;
+  readonly app: Pick<AppOptions, "pipeline" | "stream" | "reads" | "views" | "logger" | "metrics" | "openapi" | "subscriptions" | "observe" | "limits" | "replay" | "components">;
   /** Functions first (they finish and commit the batch in hand), then writers, then engines. */
   close(): Promise<void>;
 }
@@ -71,6 +72,7 @@ export function assembleRuntime(
       views,
       logger,
       metrics: () => observability.render(),
+      components: componentsModule,
       openapi: () => openApiDocument({ models: pipeline.models(), views: describeViews(views), version: VERSION }),
       subscriptions,
       observe: observability.handles,

@@ -11,15 +11,16 @@
  */
 import { ModelBatcher, type BatcherContext } from "./batcher.js";
 import { IngestBuffer } from "./buffer.js";
-import { errorFromResponse, IglooError } from "./errors.js";
 import type { IglooIngestOptions, IglooIngestVerdict } from "./ingestTypes.js";
-import { queryString, Transport, type BackoffOptions, type Fetch } from "./http.js";
-import { subscribe, type IglooSubscribeOptions, type IglooSubscription, type SubscriptionContext } from "./subscription.js";
+import { Transport, type BackoffOptions, type Fetch } from "./http.js";
+import type { IglooSubscribeOptions, IglooSubscription, SubscriptionContext } from "./subscription.js";
+import { readView, subscribeView, type IglooQueryOptions } from "./viewRead.js";
 
 export type { IglooIngestOptions, IglooIngestVerdict, IglooRejection } from "./ingestTypes.js";
 export { IglooError, type IglooErrorCode } from "./errors.js";
 export type { BackoffOptions as IglooBackoffOptions, Fetch as IglooFetch } from "./http.js";
 export type { IglooSubscribeOptions, IglooSubscription } from "./subscription.js";
+export type { IglooQueryOptions } from "./viewRead.js";
 
 export interface IglooClientOptions {
   /** Where the project runs, e.g. `http://127.0.0.1:4000`. */
@@ -36,14 +37,6 @@ export interface IglooClientOptions {
     /** Silence after which a connection is reopened; the server sends a keepalive every 5 s. Default 15 s. */
     readonly idleTimeoutMs?: number;
   };
-}
-
-export interface IglooQueryOptions {
-  /** Ingest tokens (`verdict.token`): answer only once those records are queryable. */
-  readonly after?: string | readonly string[];
-  /** How long the server may wait for `after` before failing with E_WAIT_TIMEOUT (server default 5000). */
-  readonly waitMs?: number;
-  readonly signal?: AbortSignal;
 }
 
 export interface IglooViewShape {
@@ -128,28 +121,9 @@ export function createIglooClient<Models, Views extends { readonly [Name in keyo
 
   const views = Object.fromEntries(
     schema.views.map((name) => {
-      const path = `/views/${encodeURIComponent(name)}`;
-      const query = async (params?: object, q: IglooQueryOptions = {}): Promise<unknown[]> => {
-        const headers: Record<string, string> = { accept: "application/json" };
-        const after = (typeof q.after === "string" ? [q.after] : (q.after ?? [])).filter((t) => t !== "").join(",");
-        if (after !== "") headers["x-igloo-after"] = after;
-        if (q.waitMs !== undefined) headers["x-igloo-wait-ms"] = String(Math.max(0, Math.round(q.waitMs)));
-        let response: Response;
-        try {
-          response = await transport.request(path + queryString(params), q.signal ? { headers, signal: q.signal } : { headers });
-        } catch (error) {
-          if (q.signal?.aborted) throw error;
-          throw new IglooError("E_NETWORK", `view ${name}: the server at ${transport.url} could not be reached (${error instanceof Error ? error.message : String(error)})`, { cause: error });
-        }
-        if (response.status !== 200) throw await errorFromResponse(response, `view ${name}`, response.status === 504 && after !== "" ? "E_WAIT_TIMEOUT" : "E_HTTP");
-        const body = (await response.json().catch(() => undefined)) as { data?: unknown; error?: unknown } | undefined;
-        // A large answer is streamed; a failure after its first rows ends it with `error`.
-        if (typeof body?.error === "string") throw new IglooError("E_HTTP", `view ${name}: ${body.error}`, { status: 200 });
-        if (!Array.isArray(body?.data)) throw new IglooError("E_PROTOCOL", `view ${name}: the answer is not { data: [...] }; is ${transport.url} an Igloo server?`, { status: 200 });
-        return body.data;
-      };
+      const query = (params?: object, q?: IglooQueryOptions): Promise<unknown[]> => readView(transport, name, params, q);
       const live = (params: object, onRows: (rows: unknown[]) => void, subscribeOptions?: IglooSubscribeOptions) =>
-        subscribe(subscriptionContext, name, `${path}/events${queryString(params)}`, onRows, subscribeOptions);
+        subscribeView(subscriptionContext, name, params, onRows, subscribeOptions);
       return [name, Object.assign(query, { subscribe: live })];
     }),
   );

@@ -6,7 +6,9 @@
  *
  * Before any route, the gate (gate.ts) refuses requests for foreign host names and from
  * web pages of origins not allowed; then each route checks the key its role needs
- * (production, or dev listening beyond loopback). Only `/health` and `/ready` are open.
+ * (production, or dev listening beyond loopback). Only `/health` and `/ready` are open,
+ * and what a page loads before it can send a key: the dashboard elements' module and the
+ * dashboards themselves (dashboards.ts), which hold no data.
  */
 import { Elysia } from "elysia";
 import { ingest } from "../ingest/ingest.ts";
@@ -29,6 +31,7 @@ import { rowsAnswer } from "./rowsAnswer.ts";
 import { EVENT_STREAM_HEADERS, eventConnection } from "../live/eventStream.ts";
 import type { ViewSubscriptions } from "../live/subscriptions.ts";
 import { codedAnswer, errorAnswer, errorResponse, json, JSON_HEADERS } from "./errorStatus.ts";
+import { dashboardResponse, moduleResponse, reloadStream, viewColumnsResponse, type DashboardFolder } from "./dashboards.ts";
 import { IglooError } from "../../conventions/errors.ts";
 
 export interface AppOptions {
@@ -36,7 +39,8 @@ export interface AppOptions {
   readonly stream: Stream;
   /** Every read on behalf of a client: limited, cancellable, policy-checked. */
   readonly reads: UserReads;
-  readonly views?: Pick<ViewManager, "resolve">;
+  /** `columns` and `params` describe the views to the dashboard elements (`GET /_igloo/views/<name>/columns`). */
+  readonly views?: Pick<ViewManager, "resolve"> & Partial<Pick<ViewManager, "columns" | "params">>;
   /** Host, Origin and CORS rules. */
   readonly gate: RequestGate;
   /** `GET /openapi.json`. */
@@ -49,6 +53,10 @@ export interface AppOptions {
   readonly ready?: () => boolean;
   /** False for worker processes: only health, readiness and metrics are served. */
   readonly api?: boolean;
+  /** `GET /_igloo/components.js`: the dashboard elements (packages/components) as one ES module. */
+  readonly components?: () => string;
+  /** `GET /dashboards/<name>`: the project's dashboards; a live folder reloads its pages on save. */
+  readonly dashboards?: DashboardFolder;
   /** `GET /metrics`: Prometheus text. */
   readonly metrics?: () => Promise<string>;
   /** Counts of ingested records and requests, for `/metrics`. */
@@ -290,7 +298,17 @@ export function createApp(options: AppOptions) {
     .get("/views/:name", async ({ params, request }) => {
       const allowed = access(request, "query");
       return allowed.ok ? await handleView(params.name, request) : allowed.response;
-    });
+    })
+    .get("/_igloo/views/:name/columns", ({ params, request }) => {
+      const allowed = access(request, "query");
+      return allowed.ok ? viewColumnsResponse(options.views, params.name) : allowed.response;
+    })
+    // Web pages: no key (see the top of this file), but nothing on worker processes.
+    .get("/_igloo/components.js", ({ request }) =>
+      options.api === false || !options.components ? errorResponse(404, "no dashboard elements here") : moduleResponse(request, options.components()),
+    )
+    .get("/_igloo/reload", ({ request }) => reloadStream(options.api === false ? undefined : options.dashboards, request))
+    .get("/dashboards/:name", ({ params }) => dashboardResponse(options.api === false ? undefined : options.dashboards, params.name));
   return app;
 }
 

@@ -7,7 +7,8 @@ import { join, resolve } from "node:path";
 import { IglooError } from "../../conventions/errors.ts";
 import { isProject } from "../../conventions/project.ts";
 import { CONFIG_FILE, LIMIT_SETTINGS, SETTINGS } from "../config.ts";
-import { MANIFEST_FILE, type Manifest } from "../manifest.ts";
+import { DASHBOARDS_DIR, MANIFEST_FILE, type Manifest } from "../manifest.ts";
+import { DashboardFolder } from "../../runtime/server/dashboards.ts";
 import { VERSION } from "../version.ts";
 import { checkProject, formatCheckSummary, type CheckResult } from "./check.ts";
 
@@ -58,6 +59,11 @@ export async function buildProject(root: string, out?: string): Promise<{ dir: s
   chmodSync(dir, 0o700);
   copyFileSync(process.execPath, join(dir, "igloo"));
   for (const fn of functions) writeFileSync(join(dir, "functions", `${fn.ir.name}.js`), fn.ir.code);
+  const dashboards = new DashboardFolder(join(root, DASHBOARDS_DIR), { live: false });
+  for (const name of dashboards.names()) {
+    mkdirSync(join(dir, DASHBOARDS_DIR), { recursive: true });
+    copyFileSync(join(dashboards.dir, `${name}.html`), join(dir, DASHBOARDS_DIR, `${name}.html`));
+  }
   writeFileSync(join(dir, CONFIG_FILE), JSON.stringify(buildConfig(root), null, 2) + "\n", { mode: 0o600 });
   const manifest: Manifest = {
     igloo: VERSION,

@@ -8,6 +8,7 @@ import { IglooError } from "../../conventions/errors.ts";
 import type { ServerLimits } from "../../runtime/limits.ts";
 import type { Logger } from "../../runtime/observability/logger.ts";
 import { createApp, type IglooApp } from "../../runtime/server/app.ts";
+import { DashboardFolder } from "../../runtime/server/dashboards.ts";
 import { generateKey, keyEntry, KeyRing } from "../../runtime/server/auth.ts";
 import { isLoopbackAddress, RequestGate } from "../../runtime/server/gate.ts";
 import { assembleRuntime } from "../projectRuntime.ts";
@@ -16,6 +17,8 @@ import { listen, stopServer } from "../listen.ts";
 import { DevProject, type Folder } from "./devProject.ts";
 
 const FOLDERS: readonly Folder[] = ["datamodels", "functions", "views"];
+/** Served as they are, reloaded in the browser on save: nothing to apply to the pipeline. */
+const DASHBOARDS = "dashboards";
 
 export interface DevOptions {
   readonly root: string;
@@ -49,6 +52,8 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
   const runtime = assembleRuntime(await openEmbeddedEngines(root, options.limits.query), logger, options.limits, { allowDestructive: options.allowDestructive });
   const { pipeline, functions, views, subscriptions } = runtime;
   const project = new DevProject({ root, pipeline, functions, views, logger });
+  const dashboards = new DashboardFolder(join(root, DASHBOARDS), { live: true });
+  dashboards.watch();
   let server: IglooApp | undefined;
   const watchers: FSWatcher[] = [];
   // Reloads run one at a time; saves during a reload are gathered into the next one.
@@ -88,6 +93,7 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
   FOLDERS.forEach(watchFolder);
   watchers.push(
     watch(root, (_event, name) => {
+      if (name === DASHBOARDS) dashboards.watch();
       const folder = FOLDERS.find((f) => f === name);
       if (folder) {
         watchFolder(folder);
@@ -104,12 +110,14 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
     await project.load(new Set(FOLDERS), true);
     const app = createApp({
       ...runtime.app,
+      dashboards,
       gate: new RequestGate({ allowedHosts: options.allowedHosts, corsOrigins: options.corsOrigins, loopbackOrigins: true }),
       ...(key ? { keys: new KeyRing([keyEntry("admin", key)]) } : {}),
     });
     server = listen(app, { port: options.port, host: options.host, maxBodyBytes: options.limits.maxBodyBytes });
   } catch (error) {
     for (const w of watchers) w.close();
+    dashboards.close();
     await runtime.close();
     throw error;
   }
@@ -119,6 +127,8 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
     logger.warn(`igloo dev listens on ${options.host}, beyond this machine: every request but /health needs \`Authorization: Bearer ${key}\` (set IGLOO_DEV_KEY to choose the key).`);
   }
   logger.info(`igloo dev ready at ${url} (${project.describe()})`);
+  const pages = dashboards.names();
+  if (pages.length > 0) logger.info(`  dashboards: ${pages.map((name) => `${url}/dashboards/${name}`).join(", ")}`);
   serving = true;
   const pending = [...changed];
   changed.clear();
@@ -135,6 +145,8 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
   const stop = (): Promise<void> =>
     (stopped ??= (async () => {
       for (const w of watchers) w.close();
+      // Open reload streams would hold the server's stop for its whole grace period.
+      dashboards.close();
       process.stdin.off("data", onInput);
       process.stdin.pause();
       subscriptions.closeAll();

@@ -8,16 +8,18 @@
  * A production process changes no schema: it checks the live tables against its build
  * and refuses to run when they differ (run `igloo migrate`). It requires API keys.
  */
+import { join } from "node:path";
 import { IglooError } from "../../conventions/errors.ts";
 import type { Logger } from "../../runtime/observability/logger.ts";
 import { createApp, type IglooApp } from "../../runtime/server/app.ts";
 import { assembleRuntime } from "../projectRuntime.ts";
 import { KeyRing, parseKeyEntries } from "../../runtime/server/auth.ts";
 import { RequestGate } from "../../runtime/server/gate.ts";
+import { DashboardFolder } from "../../runtime/server/dashboards.ts";
 import { listen, stopServer } from "../listen.ts";
 import { loadConfig } from "../config.ts";
 import { openProductionEngines } from "../engines.ts";
-import { loadBuiltFunctions, readManifest } from "../manifest.ts";
+import { DASHBOARDS_DIR, loadBuiltFunctions, readManifest } from "../manifest.ts";
 
 export type Role = "ingest" | "worker" | "all";
 
@@ -67,6 +69,8 @@ export async function startProduction(options: StartOptions): Promise<Production
       // Production answers any host name (a proxy usually sets it); keys guard every route.
       gate: new RequestGate({ allowedHosts: "any", corsOrigins: config.corsOrigins, loopbackOrigins: false }),
       api: serveApi,
+      // What `igloo build` copied; a build never changes, so nothing watches it.
+      dashboards: new DashboardFolder(join(dir, DASHBOARDS_DIR), { live: false }),
     });
     server = listen(app, { port: options.port ?? config.port, host: config.host, maxBodyBytes: config.limits.maxBodyBytes });
   } catch (error) {
