@@ -79,11 +79,12 @@ describe("the dashboard elements in headless Chromium", () => {
   const pages = new Map<string, string>();
 
   /** A page of the other origin holding `body`, loading the elements from igloo dev. */
-  async function open(body: string, viewport = { width: 900, height: 700 }): Promise<Page> {
+  async function open(body: string, viewport = { width: 900, height: 700 }, before?: (page: Page) => void): Promise<Page> {
     const name = `p${pages.size}`;
     pages.set(name, `<!doctype html><html><head><meta charset="utf-8"><script>${HELPERS}</script><script type="module" src="${dev.url}/_igloo/components.js"></script></head><body style="margin:0;font:14px sans-serif">${body}</body></html>`);
     const page = await browser.newPage({ viewport });
     page.on("pageerror", (error) => console.error(`page error: ${error.message}`));
+    before?.(page);
     await page.goto(`http://127.0.0.1:${site.port}/${name}`);
     return page;
   }
@@ -232,6 +233,25 @@ describe("the dashboard elements in headless Chromium", () => {
     console.log(`live redraw after the ingest answer: ${delays.join(", ")} ms`);
     expect(Math.max(...delays)).toBeLessThan(1000);
     expect(await page.evaluate(`t.el("live-kpi").shadowRoot.querySelector("[part~=value]").textContent`)).toBe("123");
+    await page.close();
+  });
+
+  test("twelve live elements over twelve distinct views and parameters share one connection, and all follow ingest", async () => {
+    // A browser holds 6 connections to a server: one stream per element would leave most waiting.
+    const users = Array.from({ length: 12 }, (_, i) => `u-many-${i}`);
+    const requests: string[] = [];
+    const page = await open(users.map((u) => `<igloo-table id="${u}" view="user_purchases" params='{"userId":"${u}","since":"2026-01-01 00:00:00"}' live></igloo-table>`).join("\n"), undefined, (p) =>
+      p.on("request", (request) => void requests.push(new URL(request.url()).pathname)),
+    );
+    for (const u of users) expect(await settled(page, u)).toBe("empty");
+    const orders = (id: string) => page.evaluate(`t.el(${JSON.stringify(id)}).rows.map((r) => r.orderId)`) as Promise<string[]>;
+    await postIngest(dev.url, "Purchase", users.map((u, i) => ({ orderId: `many-${i}`, ts: "2026-06-01T00:00:00Z", userId: u, amount: 1, items: ["x"] })));
+    for (const [i, u] of users.entries()) {
+      for (let wait = 0; (await orders(u)).length === 0 && wait < 100; wait++) await Bun.sleep(50);
+      expect({ u, orders: await orders(u) }).toEqual({ u, orders: [`many-${i}`] });
+    }
+    expect(requests.filter((p) => p.endsWith("/events"))).toEqual([]);
+    expect(requests.filter((p) => p === "/_igloo/live").length).toBeGreaterThanOrEqual(1);
     await page.close();
   });
 

@@ -72,6 +72,79 @@ describe("read-your-writes and subscriptions", () => {
     controller.abort();
   });
 
+  /** Reads server-sent events from `path`: each as { type, id, data (parsed) }. */
+  async function events(path: string, headers: Record<string, string> = {}) {
+    const controller = new AbortController();
+    const response = await fetch(`${dev.url}${path}`, { signal: controller.signal, headers });
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    const next = async (timeoutMs = 5_000): Promise<{ type: string; id: string; data: any } | undefined> => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const end = buffer.indexOf("\n\n");
+        if (end >= 0) {
+          const block = buffer.slice(0, end).split("\n");
+          buffer = buffer.slice(end + 2);
+          const field = (name: string) => block.find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2);
+          if (field("data") === undefined) continue; // a keepalive
+          return { type: field("event") ?? "message", id: field("id") ?? "", data: JSON.parse(field("data")!) };
+        }
+        const left = deadline - Date.now();
+        if (left <= 0) return undefined;
+        const step = await Promise.race([reader.read(), Bun.sleep(left).then(() => "timeout" as const)]);
+        if (step === "timeout") return undefined;
+        if (step.done) throw new Error("stream ended");
+        buffer += decoder.decode(step.value, { stream: true });
+      }
+    };
+    return { status: response.status, next, close: () => controller.abort() };
+  }
+
+  test("one shared stream follows several views: a feeds event tags each (or says why not), then rows events name their feed", async () => {
+    const since = encodeURIComponent("2026-01-01 00:00:00");
+    const specs = ["sales_by_sku", `user_purchases?userId=shared-u&since=${since}`, "nope", "user_purchases?userId=x", "sales_by_sku"];
+    const stream = await events(`/_igloo/live?${specs.map((s) => `s=${encodeURIComponent(s)}`).join("&")}`);
+    expect(stream.status).toBe(200);
+    const feeds = await stream.next();
+    expect(feeds?.type).toBe("feeds");
+    expect(feeds!.data[0]).toEqual({ feed: expect.any(String) });
+    expect(feeds!.data[1]).toEqual({ feed: expect.any(String) });
+    expect(feeds!.data[2].error).toContain("no view named `nope`");
+    expect(feeds!.data[3].error).toContain("`since`");
+    // The same view twice is the same feed.
+    expect(feeds!.data[4].feed).toBe(feeds!.data[0].feed);
+    const seen = new Map<string, unknown[]>();
+    for (let event = await stream.next(); event !== undefined && seen.size < 2; event = seen.size < 2 ? await stream.next() : undefined) seen.set(event.data.feed, event.data.data);
+    expect([...seen.keys()].sort()).toEqual([feeds!.data[0].feed, feeds!.data[1].feed].sort());
+    expect(seen.get(feeds!.data[1].feed)).toEqual([]);
+    await postIngest(dev.url, "Purchase", { orderId: "shared-1", ts: "2026-03-01T00:00:00Z", userId: "shared-u", amount: 2, items: ["shared-sku"] });
+    let pushed: { feed: string; data: { orderId: string }[] } | undefined;
+    for (let event = await stream.next(); event !== undefined; event = await stream.next()) {
+      if (event.data.feed === feeds!.data[1].feed) {
+        pushed = event.data;
+        break;
+      }
+    }
+    expect(pushed?.data.map((r) => r.orderId)).toEqual(["shared-1"]);
+    stream.close();
+    const none = await events("/_igloo/live");
+    expect(none.status).toBe(400);
+  });
+
+  test("a view's own stream: rows carry an id, and a reconnect with that Last-Event-ID is not sent the same rows again", async () => {
+    const first = await events("/views/sales_by_sku/events");
+    const rows = await first.next();
+    first.close();
+    expect(rows?.id).toMatch(/^[0-9a-z]+$/);
+    const again = await events("/views/sales_by_sku/events", { "last-event-id": rows!.id });
+    expect(await again.next(1_500)).toBeUndefined();
+    again.close();
+    const stale = await events("/views/sales_by_sku/events", { "last-event-id": "stale" });
+    expect((await stale.next())?.data).toEqual(rows!.data);
+    stale.close();
+  });
+
   test("/openapi.json is a valid OpenAPI 3.1 document generated from the models and views", async () => {
     const document = (await (await fetch(`${dev.url}/openapi.json`)).json()) as Record<string, any>;
     // The validator dereferences in place: validate a copy, inspect the original.

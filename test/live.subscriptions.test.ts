@@ -86,7 +86,7 @@ function recorder(): Sink & { frames: string[]; last(): { id: string; data: unkn
   const frames: string[] = [];
   return {
     frames,
-    offer: (frame) => void frames.push(new TextDecoder().decode(frame)),
+    offer: (feed) => void frames.push(new TextDecoder().decode(feed.ownFrame())),
     end: () => {},
     last() {
       const frame = frames.at(-1);
@@ -168,7 +168,7 @@ test("subscribers of one view and parameters share one read per change; only vie
   await until("the change to reach the reconnected", () => same.frames.length === 1);
   expect(same.last()!.data).toEqual([{ c: "105" }]);
 
-  for (const stop of stops) stop();
+  for (const stop of stops) stop.close();
   expect(subscriptions.size).toBe(0);
   // Stopped subscribers are sent nothing more.
   await append("A", 11);
@@ -176,16 +176,29 @@ test("subscribers of one view and parameters share one read per change; only vie
   expect(sinks.count[0]!.frames.length).toBe(4);
 });
 
+test("a shared connection holds one unsent event per feed, the latest of each, written together", async () => {
+  const connection = eventConnection(new AbortController().signal);
+  const reader = connection.body.getReader();
+  const text = (s: string) => () => new TextEncoder().encode(s);
+  // Nothing is written before the stream is read: all of these wait, one per key.
+  connection.send("a", text("a1;"));
+  connection.send("b", text("b1;"));
+  connection.send("a", text("a2;"));
+  connection.send("c", () => undefined);
+  expect(new TextDecoder().decode((await reader.read()).value)).toBe("a2;b1;");
+  connection.end();
+});
+
 test("a connection read slowly holds one unsent event, the latest, never a queue", async () => {
   const abort = new AbortController();
   const connection = eventConnection(abort.signal);
   const reader = connection.body.getReader();
   const frame = (i: number) => new TextEncoder().encode(`event: rows\ndata: {"data":[${i}]}\n\n`);
-  for (let i = 1; i <= 10_000; i++) connection.offer(frame(i));
+  for (let i = 1; i <= 10_000; i++) connection.send("rows", () => frame(i));
   const decode = (value: Uint8Array | undefined) => new TextDecoder().decode(value);
   expect(decode((await reader.read()).value)).toBe('event: rows\ndata: {"data":[10000]}\n\n');
   const next = reader.read();
-  connection.offer(frame(10_001));
+  connection.send("rows", () => frame(10_001));
   expect(decode((await next).value)).toBe('event: rows\ndata: {"data":[10001]}\n\n');
   let closed = false;
   connection.onClose(() => (closed = true));
@@ -212,7 +225,8 @@ test("over a socket whose client never reads, 200 events of 1 MiB each cost the 
     Bun.gc(true);
     const before = process.memoryUsage().rss;
     for (let i = 0; i < 200; i++) {
-      connection!.offer(new Uint8Array(1 << 20).fill(65 + (i % 26)));
+      const frame = new Uint8Array(1 << 20).fill(65 + (i % 26));
+      connection!.send("rows", () => frame);
       await Bun.sleep(2);
     }
     Bun.gc(true);
@@ -285,5 +299,5 @@ test("a batch the engine refuses (here: over the result limit) is read feed by f
   await append("A", 104, 204);
   await until("the next change", () => sinks[0]!.last()!.data !== undefined && (sinks[0]!.last()!.data as unknown[]).length === 5);
   expect(queries.filter((q) => q.includes("UNION ALL")).length).toBe(0);
-  for (const stop of stops) stop();
+  for (const stop of stops) stop.close();
 });

@@ -35,7 +35,7 @@ export interface SubscriptionContext {
 }
 
 /** Refusals that a retry would get again. 404 is not one: in dev a view is briefly away while it reloads. */
-function permanent(status: number): boolean {
+export function permanent(status: number): boolean {
   return status >= 400 && status < 500 && status !== 404 && status !== 408 && status !== 429;
 }
 
@@ -120,7 +120,7 @@ export function subscribe<Row>(context: SubscriptionContext, name: string, path:
 }
 
 /** Reads events until the body ends; aborts `connection` after `idleMs` without a byte. */
-async function readEvents(body: ReadableStream<Uint8Array>, connection: AbortController, idleMs: number, onEvent: (event: ServerEvent) => void): Promise<void> {
+export async function readEvents(body: ReadableStream<Uint8Array>, connection: AbortController, idleMs: number, onEvent: (event: ServerEvent) => void): Promise<void> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   const parser = new EventStreamParser();

@@ -4,13 +4,14 @@
  * (`GET /_igloo/views/<name>/columns`, asked once per binding). Requests go only to the
  * binding's server.
  *
- * Elements bound live to the same view and parameters share one subscription: a browser
- * holds at most 6 HTTP/1.1 connections to a server, and each subscription keeps one open,
- * so a dashboard of many elements over a few views stays within them.
+ * Elements bound live to the same view and parameters share one subscription, and all
+ * the live subscriptions of a page to one server share one connection (a LiveChannel):
+ * a browser holds at most 6 HTTP/1.1 connections to a server.
  */
 import { errorFromResponse, IglooError } from "../client/errors.ts";
 import { Transport } from "../client/http.ts";
-import { readView, subscribeView } from "../client/viewRead.ts";
+import { LiveChannel } from "../client/channel.ts";
+import { readView } from "../client/viewRead.ts";
 import type { Binding } from "./attributes.ts";
 import { inferColumns, readColumns, type Column, type Row } from "./columns.ts";
 
@@ -46,6 +47,15 @@ interface Shared {
 }
 
 const live = new Map<string, Shared>();
+
+/** One channel per server and key, for the life of the page. */
+const channels = new Map<string, LiveChannel>();
+function channelFor(transport: Transport, key: string | undefined): LiveChannel {
+  const id = JSON.stringify([transport.url, key ?? ""]);
+  let channel = channels.get(id);
+  if (channel === undefined) channels.set(id, (channel = new LiveChannel({ transport, backoff: undefined, idleTimeoutMs: 15_000, closed: new AbortController().signal })));
+  return channel;
+}
 
 /** Starts reading; `close()` stops every request and reconnection (a shared one when its last element leaves). */
 export function openView(binding: Binding, events: SourceEvents): { close(): void } {
@@ -109,8 +119,8 @@ function read(binding: Binding, events: SourceEvents): { close(): void } {
   };
 
   if (binding.live) {
-    const context = { transport, backoff: undefined, idleTimeoutMs: 15_000, closed: closed.signal };
-    subscribeView<Row>(context, binding.view, binding.params, (rows) => void deliver(rows), { onError: (error, willRetry) => report(error, !willRetry) });
+    const subscription = channelFor(transport, binding.key).subscribe<Row>(binding.view, binding.params, (rows) => void deliver(rows), { onError: (error, willRetry) => report(error, !willRetry) });
+    closed.signal.addEventListener("abort", () => subscription.close(), { once: true });
   } else {
     readView(transport, binding.view, binding.params, { signal: closed.signal }).then(
       (rows) => deliver(rows as Row[]),

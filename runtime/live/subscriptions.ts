@@ -36,6 +36,12 @@ export interface LiveMetrics {
   readonly feeds: Gauge<Record<never, string>>;
 }
 
+/** A subscriber's place: the tag its feed's events carry on a shared stream, and how to leave. */
+export interface LiveSubscription {
+  readonly feed: string;
+  close(): void;
+}
+
 export interface SubscriptionsOptions {
   readonly stream: Stream;
   /** Each table a view may read, with the topic its writer consumes. */
@@ -84,11 +90,10 @@ export class ViewSubscriptions {
   /**
    * Takes a place for `client`, or throws an IglooError (E_TOO_MANY_SUBSCRIPTIONS) when
    * the process or the client holds as many as allowed. Then offers the current rows at
-   * once (unless they are the ones `lastEventId` names), and again on every change;
-   * returns the unsubscribe function. Throws the view's IglooError for an unknown view or
+   * once (unless they are the ones `lastEventId` names), and again on every change. Throws the view's IglooError for an unknown view or
    * a parameter at fault, and the read's when the first read finds the store unavailable.
    */
-  async subscribe(name: string, params: Readonly<Record<string, string>>, client: string, sink: Sink, lastEventId?: string): Promise<() => void> {
+  async subscribe(name: string, params: Readonly<Record<string, string>>, client: string, sink: Sink, lastEventId?: string): Promise<LiveSubscription> {
     const { maxSubscriptions, maxPerClient } = this.#options;
     const statement = this.#options.views.resolve(name, params);
     const held = this.#perClient.get(client) ?? 0;
@@ -127,11 +132,10 @@ export class ViewSubscriptions {
       throw error;
     }
     feed.sinks.add(sink);
-    const { id, frame } = feed.state();
-    if (frame !== undefined && (id === "" || id !== lastEventId)) sink.offer(frame);
+    if (feed.known && (feed.id === "" || feed.id !== lastEventId)) sink.offer(feed);
     this.#gauge();
     this.#loop ??= this.#run();
-    return unsubscribe;
+    return { feed: feed.tag, close: unsubscribe };
   }
 
   /**

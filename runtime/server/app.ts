@@ -29,10 +29,15 @@ import type { ReplayReport, ReplayRequest } from "../deadLetters/replay.ts";
 import type { RequestGate } from "./gate.ts";
 import { rowsAnswer } from "./rowsAnswer.ts";
 import { EVENT_STREAM_HEADERS, eventConnection } from "../live/eventStream.ts";
-import type { ViewSubscriptions } from "../live/subscriptions.ts";
-import { codedAnswer, errorAnswer, errorResponse, json, JSON_HEADERS } from "./errorStatus.ts";
+import type { LiveSubscription, ViewSubscriptions } from "../live/subscriptions.ts";
+import type { Feed } from "../live/feed.ts";
+import { codedAnswer, errorAnswer, errorResponse, json, JSON_HEADERS, STATUS_OF_KIND } from "./errorStatus.ts";
 import { dashboardResponse, moduleResponse, reloadStream, viewColumnsResponse, type DashboardFolder } from "./dashboards.ts";
 import { IglooError } from "../../conventions/errors.ts";
+
+/** Views one shared stream may follow; each also counts against the client's subscriptions. */
+const MAX_SHARED = 100;
+const encoder = new TextEncoder();
 
 export interface AppOptions {
   readonly pipeline: Pipeline;
@@ -239,9 +244,52 @@ export function createApp(options: AppOptions) {
     if (!options.views || !subscriptions) return errorResponse(404, "this server has no views");
     const params = Object.fromEntries(new URL(request.url).searchParams);
     const connection = eventConnection(request.signal);
+    const sink = { offer: (feed: Feed) => connection.send("rows", () => feed.ownFrame()), end: () => connection.end() };
     // A view that does not exist or a parameter at fault is refused (thrown) before subscribing.
-    const unsubscribe = await subscriptions.subscribe(name, params, client(), connection, request.headers.get("last-event-id") ?? undefined);
-    connection.onClose(unsubscribe);
+    const subscription = await subscriptions.subscribe(name, params, client(), sink, request.headers.get("last-event-id") ?? undefined);
+    connection.onClose(() => subscription.close());
+    return new Response(connection.body, { headers: EVENT_STREAM_HEADERS });
+  }
+
+  /**
+   * A page's shared stream: several views over one connection (a browser holds 6 per
+   * server), each `s=<view>?<its parameters>`. The first event, `feeds`, gives each its
+   * feed's tag, or why it cannot be followed; then `rows` and `error` events name the
+   * feed. Refused whole (429, 503) only when the server cannot take them all.
+   */
+  async function handleShared(request: Request, client: () => string): Promise<Response> {
+    const subscriptions = options.subscriptions;
+    if (!options.views || !subscriptions) return errorResponse(404, "this server has no views");
+    const specs = new URL(request.url).searchParams.getAll("s");
+    if (specs.length === 0 || specs.length > MAX_SHARED) {
+      return errorResponse(400, `name 1 to ${MAX_SHARED} views, each as s=<view>?<parameters> (URL-encoded); got ${specs.length}`);
+    }
+    const connection = eventConnection(request.signal);
+    const sink = { offer: (feed: Feed) => connection.send(feed.key, () => feed.sharedFrame()), end: () => connection.end() };
+    const held: LiveSubscription[] = [];
+    const feeds: ({ feed: string } | { status: number; error: string })[] = [];
+    connection.send("feeds", () => encoder.encode(`event: feeds\ndata: ${JSON.stringify(feeds)}\n\n`));
+    try {
+      for (const spec of specs) {
+        const at = spec.indexOf("?");
+        const name = at < 0 ? spec : spec.slice(0, at);
+        const params = Object.fromEntries(new URLSearchParams(at < 0 ? "" : spec.slice(at + 1)));
+        try {
+          const subscription = await subscriptions.subscribe(name, params, client(), sink);
+          held.push(subscription);
+          feeds.push({ feed: subscription.feed });
+        } catch (error) {
+          // A view that is not there or a parameter at fault spoils only its own element.
+          if (!(error instanceof IglooError) || (error.kind !== "not_found" && error.kind !== "bad_input")) throw error;
+          feeds.push({ status: STATUS_OF_KIND[error.kind], error: error.publicMessage });
+        }
+      }
+    } catch (error) {
+      for (const subscription of held) subscription.close();
+      connection.end();
+      throw error;
+    }
+    connection.onClose(() => held.forEach((s) => s.close()));
     return new Response(connection.body, { headers: EVENT_STREAM_HEADERS });
   }
 
@@ -291,6 +339,10 @@ export function createApp(options: AppOptions) {
     )
     .post("/query", adminOnly(handleQuery), { parse: "none" })
     .post("/dead-letters/replay", adminOnly(handleReplay), { parse: "none" })
+    .get("/_igloo/live", async ({ request }) => {
+      const allowed = access(request, "query");
+      return allowed.ok ? await handleShared(request, allowed.client) : allowed.response;
+    })
     .get("/views/:name/events", async ({ params, request }) => {
       const allowed = access(request, "query");
       return allowed.ok ? await handleEvents(params.name, request, allowed.client) : allowed.response;

@@ -126,7 +126,7 @@ const RELOAD = new TextEncoder().encode("event: reload\ndata: \n\n");
 export function reloadStream(folder: DashboardFolder | undefined, request: Request): Response {
   if (!folder?.live) return errorResponse(404, "dashboards reload only under igloo dev");
   const connection = eventConnection(request.signal);
-  const stop = folder.listen((event) => (event === "changed" ? connection.offer(RELOAD) : connection.end()));
+  const stop = folder.listen((event) => (event === "changed" ? connection.send("reload", () => RELOAD) : connection.end()));
   connection.onClose(stop);
   return new Response(connection.body, { headers: EVENT_STREAM_HEADERS });
 }
