@@ -8,6 +8,10 @@
  * 100 one. Targets (issue 13): p99 under 1 s with 10,000 subscribers; CPU at most 3
  * times that with 100.
  *
+ * Then ingest at full speed into the template's PageView, alone, with 20 subscribers to
+ * `top_pages` (a FINAL aggregation over the growing table: each re-read costs more than
+ * the last), and alone again: the events/s subscriptions leave ingest.
+ *
  * Subscribers are raw TCP connections in this process (an HTTP request, then the event
  * stream read as text), so that 10,000 of them cost this process little. With
  * BENCH_PREVIOUS=<igloo binary> the same phases run against that build too.
@@ -221,7 +225,55 @@ function report(label: string, phases: Phase[]): void {
   console.log(`10,000 vs 100: CPU ${fmt(many.cpu / few.cpu, 2)}x (target <= 3), memory per subscriber ${fmt(((many.rssMb - few.rssMb) * 1024) / (many.subscribers - few.subscribers), 1)} KiB, p99 ${fmt(many.p99)} ms (target < 1,000)`);
 }
 
+/** Ingest at full speed (4 requests of 1,000 page views in flight) for `seconds`, with `subscribers` on top_pages. */
+async function starvation(seconds: number): Promise<{ label: string; events: number; cpu: number; pushes: number }[]> {
+  const dir = initProject("bench-starvation");
+  const dev = await startDev(dir, { timeoutMs: 60_000 });
+  const results: { label: string; events: number; cpu: number; pushes: number }[] = [];
+  let n = 0;
+  try {
+    for (const [label, count] of [["alone", 0], ["20 subscribers on top_pages", 20], ["alone again", 0]] as const) {
+      let pushes = 0;
+      const sockets = await Promise.all(
+        Array.from({ length: count }, () =>
+          Bun.connect({
+            hostname: "127.0.0.1",
+            port: dev.port,
+            socket: {
+              open: (s) => void s.write("GET /views/top_pages/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+              data: (_, d) => void (pushes += (d.toString().match(/event: rows/g) ?? []).length),
+            },
+          }),
+        ),
+      );
+      const [cpu0, t0] = [serverCpuSeconds(dev.proc.pid), performance.now()];
+      let events = 0;
+      const worker = async () => {
+        while (performance.now() - t0 < seconds * 1000) {
+          const body = JSON.stringify(Array.from({ length: 1000 }, () => ({ userId: `u-${n % 997}`, path: `/p${n++ % 50}`, country: "FR", device: "desktop", durationMs: n % 5000 })));
+          const response = await fetch(`${dev.url}/ingest/PageView`, { method: "POST", headers: { "content-type": "application/json" }, body });
+          if (response.status !== 200) throw new Error(`ingest answered ${response.status}`);
+          events += 1000;
+        }
+      };
+      await Promise.all([worker(), worker(), worker(), worker()]);
+      const wall = (performance.now() - t0) / 1000;
+      results.push({ label, events: events / wall, cpu: (serverCpuSeconds(dev.proc.pid) - cpu0) / wall, pushes: pushes / wall });
+      for (const socket of sockets) socket.end();
+      console.error(`starvation: ${label} measured`);
+    }
+  } finally {
+    await dev.stop();
+    removeDir(join(dir, ".."));
+  }
+  return results;
+}
+
 console.log(`live subscriptions benchmark (${new Date().toISOString()}, ${navigator.hardwareConcurrency} cores): ${fmt(RATE)} events/s, ${BUCKETS} parameter values, ${SECONDS} s per phase`);
 report("this build", await runAgainst(undefined, "this build"));
+const starved = await starvation(Number(process.env.BENCH_STARVE_SECONDS ?? 30));
+console.log(`\ningest at full speed into the template's PageView (${process.env.BENCH_STARVE_SECONDS ?? 30} s each)`);
+for (const r of starved) console.log(`${r.label.padEnd(30)}${`${fmt(r.events)} events/s`.padStart(18)}${`server CPU ${fmt(r.cpu * 100)}%`.padStart(18)}${r.pushes > 0 ? `   ${fmt(r.pushes, 1)} pushes/s received` : ""}`);
+console.log(`with 20 subscribers: ${fmt((starved[1]!.events / ((starved[0]!.events + starved[2]!.events) / 2)) * 100)}% of ingest alone (the mean of before and after)`);
 if (process.env.BENCH_PREVIOUS) report(`previous build (${process.env.BENCH_PREVIOUS})`, await runAgainst(process.env.BENCH_PREVIOUS, "previous"));
 process.exit(0);

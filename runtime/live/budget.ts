@@ -2,12 +2,13 @@
  * How much of the machine live queries may take. Subscriptions must never starve ingest:
  * a view re-run after every change by every subscriber once took a core and a half and
  * cut ingest by two thirds. So re-runs draw on a budget of query time, refilled at
- * `share` of the machine's CPU time (by default a quarter), and the budget shrinks while
- * the process as a whole is busy (over 85% of its cores) and grows back when it is not.
+ * `share` of the machine's CPU time, and the budget shrinks while the machine is busy
+ * (its cores over 85% used, by whatever: our ingest, the engine's merges, another
+ * process) and grows back when it is not.
  * An expensive view therefore runs less often, never more than its measured cost allows;
  * a cheap one runs at every change.
  */
-import { availableParallelism } from "node:os";
+import { availableParallelism, cpus } from "node:os";
 
 const BUSY = 0.85;
 /** The most query time that may be saved up while nothing ran: one second's worth. */
@@ -19,12 +20,11 @@ export class QueryBudget {
   #rate: number;
   #tokens: number;
   #at = performance.now();
-  #cpu = process.cpuUsage();
+  #cpu = machineTimes();
   #cpuAt = performance.now();
-  readonly #cores = availableParallelism();
 
   constructor(share = 0.25) {
-    this.#fullRate = Math.max(0.01, share) * this.#cores;
+    this.#fullRate = Math.max(0.01, share) * availableParallelism();
     this.#rate = this.#fullRate;
     this.#tokens = this.#fullRate * BURST_MS;
   }
@@ -45,15 +45,16 @@ export class QueryBudget {
     return this.#rate;
   }
 
-  /** Called on every tick: adapts the rate to how busy the process was since the last call. */
+  /** Called on every tick: adapts the rate to how busy the machine was since the last call. */
   adapt(): void {
     const now = performance.now();
-    const wall = now - this.#cpuAt;
-    if (wall < 250) return;
-    const used = process.cpuUsage(this.#cpu);
-    this.#cpu = process.cpuUsage();
+    if (now - this.#cpuAt < 250) return;
+    const times = machineTimes();
+    const [total, idle] = [times.total - this.#cpu.total, times.idle - this.#cpu.idle];
+    this.#cpu = times;
     this.#cpuAt = now;
-    const busy = (used.user + used.system) / 1_000 / wall / this.#cores;
+    if (total <= 0) return;
+    const busy = 1 - idle / total;
     // Halve while busy, grow back by a tenth when not: ingest gets the CPU first.
     this.#rate = busy > BUSY ? Math.max(this.#fullRate / 16, this.#rate / 2) : Math.min(this.#fullRate, this.#rate + this.#fullRate / 10);
   }
@@ -63,4 +64,16 @@ export class QueryBudget {
     this.#tokens = Math.min(this.#rate * BURST_MS, this.#tokens + (now - this.#at) * this.#rate);
     this.#at = now;
   }
+}
+
+/** The machine's CPU time so far, all cores, and the idle part of it (ms). */
+function machineTimes(): { total: number; idle: number } {
+  let total = 0;
+  let idle = 0;
+  for (const cpu of cpus()) {
+    const t = cpu.times;
+    total += t.user + t.nice + t.sys + t.idle + t.irq;
+    idle += t.idle;
+  }
+  return { total, idle };
 }
