@@ -9,7 +9,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import { parseViews } from "../conventions/views/parse.ts";
-import { QueryBudget } from "../runtime/live/budget.ts";
+import { fallingBehind, QueryBudget } from "../runtime/live/budget.ts";
 import { eventConnection } from "../runtime/live/eventStream.ts";
 import type { Sink } from "../runtime/live/feed.ts";
 import { ViewSubscriptions } from "../runtime/live/subscriptions.ts";
@@ -244,6 +244,19 @@ test("the query budget: spending past what was saved up refuses until time refil
   budget.spend(60_000);
   expect(budget.available()).toBe(false);
   expect(budget.rate()).toBeGreaterThan(0);
+  // Ingest under pressure: the writers' backlog grew at each of the last three looks.
+  expect(fallingBehind([0, 10, 20, 30])).toBe(true);
+  expect(fallingBehind([10, 20, 30])).toBe(false);
+  expect(fallingBehind([5, 0, 10, 20, 30])).toBe(true);
+  expect(fallingBehind([0, 10, 10, 30])).toBe(false);
+  expect(fallingBehind([5_000, 0, 5_000, 0])).toBe(false);
+  const full = budget.rate();
+  for (const backlog of [0, 100, 200, 300]) budget.adapt(backlog);
+  expect(budget.rate()).toBe(full / 2);
+  for (const backlog of [400, 500]) budget.adapt(backlog);
+  expect(budget.rate()).toBe(full / 8);
+  budget.adapt(0);
+  expect(budget.rate()).toBeCloseTo(full / 8 + full / 10);
 });
 
 test("a batch of one view's parameter values gives each feed exactly the text its own read gives (generated views, values and tables)", async () => {

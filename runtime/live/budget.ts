@@ -2,29 +2,38 @@
  * How much of the machine live queries may take. Subscriptions must never starve ingest:
  * a view re-run after every change by every subscriber once took a core and a half and
  * cut ingest by two thirds. So re-runs draw on a budget of query time, refilled at
- * `share` of the machine's CPU time, and the budget shrinks while the machine is busy
- * (its cores over 85% used, by whatever: our ingest, the engine's merges, another
- * process) and grows back when it is not.
+ * `share` of the machine's CPU time, and the budget halves, again and again, while ingest
+ * is under pressure, and grows back when it is not. Under pressure means either:
+ * - this process keeps its cores over 85% busy, or
+ * - the table writers are falling behind: what they have not written yet grew at each of
+ *   the last three looks (a quarter of a second apart). This is what starving ingest
+ *   looks like even when the CPU is shared with other processes; a machine merely busy
+ *   with something else does not slow live views down.
  * An expensive view therefore runs less often, never more than its measured cost allows;
  * a cheap one runs at every change.
  */
-import { availableParallelism, cpus } from "node:os";
+import { availableParallelism } from "node:os";
 
 const BUSY = 0.85;
 /** The most query time that may be saved up while nothing ran: one second's worth. */
 const BURST_MS = 1_000;
+const LOOK_MS = 250;
+/** Looks in a row the writers' backlog must grow for, to count as falling behind. */
+const GROWING_LOOKS = 3;
 
 export class QueryBudget {
   readonly #fullRate: number;
+  readonly #cores = availableParallelism();
   /** Milliseconds of query time per millisecond of wall time, now. */
   #rate: number;
   #tokens: number;
   #at = performance.now();
-  #cpu = machineTimes();
-  #cpuAt = performance.now();
+  #cpu = process.cpuUsage();
+  #lookedAt = performance.now();
+  #backlogs: number[] = [];
 
-  constructor(share = 0.25) {
-    this.#fullRate = Math.max(0.01, share) * availableParallelism();
+  constructor(share = 0.5) {
+    this.#fullRate = Math.max(0.01, share) * this.#cores;
     this.#rate = this.#fullRate;
     this.#tokens = this.#fullRate * BURST_MS;
   }
@@ -40,23 +49,31 @@ export class QueryBudget {
     this.#tokens -= ms;
   }
 
-  /** The rate now, as a share of one core (for /metrics). */
+  /** The rate now, in cores. */
   rate(): number {
     return this.#rate;
   }
 
-  /** Called on every tick: adapts the rate to how busy the machine was since the last call. */
-  adapt(): void {
+  /** Whether it is time for another look (every quarter of a second). */
+  due(): boolean {
+    return performance.now() - this.#lookedAt >= LOOK_MS;
+  }
+
+  /**
+   * A look at the pressure on ingest: `backlog` is the records the table writers have not
+   * written yet, across their topics. Halves the rate under pressure, else grows it back
+   * by a tenth.
+   */
+  adapt(backlog: number): void {
     const now = performance.now();
-    if (now - this.#cpuAt < 250) return;
-    const times = machineTimes();
-    const [total, idle] = [times.total - this.#cpu.total, times.idle - this.#cpu.idle];
-    this.#cpu = times;
-    this.#cpuAt = now;
-    if (total <= 0) return;
-    const busy = 1 - idle / total;
-    // Halve while busy, grow back by a tenth when not: ingest gets the CPU first.
-    this.#rate = busy > BUSY ? Math.max(this.#fullRate / 16, this.#rate / 2) : Math.min(this.#fullRate, this.#rate + this.#fullRate / 10);
+    const wall = now - this.#lookedAt;
+    const used = process.cpuUsage(this.#cpu);
+    this.#cpu = process.cpuUsage();
+    this.#lookedAt = now;
+    this.#backlogs = [...this.#backlogs, backlog].slice(-(GROWING_LOOKS + 1));
+    // Too short a span says nothing about the CPU.
+    const busy = wall >= LOOK_MS / 2 && (used.user + used.system) / 1_000 / wall / this.#cores > BUSY;
+    this.#rate = busy || fallingBehind(this.#backlogs) ? Math.max(this.#fullRate / 16, this.#rate / 2) : Math.min(this.#fullRate, this.#rate + this.#fullRate / 10);
   }
 
   #refill(): void {
@@ -66,14 +83,8 @@ export class QueryBudget {
   }
 }
 
-/** The machine's CPU time so far, all cores, and the idle part of it (ms). */
-function machineTimes(): { total: number; idle: number } {
-  let total = 0;
-  let idle = 0;
-  for (const cpu of cpus()) {
-    const t = cpu.times;
-    total += t.user + t.nice + t.sys + t.idle + t.irq;
-    idle += t.idle;
-  }
-  return { total, idle };
+/** Whether the writers' backlog grew at each of the last looks. */
+export function fallingBehind(backlogs: readonly number[]): boolean {
+  const recent = backlogs.slice(-(GROWING_LOOKS + 1));
+  return recent.length > GROWING_LOOKS && recent.every((b, i) => i === 0 || b > recent[i - 1]!);
 }

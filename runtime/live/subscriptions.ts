@@ -259,16 +259,22 @@ export class ViewSubscriptions {
     for (const feed of covered) if (feed.sinks.size === 0) this.#feeds.delete(feed.key);
   }
 
-  /** The committed offsets of each topic's table writer, as text to compare. */
-  async #moved(): Promise<Set<string>> {
+  /**
+   * The topics whose table writer committed since the last look; with `backlog`, also
+   * how many records the writers have yet to write (for the budget's look at ingest).
+   */
+  async #moved(backlog?: (records: number) => void): Promise<Set<string>> {
     const { stream, tables } = this.#options;
     const moved = new Set<string>();
+    let behind = 0;
     for (const topic of new Set(tables().values())) {
       const committed = await stream.committed(topic, writerGroup(topic));
       const position = [...committed].map(([p, c]) => `${p}=${c.offset}`).join(",");
       if (this.#positions.has(topic) && this.#positions.get(topic) !== position) moved.add(topic);
       this.#positions.set(topic, position);
+      if (backlog) for (const [partition, end] of await stream.endOffsets(topic)) behind += Math.max(0, end - (committed.get(partition)?.offset ?? 0));
     }
+    backlog?.(behind);
     return moved;
   }
 
@@ -279,7 +285,7 @@ export class ViewSubscriptions {
     const reloaded = generation !== this.#generation;
     this.#generation = generation;
     if (reloaded) this.#unbatched.clear();
-    const moved = await this.#moved();
+    const moved = await this.#moved(this.#budget.due() ? (records) => this.#budget.adapt(records) : undefined);
     if (!reloaded && moved.size === 0) return;
     for (const feed of this.#feeds.values()) {
       if (reloaded) feed.topics = this.#topicsOf(feed.name);
@@ -311,7 +317,6 @@ export class ViewSubscriptions {
     while (this.#feeds.size > 0) {
       await Bun.sleep(this.#options.intervalMs ?? 100);
       try {
-        this.#budget.adapt();
         await this.#notice();
         this.#dispatch();
       } catch {
