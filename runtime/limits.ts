@@ -29,7 +29,7 @@ export interface ServerLimits {
   /** Live subscriptions held by this process, and by one client (one key, or one address). */
   readonly maxSubscriptions: number;
   readonly maxSubscriptionsPerClient: number;
-  /** The share of the machine's CPU, in percent, that live subscriptions' reads may take (less while the machine is busy). */
+  /** The share of the machine's CPU, in percent, that live subscriptions' reads may take (less while ingest is under pressure). */
   readonly liveCpuPercent: number;
   readonly query: QueryLimits;
 }

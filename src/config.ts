@@ -72,7 +72,7 @@ export const LIMIT_SETTINGS: readonly Setting[] = [
   { env: "IGLOO_MAX_WAIT_MS", key: "limits.maxWaitMs", fallback: L.maxWaitMs, kind: "int", doc: "largest x-igloo-wait-ms" },
   { env: "IGLOO_MAX_SUBSCRIPTIONS", key: "limits.maxSubscriptions", fallback: L.maxSubscriptions, kind: "int", doc: "live subscriptions one process holds" },
   { env: "IGLOO_MAX_SUBSCRIPTIONS_PER_CLIENT", key: "limits.maxSubscriptionsPerClient", fallback: L.maxSubscriptionsPerClient, kind: "int", doc: "live subscriptions of one client (key or address)" },
-  { env: "IGLOO_LIVE_CPU_PERCENT", key: "limits.liveCpuPercent", fallback: L.liveCpuPercent, kind: "int", doc: "share of the machine's CPU, in percent, that re-reading views for live subscriptions may take (less while the machine is busy)" },
+  { env: "IGLOO_LIVE_CPU_PERCENT", key: "limits.liveCpuPercent", fallback: L.liveCpuPercent, kind: "int", doc: "share of the machine's CPU, in percent, that re-reading views for live subscriptions may take (less while ingest is under pressure)" },
   { env: "IGLOO_QUERY_TIMEOUT_MS", key: "limits.query.timeoutMs", fallback: Q.timeoutMs, kind: "int", doc: "longest a query or view read may run" },
   { env: "IGLOO_QUERY_MAX_MEMORY_BYTES", key: "limits.query.maxMemoryBytes", fallback: Q.maxMemoryBytes, kind: "int", doc: "memory one query may use in the engine" },
   { env: "IGLOO_QUERY_MAX_ROWS", key: "limits.query.maxResultRows", fallback: Q.maxResultRows, kind: "int", doc: "rows one query may return" },
