@@ -43,6 +43,8 @@ export interface PipelineOptions {
   /** What `@default(now())` fills in at ingest, in epoch milliseconds; default the real time (tests set their own). */
   readonly clock?: () => number;
   readonly metrics?: Pick<IglooMetrics, "writerBatchRows" | "writerBatchSeconds" | "writerRows">;
+  /** Igloo's own models (telemetry's `igloo_events`), run with the project's on every apply. */
+  readonly builtinModels?: readonly ModelIR[];
 }
 
 export interface ApplyReport {
@@ -207,7 +209,8 @@ export class Pipeline {
    * the same live columns and alter the table twice.
    */
   apply(models: readonly ModelIR[], options: ApplyOptions = {}): Promise<ApplyReport> {
-    const run = this.#applying.then(() => this.#apply(models, options));
+    const builtin = (this.#options.builtinModels ?? []).filter((b) => !models.some((m) => m.name === b.name));
+    const run = this.#applying.then(() => this.#apply([...models, ...builtin], options));
     this.#applying = run.catch(() => undefined);
     return run;
   }

@@ -82,12 +82,15 @@ export interface ReadRequest {
 
 export class UserReads {
   readonly #store: Store;
+  readonly #onRead: ((ms: number) => void) | undefined;
   readonly #limits: QueryLimits;
   readonly #slots: Slots;
 
-  constructor(store: Store, limits: QueryLimits) {
+  /** `onRead` is told how long each read held its turn (Igloo's own events count them). */
+  constructor(store: Store, limits: QueryLimits, onRead?: (ms: number) => void) {
     this.#store = store;
     this.#limits = limits;
+    this.#onRead = onRead;
     this.#slots = new Slots(limits.concurrency);
   }
 
@@ -128,12 +131,14 @@ export class UserReads {
       );
     }
     onTurn?.();
+    const turn = performance.now();
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
       clearTimeout(timer);
       this.#slots.release();
+      this.#onRead?.(performance.now() - turn);
     };
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), limits.timeoutMs + DEADLINE_GRACE_MS);

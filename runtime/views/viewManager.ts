@@ -79,14 +79,17 @@ export class ViewManager {
   #generation = 0;
   #dedupMode: Promise<DedupMode> | undefined;
   #catalog: Promise<EngineCatalog> | undefined;
+  /** Igloo's own views (telemetry's), applied with the project's, served, but not listed as the project's. */
+  readonly #builtin: readonly ViewIR[];
 
   /** `stateTable` lets several managers share one engine (tests); a project has one. */
   /**
    * `catalog`: what the engine's functions and deduplication are, when the caller already
    * asked this engine (the pipelines of one test process share one chDB).
    */
-  constructor(store: Store, options: { stateTable?: string; catalog?: Promise<EngineCatalog> } = {}) {
+  constructor(store: Store, options: { stateTable?: string; catalog?: Promise<EngineCatalog>; builtin?: readonly ViewIR[] } = {}) {
     this.#store = store;
+    this.#builtin = options.builtin ?? [];
     this.#state = new ViewState(store, options.stateTable ?? DEFAULT_STATE_TABLE);
     this.#catalog = options.catalog;
   }
@@ -111,7 +114,11 @@ export class ViewManager {
    */
   apply(views: readonly ViewIR[], models: readonly ModelIR[], hooks: ViewHooks, options: { failed?: readonly string[] } = {}): Promise<ApplyReport> {
     // One reconciliation at a time: two would race on the same engine objects.
-    const run = this.#applying.then(() => this.#apply(views, models, hooks, new Set(options.failed ?? [])));
+    const builtin = this.#builtin.filter((b) => !views.some((v) => v.name === b.name));
+    const own = (names: string[]) => names.filter((name) => !builtin.some((b) => b.name === name));
+    const run = this.#applying
+      .then(() => this.#apply([...views, ...builtin], models, hooks, new Set(options.failed ?? [])))
+      .then((report) => ({ ...report, created: own(report.created), dropped: own(report.dropped), unchanged: own(report.unchanged) }));
     this.#applying = run.catch(() => {});
     return run;
   }
@@ -188,8 +195,10 @@ export class ViewManager {
     return this.#entries.get(name)?.params;
   }
 
-  names(): string[] {
-    return [...this.#entries.keys()].sort();
+  /** The project's views (with `builtin`, Igloo's own too). */
+  names(options: { readonly builtin?: boolean } = {}): string[] {
+    const names = [...this.#entries.keys()].sort();
+    return options.builtin ? names : names.filter((name) => !this.#builtin.some((b) => b.name === name));
   }
 
   kind(name: string): ViewKind | undefined {

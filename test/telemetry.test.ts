@@ -1,0 +1,121 @@
+/**
+ * Igloo's own events (runtime/observability/telemetry.ts) on real engines: a runtime with
+ * telemetry records ingest and rejection counts, reads and what the caller reports (a
+ * reload) in `igloo_events` through its own ingest path, serves the built-in views
+ * without listing them as the project's, and exports the same events to another
+ * runtime's ingest endpoint with Igloo's client when asked (never under DO_NOT_TRACK).
+ */
+import { afterAll, expect, test } from "bun:test";
+import { join } from "node:path";
+import { parseModels } from "../conventions/prisma/parse.ts";
+import { DEFAULT_LIMITS } from "../runtime/limits.ts";
+import { consoleLogger } from "../runtime/observability/logger.ts";
+import { Telemetry, telemetryExport, type IglooEvent } from "../runtime/observability/telemetry.ts";
+import { createApp } from "../runtime/server/app.ts";
+import { RequestGate } from "../runtime/server/gate.ts";
+import { ChdbStore } from "../runtime/store/chdb/chdbStore.ts";
+import { processChdbPath } from "../runtime/store/chdb/processPath.ts";
+import { EmbeddedLog } from "../runtime/stream/embedded/embeddedLog.ts";
+import { assembleRuntime } from "../src/projectRuntime.ts";
+import { removeDir, tempDir } from "../scripts/lib/igloo.ts";
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach(removeDir));
+
+async function runtimeWithTelemetry(name: string, env?: { url: string }) {
+  const dir = tempDir(`telemetry-${name}`);
+  dirs.push(dir);
+  const stream = await EmbeddedLog.open({ dir: join(dir, "stream") });
+  const store = await ChdbStore.open({ path: processChdbPath(), database: `telemetry_${name}_${process.pid}`, limits: DEFAULT_LIMITS.query });
+  const previous = process.env.IGLOO_TELEMETRY_URL;
+  if (env) process.env.IGLOO_TELEMETRY_URL = env.url;
+  const runtime = assembleRuntime({ stream, store }, consoleLogger({ quiet: true }), DEFAULT_LIMITS, { writer: { maxWaitMs: 5 } }, {}, { telemetry: true });
+  if (previous === undefined) delete process.env.IGLOO_TELEMETRY_URL;
+  else process.env.IGLOO_TELEMETRY_URL = previous;
+  const { models } = parseModels([{ path: "datamodels/Hit.prisma", text: "model Hit {\n  id String\n  n Int\n  @@orderBy([id])\n}\n" }]);
+  await runtime.pipeline.apply(models.models);
+  const report = await runtime.views.apply([], models.models, { pauseWriter: (table) => runtime.pipeline.pauseWriter(table) });
+  expect(report.errors).toEqual([]);
+  const app = createApp({ ...runtime.app, gate: new RequestGate({ allowedHosts: [], corsOrigins: [], loopbackOrigins: true }) });
+  const post = (path: string, body: unknown) => app.handle(new Request(`http://localhost${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }));
+  const rows = async (sql: string) => ((await (await post("/query", { sql })).json()) as { data: Record<string, unknown>[] }).data;
+  return { runtime, app, post, rows, close: () => runtime.close() };
+}
+
+async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
+    await Bun.sleep(50);
+  }
+}
+
+test("ingest and rejection counts, reads and a reload reach igloo_events through Igloo's own ingest path; the built-in views serve them and are not the project's", async () => {
+  const igloo = await runtimeWithTelemetry("local");
+  try {
+    const verdict = (await (await igloo.post("/ingest/Hit", [{ id: "a", n: 1 }, { id: "b", n: 2 }, { id: "c" }])).json()) as { accepted: number; rejected: number };
+    expect(verdict).toMatchObject({ accepted: 2, rejected: 1 });
+    igloo.runtime.telemetry!.event("reload", "datamodels/Hit.prisma", "model Hit changed", 42);
+    await igloo.rows("SELECT 1 AS one");
+    await igloo.runtime.telemetry!.flush(true);
+    const events = await eventually(() => igloo.rows("SELECT kind, subject, detail, durationMs FROM igloo_events ORDER BY kind, subject"), (r) => r.length >= 4, "the events");
+    expect(events.filter((e) => e.kind !== "query")).toEqual([
+      { kind: "ingest", subject: "Hit", detail: "2", durationMs: null },
+      { kind: "rejected", subject: "Hit", detail: "1", durationMs: null },
+      { kind: "reload", subject: "datamodels/Hit.prisma", detail: "model Hit changed", durationMs: 42 },
+    ]);
+    const query = events.find((e) => e.kind === "query")!;
+    expect(Number(query.detail)).toBeGreaterThanOrEqual(1);
+    expect(query.durationMs).toBeGreaterThan(0);
+    // Served like any view, not listed among the project's.
+    const activity = (await (await igloo.app.handle(new Request("http://localhost/views/igloo_recent_events"))).json()) as { data: { kind: string }[] };
+    expect(activity.data.map((e) => e.kind)).toEqual(expect.arrayContaining(["ingest", "rejected", "reload"]));
+    expect(igloo.runtime.views.names()).toEqual([]);
+    expect(igloo.runtime.views.names({ builtin: true })).toEqual(["igloo_activity", "igloo_recent_events"]);
+  } finally {
+    await igloo.close();
+  }
+});
+
+test("with IGLOO_TELEMETRY_URL, the same events go to another Igloo's igloo_events with Igloo's client", async () => {
+  const receiver = await runtimeWithTelemetry("receiver");
+  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (request) => receiver.app.handle(request) });
+  const sender = await runtimeWithTelemetry("sender", { url: `http://127.0.0.1:${server.port}` });
+  try {
+    sender.runtime.telemetry!.event("start", "dev", "exported", 7);
+    await sender.runtime.telemetry!.flush(true);
+    await sender.close();
+    const received = await eventually(() => receiver.rows("SELECT kind, subject, detail, durationMs FROM igloo_events WHERE kind = 'start'"), (r) => r.length > 0, "the exported event");
+    expect(received).toEqual([{ kind: "start", subject: "dev", detail: "exported", durationMs: 7 }]);
+  } finally {
+    server.stop(true);
+    await receiver.close();
+  }
+});
+
+test("export is off unless asked, and off under DO_NOT_TRACK; counts close per minute; the buffer is bounded", async () => {
+  expect(telemetryExport({})).toBeUndefined();
+  expect(telemetryExport({ IGLOO_TELEMETRY_URL: "http://x", IGLOO_TELEMETRY_KEY: "k" })).toEqual({ url: "http://x", key: "k" });
+  expect(telemetryExport({ IGLOO_TELEMETRY_URL: "http://x", DO_NOT_TRACK: "1" })).toBeUndefined();
+  expect(telemetryExport({ IGLOO_TELEMETRY_URL: "http://x", DO_NOT_TRACK: "0" })).toEqual({ url: "http://x" });
+  let now = Date.UTC(2026, 0, 1, 10, 0, 30);
+  const written: IglooEvent[] = [];
+  const telemetry = new Telemetry({ write: async (events) => void written.push(...events), now: () => now, flushMs: 3_600_000 });
+  telemetry.count("ingest", "Hit", 3);
+  telemetry.count("ingest", "Hit", 4);
+  await telemetry.flush();
+  expect(written).toEqual([]);
+  now += 60_000;
+  telemetry.count("ingest", "Hit", 1);
+  await telemetry.flush();
+  expect(written).toEqual([{ ts: "2026-01-01T10:00:00.000Z", kind: "ingest", subject: "Hit", detail: "7", durationMs: null }]);
+  written.length = 0;
+  for (let i = 0; i < 10_005; i++) telemetry.event("query", "q");
+  await telemetry.flush();
+  expect(written.length).toBe(10_001);
+  expect(written.at(-1)).toMatchObject({ kind: "telemetry", subject: "dropped", detail: "5" });
+  await telemetry.close();
+  expect(written.at(-1)).toMatchObject({ kind: "ingest", subject: "Hit", detail: "1" });
+});
