@@ -161,7 +161,7 @@ describe("read-your-writes and subscriptions", () => {
     expect(document.components.schemas.sales_by_skuRow.properties.items).toEqual({ type: "string", pattern: "^-?\\d+$" });
     // Every route is described, not only ingest and views.
     expect(Object.keys(document.paths)).toEqual(
-      expect.arrayContaining(["/query", "/views/sales_by_sku/events", "/views/user_purchases/events", "/health", "/ready", "/metrics", "/dead-letters/replay"]),
+      expect.arrayContaining(["/query", "/views/sales_by_sku/events", "/views/user_purchases/events", "/health", "/ready", "/metrics", "/dead-letters/replay", "/_igloo/live", "/_igloo/views/{name}/columns", "/_igloo/components.js", "/dashboards/{name}"]),
     );
     const query = document.paths["/query"].post;
     expect(document.components.schemas[query.requestBody.content["application/json"].schema.$ref.split("/").pop()]).toMatchObject({ required: ["sql"], properties: { sql: { type: "string" }, params: { type: "object" } } });

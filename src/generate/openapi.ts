@@ -248,6 +248,72 @@ export function openApiDocument(input: { models: readonly ModelIR[]; views: read
       },
     },
   };
+  paths["/_igloo/live"] = {
+    get: {
+      operationId: "liveViews",
+      summary: "Several views over one event stream (what a dashboard page uses: a browser holds 6 connections to a server)",
+      security: [{ bearer: [] }],
+      parameters: [
+        {
+          name: "s",
+          in: "query",
+          required: true,
+          description: "a view and its parameters, `<view>?<param>=<value>&...` URL-encoded; 1 to 100 of them, each counted as a subscription",
+          schema: { type: "array", items: { type: "string" }, minItems: 1, maxItems: 100 },
+          style: "form",
+          explode: true,
+        },
+      ],
+      responses: {
+        "200": {
+          description:
+            'server-sent events: first `event: feeds` whose data is [{"feed": "<tag>"} or {"status": 404, "error": "..."}, ...] in the order asked; then `event: rows` ' +
+            'whose data is {"feed": "<tag>", "data": [...]} and `event: error` whose data is {"feed": "<tag>", "error": "..."}; `: keepalive` comments',
+          content: { "text/event-stream": { schema: { type: "string" } } },
+        },
+        ...errors(400, 401, 403, 404, 429, 503),
+      },
+    },
+  };
+  paths["/_igloo/views/{name}/columns"] = {
+    get: {
+      operationId: "viewColumns",
+      summary: "A view's result columns and parameters, with their engine types (what the dashboard elements format values by)",
+      security: [{ bearer: [] }],
+      parameters: [{ name: "name", in: "path", required: true, schema: { type: "string" } }],
+      responses: {
+        "200": {
+          description: "the columns and parameters",
+          content: {
+            "application/json": {
+              schema: {
+                type: "object",
+                properties: { columns: { type: "array", items: { $ref: "#/components/schemas/NamedType" } }, params: { type: "array", items: { $ref: "#/components/schemas/NamedType" } } },
+                required: ["columns", "params"],
+              },
+            },
+          },
+        },
+        ...errors(401, 403, 404),
+      },
+    },
+  };
+  schemas.NamedType = { type: "object", properties: { name: { type: "string" }, type: { type: "string" } }, required: ["name", "type"] };
+  paths["/_igloo/components.js"] = {
+    get: {
+      operationId: "components",
+      summary: "The dashboard elements (<igloo-chart>, <igloo-table>, <igloo-kpi>) as one ES module; no key (a script tag cannot send one)",
+      responses: { "200": { description: "an ES module", content: { "text/javascript": { schema: { type: "string" } } } }, ...errors(404) },
+    },
+  };
+  paths["/dashboards/{name}"] = {
+    get: {
+      operationId: "dashboard",
+      summary: "The project's dashboards/<name>.html; no key (a link cannot send one: what it shows is read with one)",
+      parameters: [{ name: "name", in: "path", required: true, schema: { type: "string", pattern: "^[A-Za-z0-9_-]{1,100}$" } }],
+      responses: { "200": { description: "the page", content: { "text/html": { schema: { type: "string" } } } }, ...errors(404) },
+    },
+  };
   paths["/openapi.json"] = {
     get: {
       operationId: "openapi",
