@@ -9,6 +9,7 @@ import type { BunPlugin } from "bun";
 import { CLIENT_SOURCES } from "./src/generate/client.ts";
 import { COMPONENTS_BUNDLE, COMPONENTS_FILE } from "./src/generate/components.ts";
 import { LIB_SOURCES } from "./src/generate/projectLib.ts";
+import { CONSOLE_BUNDLE, CONSOLE_FILE } from "./src/commands/devConsole.ts";
 import { TESTING_BUNDLE } from "./src/generate/testingLib.ts";
 
 const root = import.meta.dir;
@@ -82,11 +83,32 @@ const componentsBytes = new Uint8Array(await components.outputs[0]!.arrayBuffer(
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 console.log(`built ${COMPONENTS_BUNDLE}/${COMPONENTS_FILE}: ${kb(componentsBytes.length)}, ${kb(Bun.gzipSync(componentsBytes, { level: 9 }).length)} gzipped`);
 
+// The dev console's pages as one browser module (src/commands/devConsole.ts); issue 14's
+// budget is 150 KB gzipped, components.js (which its pages load too) included.
+rmSync(join(root, CONSOLE_BUNDLE), { recursive: true, force: true });
+const devConsole = await Bun.build({
+  entrypoints: [join(root, "packages/console/index.ts")],
+  outdir: join(root, CONSOLE_BUNDLE),
+  naming: CONSOLE_FILE,
+  target: "browser",
+  format: "esm",
+  minify: true,
+});
+if (!devConsole.success) {
+  for (const log of devConsole.logs) console.error(log);
+  process.exit(1);
+}
+const consoleBytes = new Uint8Array(await devConsole.outputs[0]!.arrayBuffer());
+const consoleGzipped = Bun.gzipSync(consoleBytes, { level: 9 }).length;
+console.log(
+  `built ${CONSOLE_BUNDLE}/${CONSOLE_FILE}: ${kb(consoleBytes.length)}, ${kb(consoleGzipped)} gzipped (${kb(consoleGzipped + Bun.gzipSync(componentsBytes, { level: 9 }).length)} with components.js)`,
+);
+
 const result = await Bun.build({
   entrypoints: [join(root, "src/cli.ts")],
   // Built under another name: an entry point named `igloo` would collide with the
   // `packages/igloo` asset inside the binary's virtual file system.
-  compile: { outfile: join(dist, "igloo-cli"), assets: ["template", ...LIB_SOURCES, ...CLIENT_SOURCES, TESTING_BUNDLE, COMPONENTS_BUNDLE], autoloadBunfig: false, autoloadDotenv: false },
+  compile: { outfile: join(dist, "igloo-cli"), assets: ["template", ...LIB_SOURCES, ...CLIENT_SOURCES, TESTING_BUNDLE, COMPONENTS_BUNDLE, CONSOLE_BUNDLE], autoloadBunfig: false, autoloadDotenv: false },
   plugins: [chdbBesideExecutable],
   minify: { syntax: true, whitespace: true, identifiers: false },
   sourcemap: "none",

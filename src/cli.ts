@@ -141,10 +141,12 @@ const query = defineCommand({
   args: {
     sql: { type: "positional", required: true, description: "SELECT ..." },
     url: { type: "string", description: "Igloo's URL (default http://127.0.0.1:4000, or IGLOO_URL)" },
+    json: { type: "boolean", description: "Print the rows as a JSON array (as the API returns them) instead of a table" },
   },
   run: guarded(async ({ args }) => {
     const url = args.url ?? process.env.IGLOO_URL ?? `http://127.0.0.1:${process.env.IGLOO_PORT ?? DEFAULT_PORT}`;
-    console.log(formatTable(await runQuery(args.sql, url, process.env.IGLOO_KEY)));
+    const rows = await runQuery(args.sql, url, process.env.IGLOO_KEY);
+    console.log(args.json ? JSON.stringify(rows) : formatTable(rows));
   }),
 });
 

@@ -59,16 +59,18 @@ test("ingest and rejection counts, reads and a reload reach igloo_events through
     expect(verdict).toMatchObject({ accepted: 2, rejected: 1 });
     igloo.runtime.telemetry!.event("reload", "datamodels/Hit.prisma", "model Hit changed", 42);
     await igloo.rows("SELECT 1 AS one");
-    await igloo.runtime.telemetry!.flush(true);
-    const events = await eventually(() => igloo.rows("SELECT kind, subject, detail, durationMs FROM igloo_events ORDER BY kind, subject"), (r) => r.length >= 4, "the events");
+    await igloo.runtime.telemetry!.flush();
+    const events = await eventually(() => igloo.rows("SELECT kind, subject, detail, durationMs, count FROM igloo_events ORDER BY kind, subject"), (r) => r.length >= 4, "the events");
     expect(events.filter((e) => e.kind !== "query")).toEqual([
-      { kind: "ingest", subject: "Hit", detail: "2", durationMs: null },
-      { kind: "rejected", subject: "Hit", detail: "1", durationMs: null },
-      { kind: "reload", subject: "datamodels/Hit.prisma", detail: "model Hit changed", durationMs: 42 },
+      { kind: "ingest", subject: "Hit", detail: "", durationMs: null, count: 2 },
+      { kind: "rejected", subject: "Hit", detail: "", durationMs: null, count: 1 },
+      { kind: "reload", subject: "datamodels/Hit.prisma", detail: "model Hit changed", durationMs: 42, count: 1 },
     ]);
     const query = events.find((e) => e.kind === "query")!;
-    expect(Number(query.detail)).toBeGreaterThanOrEqual(1);
+    expect(query.count).toBeGreaterThanOrEqual(1);
     expect(query.durationMs).toBeGreaterThan(0);
+    const perMinute = await eventually(() => igloo.rows("SELECT kind, events FROM igloo_activity WHERE kind IN ('ingest', 'rejected') ORDER BY kind"), (r) => r.length === 2, "the activity view");
+    expect(perMinute).toEqual([{ kind: "ingest", events: "2" }, { kind: "rejected", events: "1" }]);
     // Served like any view, not listed among the project's.
     const activity = (await (await igloo.app.handle(new Request("http://localhost/views/igloo_recent_events"))).json()) as { data: { kind: string }[] };
     expect(activity.data.map((e) => e.kind)).toEqual(expect.arrayContaining(["ingest", "rejected", "reload"]));
@@ -85,7 +87,7 @@ test("with IGLOO_TELEMETRY_URL, the same events go to another Igloo's igloo_even
   const sender = await runtimeWithTelemetry("sender", { url: `http://127.0.0.1:${server.port}` });
   try {
     sender.runtime.telemetry!.event("start", "dev", "exported", 7);
-    await sender.runtime.telemetry!.flush(true);
+    await sender.runtime.telemetry!.flush();
     await sender.close();
     const received = await eventually(() => receiver.rows("SELECT kind, subject, detail, durationMs FROM igloo_events WHERE kind = 'start'"), (r) => r.length > 0, "the exported event");
     expect(received).toEqual([{ kind: "start", subject: "dev", detail: "exported", durationMs: 7 }]);
@@ -95,7 +97,7 @@ test("with IGLOO_TELEMETRY_URL, the same events go to another Igloo's igloo_even
   }
 });
 
-test("export is off unless asked, and off under DO_NOT_TRACK; counts close per minute; the buffer is bounded", async () => {
+test("export is off unless asked, and off under DO_NOT_TRACK; counts are summed between flushes; the buffer is bounded", async () => {
   expect(telemetryExport({})).toBeUndefined();
   expect(telemetryExport({ IGLOO_TELEMETRY_URL: "http://x", IGLOO_TELEMETRY_KEY: "k" })).toEqual({ url: "http://x", key: "k" });
   expect(telemetryExport({ IGLOO_TELEMETRY_URL: "http://x", DO_NOT_TRACK: "1" })).toBeUndefined();
@@ -104,18 +106,26 @@ test("export is off unless asked, and off under DO_NOT_TRACK; counts close per m
   const written: IglooEvent[] = [];
   const telemetry = new Telemetry({ write: async (events) => void written.push(...events), now: () => now, flushMs: 3_600_000 });
   telemetry.count("ingest", "Hit", 3);
-  telemetry.count("ingest", "Hit", 4);
+  now += 500;
+  telemetry.count("ingest", "Hit", 4, 10);
+  telemetry.count("query", "reads", 1, 2.5);
+  await telemetry.flush();
+  expect(written).toEqual([
+    { ts: "2026-01-01T10:00:30.000Z", kind: "ingest", subject: "Hit", detail: "", durationMs: 10, count: 7 },
+    { ts: "2026-01-01T10:00:30.500Z", kind: "query", subject: "reads", detail: "", durationMs: 2.5, count: 1 },
+  ]);
+  written.length = 0;
   await telemetry.flush();
   expect(written).toEqual([]);
-  now += 60_000;
   telemetry.count("ingest", "Hit", 1);
-  await telemetry.flush();
-  expect(written).toEqual([{ ts: "2026-01-01T10:00:00.000Z", kind: "ingest", subject: "Hit", detail: "7", durationMs: null }]);
   written.length = 0;
   for (let i = 0; i < 10_005; i++) telemetry.event("query", "q");
   await telemetry.flush();
-  expect(written.length).toBe(10_001);
-  expect(written.at(-1)).toMatchObject({ kind: "telemetry", subject: "dropped", detail: "5" });
+  // 10,000 kept, the count of 1 written with them, and how many were dropped.
+  expect(written.length).toBe(10_002);
+  expect(written.at(-1)).toMatchObject({ kind: "telemetry", subject: "dropped", count: 5 });
+  expect(written.filter((e) => e.kind === "ingest")).toEqual([expect.objectContaining({ count: 1 })]);
+  telemetry.event("reload", "views");
   await telemetry.close();
-  expect(written.at(-1)).toMatchObject({ kind: "ingest", subject: "Hit", detail: "1" });
+  expect(written.at(-1)).toMatchObject({ kind: "reload", subject: "views", count: 1 });
 });

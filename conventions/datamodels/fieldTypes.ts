@@ -3,8 +3,9 @@
  * column on an engine, what the validator checks it as there, and sample values. No
  * per-type code here: each function asks the type's entry in FACES.
  */
-import type { ColumnType, ScalarType, TypeCapabilities } from "./types.ts";
-import { describeScalarOrType, facesOf, typeName, type Draw } from "./typeFaces.ts";
+import type { FieldIR } from "./ir.ts";
+import type { ColumnType, Direction, ScalarType, Schema, TypeCapabilities } from "./types.ts";
+import { describeScalarOrType, facesOf, jsonSchema, typeName, type Draw } from "./typeFaces.ts";
 
 /** Short type name in ClickHouse spelling, the same words the `@db` attributes use. */
 export function describeScalar(type: ScalarType): string {
@@ -31,6 +32,14 @@ export function fieldColumn(
   if (field.type.kind === "string" && field.type.lowCardinality && caps.supportsLowCardinality) type = { kind: "lowCardinality", of: type };
   if (field.list) type = { kind: "array", of: type };
   return type;
+}
+
+/** A model field's JSON Schema: its type's, in an array for a list, or null when optional (OpenAPI, the dev console's forms). */
+export function fieldSchema(field: Pick<FieldIR, "type" | "list" | "optional" | "doc">, direction: Direction): Schema {
+  let schema = jsonSchema(field.type, direction);
+  if (field.list) schema = { type: "array", items: schema };
+  if (field.optional) schema = { anyOf: [schema, { type: "null" }] };
+  return field.doc ? { ...schema, description: field.doc } : schema;
 }
 
 /** A valid ingest value of a model field's scalar type (see Faces.sample). */

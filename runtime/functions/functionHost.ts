@@ -63,6 +63,11 @@ export class FunctionHost {
     return [...this.#running.keys()];
   }
 
+  /** What each running function reads and writes, and where it is written (the dev console's map). */
+  describe(): { name: string; from: string; to: string; file: string; group: string; workers: number }[] {
+    return [...this.#running.values()].map(({ fn: { ir } }) => ({ name: ir.name, from: ir.from, to: ir.to, file: ir.file, group: functionGroup(ir.name), workers: ir.workers }));
+  }
+
   async #start(fn: LoadedFunction): Promise<FunctionRunner> {
     const { ir } = fn;
     const logger = this.#logger;

@@ -8,7 +8,9 @@
  * `DO_NOT_TRACK` is not) are the same records also sent to that Igloo deployment, with
  * Igloo's own client, whose `igloo_events` model takes them.
  *
- * Events are buffered and written once a second; counts are summed per minute. The
+ * Events are buffered and written once a second; counts (records ingested, reads...)
+ * are summed meanwhile and written as one event per kind and subject, its `count` the
+ * number since the last (a view sums them per minute). The
  * buffer holds at most MAX_PENDING events: past that the oldest go, and the next flush
  * says how many were dropped, since telemetry must never hold memory a busy process
  * needs.
@@ -35,6 +37,8 @@ export const EVENTS_MODEL: ModelIR = {
     field("subject", { kind: "string", lowCardinality: false }),
     field("detail", { kind: "string", lowCardinality: false }),
     field("durationMs", { kind: "float", bits: 64 }, true),
+    // 1 for an event; for a count, how many since the last one of its kind and subject.
+    field("count", { kind: "int", bits: 32, signed: false }),
   ],
   id: [],
   orderBy: ["kind", "ts"],
@@ -45,13 +49,13 @@ export const EVENTS_MODEL: ModelIR = {
 /** Views over the events, served like a project's (`GET /views/igloo_activity`). */
 const VIEW_SQL: Readonly<Record<string, string>> = {
   // Events per minute and kind over the last hour, with their total duration.
-  igloo_activity: `SELECT toStartOfMinute(ts) AS minute, kind, count() AS events, sum(ifNull(durationMs, 0)) AS totalMs
+  igloo_activity: `SELECT toStartOfMinute(ts) AS minute, kind, sum(count) AS events, sum(ifNull(durationMs, 0)) AS totalMs
 FROM ${EVENTS_MODEL_NAME}
 WHERE ts > now() - INTERVAL 1 HOUR
 GROUP BY minute, kind
 ORDER BY minute, kind`,
   // The newest events first.
-  igloo_recent_events: `SELECT ts, kind, subject, detail, durationMs
+  igloo_recent_events: `SELECT ts, kind, subject, detail, durationMs, count
 FROM ${EVENTS_MODEL_NAME}
 ORDER BY ts DESC
 LIMIT 200`,
@@ -74,6 +78,7 @@ export interface IglooEvent {
   readonly subject: string;
   readonly detail: string;
   readonly durationMs: number | null;
+  readonly count: number;
 }
 
 export interface TelemetryOptions {
@@ -92,7 +97,8 @@ const MAX_PENDING = 10_000;
 interface Count {
   readonly kind: EventKind;
   readonly subject: string;
-  readonly minute: number;
+  /** When its first count came. */
+  readonly since: number;
   n: number;
   ms: number | undefined;
 }
@@ -107,6 +113,7 @@ export class Telemetry {
   readonly #timer: ReturnType<typeof setInterval>;
   readonly #export: IglooClient<{ igloo_events: IglooEvent }, {}> | undefined;
   #flushing: Promise<void> = Promise.resolve();
+  #closed: Promise<void> | undefined;
 
   constructor(options: TelemetryOptions) {
     this.#options = options;
@@ -123,33 +130,27 @@ export class Telemetry {
       this.#pending.shift();
       this.#dropped++;
     }
-    this.#pending.push({ ts: new Date(this.#now()).toISOString(), kind, subject, detail, durationMs: durationMs ?? null });
+    this.#pending.push({ ts: new Date(this.#now()).toISOString(), kind, subject, detail, durationMs: durationMs ?? null, count: 1 });
   }
 
-  /**
-   * Adds `n` (and `ms`, a duration) to this minute's count of (kind, subject): one event
-   * per minute, its detail the count and its durationMs the total.
-   */
+  /** Adds `n` (and `ms`, a duration) to the count of (kind, subject), written at the next flush as one event. */
   count(kind: EventKind, subject: string, n: number, ms?: number): void {
     if (n <= 0) return;
-    const minute = Math.floor(this.#now() / 60_000) * 60_000;
     const key = `${kind}\u0000${subject}`;
-    const current = this.#counts.get(key);
-    if (current !== undefined && current.minute !== minute) this.#closeCount(key, current);
     const entry = this.#counts.get(key);
-    if (entry === undefined) this.#counts.set(key, { kind, subject, n, minute, ms });
+    if (entry === undefined) this.#counts.set(key, { kind, subject, n, since: this.#now(), ms });
     else {
       entry.n += n;
       if (ms !== undefined) entry.ms = (entry.ms ?? 0) + ms;
     }
   }
 
-  /** Writes what is pending (and the counts of minutes gone by; all of them with `all`). */
-  flush(all = false): Promise<void> {
-    const minute = Math.floor(this.#now() / 60_000) * 60_000;
-    for (const [key, count] of this.#counts) if (all || count.minute < minute) this.#closeCount(key, count);
+  /** Writes what is pending, the counts included. */
+  flush(): Promise<void> {
+    for (const c of this.#counts.values()) this.#pending.push({ ts: new Date(c.since).toISOString(), kind: c.kind, subject: c.subject, detail: "", durationMs: c.ms ?? null, count: c.n });
+    this.#counts.clear();
     if (this.#dropped > 0) {
-      this.#pending.push({ ts: new Date(this.#now()).toISOString(), kind: "telemetry", subject: "dropped", detail: String(this.#dropped), durationMs: null });
+      this.#pending.push({ ts: new Date(this.#now()).toISOString(), kind: "telemetry", subject: "dropped", detail: "", durationMs: null, count: this.#dropped });
       this.#dropped = 0;
     }
     const events = this.#pending;
@@ -160,15 +161,13 @@ export class Telemetry {
     return this.#flushing;
   }
 
-  async close(): Promise<void> {
-    clearInterval(this.#timer);
-    await this.flush(true);
-    await this.#export?.close({ timeoutMs: 2_000 });
-  }
-
-  #closeCount(key: string, count: Count): void {
-    this.#counts.delete(key);
-    this.#pending.push({ ts: new Date(count.minute).toISOString(), kind: count.kind, subject: count.subject, detail: String(count.n), durationMs: count.ms ?? null });
+  /** Writes what is pending and stops; later calls wait for the same. */
+  close(): Promise<void> {
+    return (this.#closed ??= (async () => {
+      clearInterval(this.#timer);
+      await this.flush();
+      await this.#export?.close({ timeoutMs: 2_000 });
+    })());
   }
 }
 

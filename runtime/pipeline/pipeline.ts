@@ -141,8 +141,15 @@ export class Pipeline {
     return release;
   }
 
+  /** The running models, Igloo's own (`builtinModels`) included. */
   models(): ModelIR[] {
     return [...this.#running.values()].map((r) => r.model);
+  }
+
+  /** The running models of the project, without Igloo's own. */
+  projectModels(): ModelIR[] {
+    const builtin = new Set((this.#options.builtinModels ?? []).map((m) => m.name));
+    return this.models().filter((m) => !builtin.has(m.name));
   }
 
   /** The models last given to `apply`, including those whose changes are held. */

@@ -8,12 +8,14 @@ import { IglooError } from "../../conventions/errors.ts";
 import type { ServerLimits } from "../../runtime/limits.ts";
 import type { Logger } from "../../runtime/observability/logger.ts";
 import { createApp, type IglooApp } from "../../runtime/server/app.ts";
+import { mountConsole } from "../../runtime/server/console.ts";
 import { DashboardFolder } from "../../runtime/server/dashboards.ts";
 import { generateKey, keyEntry, KeyRing } from "../../runtime/server/auth.ts";
 import { isLoopbackAddress, RequestGate } from "../../runtime/server/gate.ts";
 import { assembleRuntime } from "../projectRuntime.ts";
 import { openEmbeddedEngines } from "../engines.ts";
 import { listen, stopServer } from "../listen.ts";
+import { consoleProject, consoleScript } from "./devConsole.ts";
 import { DevProject, type Folder } from "./devProject.ts";
 
 const FOLDERS: readonly Folder[] = ["datamodels", "functions", "views"];
@@ -45,16 +47,28 @@ export interface DevServer {
 }
 
 export async function startDev(options: DevOptions): Promise<DevServer> {
+  const began = performance.now();
   const { root, logger } = options;
   if (!isProject(root)) {
     throw new IglooError("E_NOT_A_PROJECT", `${root} has no datamodels/ folder.`, { hint: "Run `igloo dev` in a project, or create one with `igloo init <dir>`." });
   }
-  const runtime = assembleRuntime(await openEmbeddedEngines(root, options.limits.query), logger, options.limits, { allowDestructive: options.allowDestructive });
-  const { pipeline, functions, views, subscriptions } = runtime;
-  const project = new DevProject({ root, pipeline, functions, views, logger });
+  const engines = await openEmbeddedEngines(root, options.limits.query);
+  const runtime = assembleRuntime(engines, logger, options.limits, { allowDestructive: options.allowDestructive }, {}, { telemetry: true });
+  const { pipeline, functions, views, subscriptions, telemetry } = runtime;
+  // Each start, save and apply is one of Igloo's own events: what it changed, how long it took.
+  const project = new DevProject({
+    root,
+    pipeline,
+    functions,
+    views,
+    logger,
+    onReload: (entry) =>
+      telemetry?.event("reload", entry.trigger === "save" ? entry.folders.join(", ") : entry.trigger, [...entry.changes, ...entry.problems].join("; ").slice(0, 4_000), entry.durationMs),
+  });
   const dashboards = new DashboardFolder(join(root, DASHBOARDS), { live: true });
   dashboards.watch();
   let server: IglooApp | undefined;
+  let devConsole: { close(): void } | undefined;
   const watchers: FSWatcher[] = [];
   // Reloads run one at a time; saves during a reload are gathered into the next one.
   const changed = new Set<Folder>();
@@ -108,11 +122,19 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
   const key = exposed ? (options.key ?? generateKey("admin").key) : undefined;
   try {
     await project.load(new Set(FOLDERS), true);
+    const keys = key ? new KeyRing([keyEntry("admin", key)]) : undefined;
     const app = createApp({
       ...runtime.app,
       dashboards,
       gate: new RequestGate({ allowedHosts: options.allowedHosts, corsOrigins: options.corsOrigins, loopbackOrigins: true }),
-      ...(key ? { keys: new KeyRing([keyEntry("admin", key)]) } : {}),
+      ...(keys ? { keys } : {}),
+    });
+    // The dev console (/_igloo/): dev only, behind the same gate and keys.
+    devConsole = mountConsole(app, {
+      parts: { pipeline, functions, views, stream: engines.stream, store: engines.store, metrics: runtime.app.metrics ?? (async () => "") },
+      project: consoleProject(project, options.limits),
+      script: consoleScript,
+      ...(keys ? { keys } : {}),
     });
     server = listen(app, { port: options.port, host: options.host, maxBodyBytes: options.limits.maxBodyBytes });
   } catch (error) {
@@ -127,6 +149,9 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
     logger.warn(`igloo dev listens on ${options.host}, beyond this machine: every request but /health needs \`Authorization: Bearer ${key}\` (set IGLOO_DEV_KEY to choose the key).`);
   }
   logger.info(`igloo dev ready at ${url} (${project.describe()})`);
+  telemetry?.event("start", "dev", project.describe(), Math.round(performance.now() - began));
+  // Beyond loopback the console needs the key: a fragment is never sent to a server, and the console keeps it for the tab.
+  logger.info(`  console: ${url}/_igloo/${key ? `#key=${key}` : ""}`);
   const pages = dashboards.names();
   if (pages.length > 0) logger.info(`  dashboards: ${pages.map((name) => `${url}/dashboards/${name}`).join(", ")}`);
   serving = true;
@@ -150,8 +175,11 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
       process.stdin.off("data", onInput);
       process.stdin.pause();
       subscriptions.closeAll();
+      devConsole?.close();
       await stopServer(server);
       await reloading;
+      // Igloo's own last events go in before the writers drain.
+      await telemetry?.close();
       await functions.close();
       if (!(await pipeline.drain(10_000))) {
         const backlog = await pipeline.backlog().catch(() => []);

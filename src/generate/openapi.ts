@@ -6,15 +6,9 @@
 import type { FieldIR, ModelIR } from "../../conventions/datamodels/ir.ts";
 import { isNullable, type Direction, type Schema } from "../../conventions/datamodels/types.ts";
 import { jsonSchema, typeName } from "../../conventions/datamodels/typeFaces.ts";
+import { fieldSchema } from "../../conventions/datamodels/fieldTypes.ts";
 import { IDEMPOTENCY_KEY } from "../../runtime/server/idempotency.ts";
 import type { ViewDescription } from "./viewTypes.ts";
-
-function fieldSchema(field: FieldIR, direction: Direction): Schema {
-  let schema = jsonSchema(field.type, direction);
-  if (field.list) schema = { type: "array", items: schema };
-  if (field.optional) schema = { anyOf: [schema, { type: "null" }] };
-  return field.doc ? { ...schema, description: field.doc } : schema;
-}
 
 function objectSchema(model: ModelIR, direction: Direction, required: (f: FieldIR) => boolean): Schema {
   return {
