@@ -98,6 +98,10 @@ describe("the dev console in headless Chromium", () => {
       expect(await page.locator(`[data-node="${node}"]`).count()).toBe(1);
     }
     await page.waitForSelector('[data-node="f:failing"].bad', { timeout: 5_000 });
+    // Igloo's own activity, read from igloo_events through the view igloo_activity by the same element any dashboard uses.
+    expect(await page.evaluate(`new Promise((resolve) => { const e = document.getElementById("activity"); const check = () => ["ready", "empty", "error"].includes(e.state) && resolve(e.state); e.addEventListener("igloo-rows", check); e.addEventListener("igloo-error", check); check(); })`)).toBe("ready");
+    expect(((await page.evaluate(`document.getElementById("activity").rows.map((r) => r.kind)`)) as string[])).toEqual(expect.arrayContaining(["ingest", "reload", "start"]));
+    expect(await page.locator('[data-node="m:igloo_events"]').count()).toBe(0);
     await page.close();
     expect(problems).toEqual([]);
   });
