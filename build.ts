@@ -64,45 +64,28 @@ if (!testing.success) {
   process.exit(1);
 }
 
+/** One browser ES module, minified, into `dir/file`; returns its bytes. */
+async function browserBundle(entry: string, dir: string, file: string): Promise<Uint8Array<ArrayBuffer>> {
+  rmSync(join(root, dir), { recursive: true, force: true });
+  const built = await Bun.build({ entrypoints: [join(root, entry)], outdir: join(root, dir), naming: file, target: "browser", format: "esm", minify: true });
+  if (!built.success) {
+    for (const log of built.logs) console.error(log);
+    process.exit(1);
+  }
+  return new Uint8Array(await built.outputs[0]!.arrayBuffer());
+}
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
+const gzipped = (bytes: Uint8Array<ArrayBuffer>) => Bun.gzipSync(bytes, { level: 9 }).length;
+
 // The dashboard elements as one browser module (src/generate/components.ts). Issue 13's
 // budget for all of them is 60 KB gzipped; test/components.bundle.test.ts holds it.
-rmSync(join(root, COMPONENTS_BUNDLE), { recursive: true, force: true });
-const components = await Bun.build({
-  entrypoints: [join(root, "packages/components/index.ts")],
-  outdir: join(root, COMPONENTS_BUNDLE),
-  naming: COMPONENTS_FILE,
-  target: "browser",
-  format: "esm",
-  minify: true,
-});
-if (!components.success) {
-  for (const log of components.logs) console.error(log);
-  process.exit(1);
-}
-const componentsBytes = new Uint8Array(await components.outputs[0]!.arrayBuffer());
-const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
-console.log(`built ${COMPONENTS_BUNDLE}/${COMPONENTS_FILE}: ${kb(componentsBytes.length)}, ${kb(Bun.gzipSync(componentsBytes, { level: 9 }).length)} gzipped`);
+const componentsBytes = await browserBundle("packages/components/index.ts", COMPONENTS_BUNDLE, COMPONENTS_FILE);
+console.log(`built ${COMPONENTS_BUNDLE}/${COMPONENTS_FILE}: ${kb(componentsBytes.length)}, ${kb(gzipped(componentsBytes))} gzipped`);
 
 // The dev console's pages as one browser module (src/commands/devConsole.ts); issue 14's
 // budget is 150 KB gzipped, components.js (which its pages load too) included.
-rmSync(join(root, CONSOLE_BUNDLE), { recursive: true, force: true });
-const devConsole = await Bun.build({
-  entrypoints: [join(root, "packages/console/index.ts")],
-  outdir: join(root, CONSOLE_BUNDLE),
-  naming: CONSOLE_FILE,
-  target: "browser",
-  format: "esm",
-  minify: true,
-});
-if (!devConsole.success) {
-  for (const log of devConsole.logs) console.error(log);
-  process.exit(1);
-}
-const consoleBytes = new Uint8Array(await devConsole.outputs[0]!.arrayBuffer());
-const consoleGzipped = Bun.gzipSync(consoleBytes, { level: 9 }).length;
-console.log(
-  `built ${CONSOLE_BUNDLE}/${CONSOLE_FILE}: ${kb(consoleBytes.length)}, ${kb(consoleGzipped)} gzipped (${kb(consoleGzipped + Bun.gzipSync(componentsBytes, { level: 9 }).length)} with components.js)`,
-);
+const consoleBytes = await browserBundle("packages/console/index.ts", CONSOLE_BUNDLE, CONSOLE_FILE);
+console.log(`built ${CONSOLE_BUNDLE}/${CONSOLE_FILE}: ${kb(consoleBytes.length)}, ${kb(gzipped(consoleBytes))} gzipped (${kb(gzipped(consoleBytes) + gzipped(componentsBytes))} with components.js)`);
 
 const result = await Bun.build({
   entrypoints: [join(root, "src/cli.ts")],

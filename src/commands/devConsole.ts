@@ -5,13 +5,10 @@
  * query limits with the settings that change them, and the dev project's held changes,
  * problems and reload log. Production (`igloo start`) serves no console.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { IglooError } from "../../conventions/errors.ts";
 import type { LimitInfo } from "../../packages/console/protocol.ts";
 import type { ServerLimits } from "../../runtime/limits.ts";
 import type { ConsoleProject } from "../../runtime/server/console.ts";
-import { assetPath } from "../assets.ts";
+import { bundledText } from "../assets.ts";
 import { LIMIT_SETTINGS } from "../config.ts";
 import type { DevProject } from "./devProject.ts";
 
@@ -19,16 +16,7 @@ import type { DevProject } from "./devProject.ts";
 export const CONSOLE_BUNDLE = "build/console-bundle";
 export const CONSOLE_FILE = "console.js";
 
-let cached: string | undefined;
-
-export function consoleScript(): string {
-  if (cached !== undefined) return cached;
-  const path = join(assetPath(CONSOLE_BUNDLE), CONSOLE_FILE);
-  if (!Bun.isStandaloneExecutable && !existsSync(path)) {
-    throw new IglooError("E_NO_CONSOLE", `the dev console is not built (${path} is missing)`, { hint: "Run `bun build.ts` (npm run build) once." });
-  }
-  return (cached = readFileSync(path, "utf8"));
-}
+export const consoleScript: () => string = bundledText(CONSOLE_BUNDLE, CONSOLE_FILE, "the dev console");
 
 /** Each limit a query or a request meets, with the variable that sets it (src/config.ts). */
 export function limitInfo(limits: ServerLimits): LimitInfo[] {
