@@ -97,6 +97,18 @@ test("with IGLOO_TELEMETRY_URL, the same events go to another Igloo's igloo_even
   }
 });
 
+test("an export target that is away loses its copy, never the local record", async () => {
+  const written: IglooEvent[] = [];
+  // A port nothing listens on: the client holds at most 100,000 records, so the third flush overflows it.
+  const telemetry = new Telemetry({ write: async (events) => void written.push(...events), exportTo: { url: "http://127.0.0.1:9" }, flushMs: 3_600_000 });
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 40_000; i++) telemetry.count("ingest", `m${i}`, 1);
+    await telemetry.flush();
+  }
+  expect(written.length).toBe(120_000);
+  await telemetry.close();
+});
+
 test("export is off unless asked, and off under DO_NOT_TRACK; counts are summed between flushes; the buffer is bounded", async () => {
   expect(telemetryExport({})).toBeUndefined();
   expect(telemetryExport({ IGLOO_TELEMETRY_URL: "http://x", IGLOO_TELEMETRY_KEY: "k" })).toEqual({ url: "http://x", key: "k" });

@@ -156,7 +156,12 @@ export class Telemetry {
     const events = this.#pending;
     if (events.length === 0) return this.#flushing;
     this.#pending = [];
-    this.#export?.ingest.igloo_events.send(events);
+    try {
+      this.#export?.ingest.igloo_events.send(events);
+    } catch {
+      // The other deployment has been away long enough to fill the client's buffer: this
+      // copy is lost, and the records are still written here.
+    }
     this.#flushing = this.#flushing.then(() => this.#options.write(events)).catch((error: unknown) => this.#options.onError?.(error));
     return this.#flushing;
   }
