@@ -97,6 +97,45 @@ function guarded<C>(run: (context: C) => unknown): (context: C) => Promise<void>
   };
 }
 
+/**
+ * A project command, recorded in Igloo's own events (`igloo_events`, kind `command`) by
+ * the project's running `igloo dev`, when there is one: at IGLOO_URL, else the default
+ * port on this machine. Nothing goes anywhere else, and a missing or busy dev server
+ * costs the command at most a second, usually nothing (a refused connection on loopback).
+ */
+async function tellDev(name: string, ms: number, failure?: string, at?: string): Promise<void> {
+  if (!isProject(process.cwd())) return;
+  const url = at ?? process.env.IGLOO_URL ?? `http://127.0.0.1:${process.env.IGLOO_PORT ?? DEFAULT_PORT}`;
+  const event = { ts: new Date().toISOString(), kind: "command", subject: name, detail: failure ?? "", durationMs: Math.round(ms), count: 1 };
+  const key = process.env.IGLOO_KEY;
+  try {
+    await fetch(`${url}/ingest/igloo_events`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
+      body: JSON.stringify(event),
+      signal: AbortSignal.timeout(1_000),
+    });
+  } catch {
+    // No dev server, or not one that answers: nothing to record it in.
+  }
+}
+
+/** guarded, and told to the project's dev server once it ran (tellDev; `at`: the server the command itself used). */
+function recorded<C>(name: string, run: (context: C) => unknown, at?: (context: C) => string | undefined): (context: C) => Promise<void> {
+  return guarded(async (context: C) => {
+    const started = performance.now();
+    let failure: string | undefined;
+    try {
+      await run(context);
+    } catch (error) {
+      failure = error instanceof Error ? error.message : String(error);
+      throw error;
+    } finally {
+      await tellDev(name, performance.now() - started, failure, at?.(context));
+    }
+  });
+}
+
 const init = defineCommand({
   meta: { name: "init", description: "Create a new project from the template" },
   args: { dir: { type: "positional", required: true, description: "Directory to create" } },
@@ -143,11 +182,11 @@ const query = defineCommand({
     url: { type: "string", description: "Igloo's URL (default http://127.0.0.1:4000, or IGLOO_URL)" },
     json: { type: "boolean", description: "Print the rows as a JSON array (as the API returns them) instead of a table" },
   },
-  run: guarded(async ({ args }) => {
+  run: recorded("query", async ({ args }) => {
     const url = args.url ?? process.env.IGLOO_URL ?? `http://127.0.0.1:${process.env.IGLOO_PORT ?? DEFAULT_PORT}`;
     const rows = await runQuery(args.sql, url, process.env.IGLOO_KEY);
     console.log(args.json ? JSON.stringify(rows) : formatTable(rows));
-  }),
+  }, ({ args }) => args.url),
 });
 
 const deadLetters = defineCommand({
@@ -160,7 +199,7 @@ const deadLetters = defineCommand({
         since: { type: "string", description: "Only dead letters from this ISO-8601 time on" },
         url: { type: "string", description: "Igloo's URL (default http://127.0.0.1:4000, or IGLOO_URL); IGLOO_KEY holds an admin key" },
       },
-      run: guarded(async ({ args }) => {
+      run: recorded("dead-letters replay", async ({ args }) => {
         const url = args.url ?? process.env.IGLOO_URL ?? `http://127.0.0.1:${process.env.IGLOO_PORT ?? DEFAULT_PORT}`;
         const report = await replayDeadLetters(url, { source: args.source, ...(args.since ? { since: args.since } : {}) }, process.env.IGLOO_KEY);
         console.log(formatReplay(report));
@@ -172,7 +211,7 @@ const deadLetters = defineCommand({
 const build = defineCommand({
   meta: { name: "build", description: "Write a deployable directory: the binary, compiled conventions and a manifest" },
   args: { out: { type: "string", description: "Output directory (default <project>/.igloo/build)" } },
-  run: guarded(async ({ args }) => {
+  run: recorded("build", async ({ args }) => {
     const { dir, manifest, check } = await buildProject(process.cwd(), args.out);
     console.log(formatCheckSummary(check));
     console.log(`built ${dir}: ${manifest.models.length} models, ${manifest.functions.length} functions, ${manifest.views.length} views`);
@@ -181,7 +220,8 @@ const build = defineCommand({
 
 const check = defineCommand({
   meta: { name: "check", description: "Check the project without running it (models, function types, views in the engine); exit 1 on a problem" },
-  run: guarded(async () => {
+  run: recorded("check", async () => {
+    const started = performance.now();
     const result = await checkProject(process.cwd());
     if (result.problems.length === 0) {
       console.log(formatCheckSummary(result));
@@ -189,6 +229,7 @@ const check = defineCommand({
     }
     for (const problem of result.problems) console.error(problem.message);
     console.error(formatCheckSummary(result));
+    await tellDev("check", performance.now() - started, `${result.problems.length} problem(s)`);
     process.exit(1);
   }),
 });
@@ -247,7 +288,7 @@ const keys = defineCommand({
 const generate = defineCommand({
   meta: { name: "generate", description: "Write the project's typed client (also done by igloo dev on every change)" },
   args: { out: { type: "string", description: "Output directory (default .igloo/client)" } },
-  run: guarded(({ args }) => {
+  run: recorded("generate", ({ args }) => {
     const root = process.cwd();
     const views = readViewDescriptions(root);
     if (!views) console.error("warning: no view descriptions yet (run `igloo dev` once): the client has no views.");
@@ -259,6 +300,7 @@ const generate = defineCommand({
 const test = defineCommand({
   meta: { name: "test", description: "Run the project's tests with the Bun inside this binary (bun test)" },
   run: guarded(async ({ rawArgs }: { rawArgs: string[] }) => {
+    const started = performance.now();
     // The project's library (igloo, igloo/models, igloo/testing) as its models are now.
     const root = process.cwd();
     if (isProject(root)) {
@@ -272,7 +314,9 @@ const test = defineCommand({
       env: { ...process.env, BUN_BE_BUN: "1", ...(Bun.isStandaloneExecutable ? { IGLOO_NATIVE_DIR: dirname(process.execPath) } : {}) },
       stdio: ["inherit", "inherit", "inherit"],
     });
-    process.exit(await child.exited);
+    const code = await child.exited;
+    await tellDev("test", performance.now() - started, code === 0 ? undefined : `exit ${code}`);
+    process.exit(code);
   }),
 });
 

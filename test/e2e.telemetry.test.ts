@@ -55,6 +55,18 @@ test("igloo dev's start, reloads, ingest and rejection counts and function error
     const reload = of("reload", "functions");
     expect(reload?.detail).toContain("failing");
     expect(Number(reload?.ms)).toBeGreaterThanOrEqual(0);
+    // Other commands run in the project tell its dev server, which records them too.
+    const check = Bun.spawnSync([IGLOO, "check"], { cwd: dir, stdout: "pipe", stderr: "pipe", env: { ...process.env, IGLOO_URL: dev.url } });
+    expect(check.exitCode).toBe(0);
+    let commands: Record<string, unknown>[] = [];
+    const hasCheck = () => commands.some((c) => c.subject === "check");
+    for (let i = 0; i < 100 && !hasCheck(); i++) {
+      commands = iglooQuery(dir, dev.url, "SELECT subject, detail, durationMs FROM igloo_events WHERE kind = 'command' ORDER BY subject");
+      if (!hasCheck()) await Bun.sleep(100);
+    }
+    // igloo query is recorded by the server it asked (--url).
+    expect(commands.map((c) => c.subject)).toEqual(expect.arrayContaining(["check", "query"]));
+    expect(Number(commands.find((c) => c.subject === "check")!.durationMs)).toBeGreaterThan(0);
   } finally {
     await dev.stop();
   }
