@@ -70,6 +70,12 @@ export interface ModelIR {
    * event is stored once, in the function's target table.
    */
   readonly streamOnly?: boolean;
+  /**
+   * `@@internal`: only the project's functions write the model. It has no public ingest
+   * endpoint (`POST /ingest/<Model>` answers 404 saying so) and no method in the generated
+   * client; functions, replays and views use it as any model.
+   */
+  readonly internal?: boolean;
   readonly doc?: string;
   readonly source: SourceRef;
 }

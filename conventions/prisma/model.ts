@@ -1,6 +1,7 @@
 /**
  * One Prisma `model` to a ModelIR: its fields, then the model attributes that shape the
- * table (`@@id`, `@@map`, `@@orderBy`, `@@partitionBy`, `@@engine`, `@@key`, `@@streamOnly`).
+ * table (`@@id`, `@@map`, `@@orderBy`, `@@partitionBy`, `@@engine`, `@@key`, `@@streamOnly`,
+ * `@@internal`).
  */
 import type { BlockAttribute, Model } from "@mrleebo/prisma-ast";
 import type { FieldIR, ModelIR, SourceRef, TableEngine } from "../datamodels/ir.ts";
@@ -83,6 +84,7 @@ function applyModelAttributes(
   let orderBy: string[] | undefined;
   let partitionBy: string | undefined;
   let streamOnly = false;
+  let internal = false;
   let engine: TableEngine = { kind: "MergeTree" };
   let key: string | undefined;
   const seen = new Set<string>();
@@ -211,6 +213,10 @@ function applyModelAttributes(
         if (args.length > 0) reporter.error(at, `${what}: \`@@streamOnly\` takes no arguments`);
         else streamOnly = true;
         break;
+      case "internal":
+        if (args.length > 0) reporter.error(at, `${what}: \`@@internal\` takes no arguments`);
+        else internal = true;
+        break;
       case "unique":
       case "index":
       case "fulltext":
@@ -227,7 +233,7 @@ function applyModelAttributes(
         reporter.error(
           at,
           `${what}: unknown attribute \`@@${name}\``,
-          "Model attributes are @@id, @@map, @@orderBy, @@partitionBy, @@engine, @@key and @@streamOnly.",
+          "Model attributes are @@id, @@map, @@orderBy, @@partitionBy, @@engine, @@key, @@streamOnly and @@internal.",
         );
     }
   }
@@ -272,6 +278,7 @@ function applyModelAttributes(
     engine,
     ...(streamKey === undefined ? {} : { key: streamKey }),
     ...(streamOnly ? { streamOnly } : {}),
+    ...(internal ? { internal } : {}),
   };
 }
 

@@ -72,7 +72,8 @@ export function modelPage(main: HTMLElement, project: ProjectInfo, name: string)
       tail,
     );
   }
-  main.append(h("h2", {}, "Ingest a record"), ingestForm(model, key));
+  if (model.internal) main.append(h("h2", {}, "Ingest a record"), h("p", { class: "muted" }, "Internal (@@internal): only the project's functions write this model; it has no ingest endpoint."));
+  else main.append(h("h2", {}, "Ingest a record"), ingestForm(model, key));
   if (model.streamOnly) return ready();
 
   const seen = new Set<string>();

@@ -30,6 +30,8 @@ export interface ModelInfo {
   /** The table writer's consumer group. */
   readonly group: string;
   readonly streamOnly: boolean;
+  /** `@@internal`: only functions write it; no ingest endpoint. */
+  readonly internal: boolean;
   /** The model waits for a held change before it takes records. */
   readonly waiting: boolean;
   readonly doc?: string;

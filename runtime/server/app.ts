@@ -106,6 +106,9 @@ export function createApp(options: AppOptions) {
 
   async function handleIngest(modelName: string, request: Request, client: () => string): Promise<Response> {
     const target = options.pipeline.target(modelName);
+    if (target?.model.internal) {
+      return errorResponse(404, `model \`${modelName}\` is internal (@@internal): only the project's functions write it, so it has no ingest endpoint. Send the records its functions read instead, or remove @@internal.`);
+    }
     if (!target) {
       if (options.pipeline.isWaiting(modelName)) {
         return errorResponse(
@@ -114,7 +117,7 @@ export function createApp(options: AppOptions) {
           { "retry-after": "5" },
         );
       }
-      const known = options.pipeline.models().map((m) => m.name);
+      const known = options.pipeline.models().filter((m) => !m.internal).map((m) => m.name);
       return errorResponse(404, `unknown model \`${modelName.slice(0, 100)}\`; this project has ${known.length ? known.map((n) => `\`${n}\``).join(", ") : "no models"}`);
     }
     try {

@@ -54,6 +54,7 @@ export function describeModel(model: ModelIR, parts: Pick<ConsoleParts, "pipelin
     topic: parts.pipeline.target(model.name)?.topic ?? model.name,
     group: writerGroup(model.name),
     streamOnly: model.streamOnly === true,
+    internal: model.internal === true,
     waiting: parts.pipeline.isWaiting(model.name),
     ...(model.doc ? { doc: model.doc } : {}),
     file: model.source.file,

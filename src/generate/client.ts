@@ -95,9 +95,11 @@ function checkNames(input: ClientInput): void {
 
 function indexModule(input: ClientInput): string {
   checkNames(input);
-  const models = input.models.map((m) => `  ${m.name}: ${m.name}Input;`);
+  // An @@internal model has its types but no `client.ingest` method: only functions write it.
+  const ingestible = input.models.filter((m) => !m.internal);
+  const models = ingestible.map((m) => `  ${m.name}: ${m.name}Input;`);
   const views = input.views.map((v) => `  ${JSON.stringify(v.name)}: { params: ${pascal(v.name)}Params; row: ${pascal(v.name)}Row };`);
-  const schema = { models: input.models.map((m) => m.name), views: input.views.map((v) => v.name) };
+  const schema = { models: ingestible.map((m) => m.name), views: input.views.map((v) => v.name) };
   return [
     HEADER,
     `import { createIglooClient, type IglooClient, type IglooClientOptions } from "./runtime/client.js";`,

@@ -102,6 +102,8 @@ export function openApiDocument(input: { models: readonly ModelIR[]; views: read
   for (const model of input.models) {
     schemas[`${model.name}Input`] = objectSchema(model, "input", (f) => !f.optional && !f.list && f.default === undefined);
     schemas[model.name] = objectSchema(model, "row", () => true);
+    // An @@internal model has no ingest endpoint: only functions write it.
+    if (model.internal) continue;
     const ref = { $ref: `#/components/schemas/${model.name}Input` };
     paths[`/ingest/${model.name}`] = {
       post: {
