@@ -11,6 +11,7 @@ import { DASHBOARDS_DIR, MANIFEST_FILE, type Manifest } from "../manifest.ts";
 import { DashboardFolder } from "../../runtime/server/dashboards.ts";
 import { VERSION } from "../version.ts";
 import { checkProject, formatCheckSummary, type CheckResult } from "./check.ts";
+import { containerfile, systemdUnit } from "./supervision.ts";
 
 /**
  * The build's `igloo.config.json`: the project's settings (its file, if any) plus the
@@ -65,6 +66,10 @@ export async function buildProject(root: string, out?: string): Promise<{ dir: s
     copyFileSync(join(dashboards.dir, `${name}.html`), join(dir, DASHBOARDS_DIR, `${name}.html`));
   }
   writeFileSync(join(dir, CONFIG_FILE), JSON.stringify(buildConfig(root), null, 2) + "\n", { mode: 0o600 });
+  // For operators: a systemd template unit and a container recipe (supervision.ts).
+  mkdirSync(join(dir, "deploy"), { recursive: true });
+  writeFileSync(join(dir, "deploy", "igloo@.service"), systemdUnit());
+  writeFileSync(join(dir, "deploy", "Containerfile"), containerfile());
   const manifest: Manifest = {
     igloo: VERSION,
     builtAt: new Date().toISOString(),
