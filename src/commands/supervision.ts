@@ -17,6 +17,8 @@ export function systemdUnit(installDir = INSTALL_DIR): string {
   return `# igloo, one process per instance: systemctl enable --now igloo@ingest igloo@worker
 # (or igloo@all for both roles in one process). Settings: /etc/igloo/igloo.env
 # (IGLOO_KAFKA_BROKERS, IGLOO_CLICKHOUSE_URL, IGLOO_CLICKHOUSE_QUERY_URL, IGLOO_KEYS, ...).
+# The build directory is private to its owner (its config may hold passwords):
+#   useradd --system --home-dir ${installDir} igloo && chown -R igloo:igloo ${installDir}
 [Unit]
 Description=igloo %i (${installDir})
 Documentation=https://github.com/igloo
@@ -33,7 +35,8 @@ KillSignal=SIGTERM
 TimeoutStopSec=${STOP_TIMEOUT_S}
 Restart=on-failure
 RestartSec=2
-DynamicUser=yes
+User=igloo
+Group=igloo
 NoNewPrivileges=yes
 ProtectSystem=strict
 ProtectHome=yes
