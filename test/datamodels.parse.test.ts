@@ -434,7 +434,7 @@ describe("rejected Prisma features", () => {
     ]);
     expect(errorsOf(withFields("a String @x.y"))[0]).toContain("unknown attribute `@x.y`");
     expect(errorsOf(withFields("a String", "@@foo"))).toEqual([
-      `${FILE}:3:3: model \`T\`: unknown attribute \`@@foo\`. Model attributes are @@id, @@map, @@orderBy, @@partitionBy, @@engine, @@key and @@streamOnly.`,
+      `${FILE}:3:3: model \`T\`: unknown attribute \`@@foo\`. Model attributes are @@id, @@map, @@orderBy, @@partitionBy, @@engine, @@key, @@streamOnly and @@internal.`,
     ]);
     expect(errorsOf(withFields('a String @default("x") @default("y")'))[0]).toContain("has `@default` twice");
   });
