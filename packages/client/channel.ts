@@ -10,10 +10,10 @@
  * and one silent past three keepalives is taken for dead. Against a server without the
  * route (404), each view falls back to its own stream.
  */
-import { errorFromResponse, IglooError } from "./errors.js";
-import { nextDelay, queryString, retryAfterMs, sleep } from "./http.js";
+import { IglooError } from "./errors.js";
+import { queryString } from "./http.js";
 import type { ServerEvent } from "./eventStream.js";
-import { permanent, readEvents, subscribe, type IglooSubscribeOptions, type IglooSubscription, type SubscriptionContext } from "./subscription.js";
+import { followEvents, subscribe, type IglooSubscribeOptions, type IglooSubscription, type SubscriptionContext } from "./subscription.js";
 
 interface Entry {
   readonly name: string;
@@ -89,45 +89,20 @@ export class LiveChannel {
     const path = `/_igloo/live?${specs.map((s) => `s=${encodeURIComponent(s)}`).join("&")}`;
     const stop = () => connection.abort();
     this.#context.closed.addEventListener("abort", stop, { once: true });
-    for (let attempt = 0; !connection.signal.aborted; attempt++) {
-      let retryAfter: number | undefined;
-      const attemptAbort = new AbortController();
-      const abortAttempt = () => attemptAbort.abort();
-      connection.signal.addEventListener("abort", abortAttempt, { once: true });
-      try {
-        const response = await this.#context.transport.request(path, { headers: { accept: "text/event-stream" }, signal: attemptAbort.signal });
-        if (response.status === 404) {
-          // An older server: every view on its own stream.
-          this.#legacy = true;
-          for (const entry of this.#entries) entry.own ??= this.#own(entry);
-          return;
-        }
-        if (response.status !== 200 || response.body === null) {
-          const error = await errorFromResponse(response, "live views");
-          if (permanent(response.status)) return this.#report(entries, error, false);
-          retryAfter = retryAfterMs(response.headers.get("retry-after"));
-          this.#report(entries, error, true);
-        } else {
-          let tags: (string | undefined)[] = [];
-          await readEvents(response.body, attemptAbort, this.#context.idleTimeoutMs, (event) => {
-            attempt = 0;
-            tags = this.#deliver(event, entries, specs, tags);
-          });
-          this.#report(entries, new IglooError("E_NETWORK", "live views: the server ended the stream; reconnecting"), true);
-        }
-      } catch (error) {
-        if (connection.signal.aborted) break;
-        const reason = attemptAbort.signal.aborted ? `no data for ${this.#context.idleTimeoutMs} ms` : error instanceof Error ? error.message : String(error);
-        this.#report(entries, new IglooError("E_NETWORK", `live views: the connection failed (${reason}); reconnecting`, { cause: error }), true);
-      } finally {
-        connection.signal.removeEventListener("abort", abortAttempt);
-      }
-      try {
-        await sleep(nextDelay(attempt, retryAfter, this.#context.backoff), connection.signal);
-      } catch {
-        break;
-      }
-    }
+    let tags: (string | undefined)[] = [];
+    await followEvents(this.#context, connection.signal, {
+      what: "live views",
+      path,
+      intercept: (response) => {
+        if (response.status !== 404) return false;
+        // An older server: every view on its own stream.
+        this.#legacy = true;
+        for (const entry of this.#entries) entry.own ??= this.#own(entry);
+        return true;
+      },
+      onEvent: (event) => void (tags = this.#deliver(event, entries, specs, tags)),
+      report: (error, willRetry) => this.#report(entries, error, willRetry),
+    });
     this.#context.closed.removeEventListener("abort", stop);
   }
 

@@ -35,7 +35,7 @@ export interface SubscriptionContext {
 }
 
 /** Refusals that a retry would get again. 404 is not one: in dev a view is briefly away while it reloads. */
-export function permanent(status: number): boolean {
+function permanent(status: number): boolean {
   return status >= 400 && status < 500 && status !== 404 && status !== 408 && status !== 429;
 }
 
@@ -74,43 +74,13 @@ export function subscribe<Row>(context: SubscriptionContext, name: string, path:
     }
   };
 
-  void (async () => {
-    for (let attempt = 0; !stop.signal.aborted; attempt++) {
-      let retryAfter: number | undefined;
-      const connection = new AbortController();
-      const abortConnection = () => connection.abort();
-      stop.signal.addEventListener("abort", abortConnection, { once: true });
-      try {
-        const response = await context.transport.request(path, { headers: { accept: "text/event-stream", ...(lastId === "" ? {} : { "last-event-id": lastId }) }, signal: connection.signal });
-        if (response.status !== 200 || response.body === null) {
-          const error = await errorFromResponse(response, what);
-          if (permanent(response.status)) {
-            report(error, false);
-            return close();
-          }
-          retryAfter = retryAfterMs(response.headers.get("retry-after"));
-          report(error, true);
-        } else {
-          await readEvents(response.body, connection, context.idleTimeoutMs, (event) => {
-            attempt = 0;
-            deliver(event);
-          });
-          report(new IglooError("E_NETWORK", `${what}: the server ended the stream; reconnecting`), true);
-        }
-      } catch (error) {
-        if (stop.signal.aborted) return;
-        const reason = connection.signal.aborted ? `no data for ${context.idleTimeoutMs} ms` : error instanceof Error ? error.message : String(error);
-        report(new IglooError("E_NETWORK", `${what}: the connection failed (${reason}); reconnecting`, { cause: error }), true);
-      } finally {
-        stop.signal.removeEventListener("abort", abortConnection);
-      }
-      try {
-        await sleep(nextDelay(attempt, retryAfter, context.backoff), stop.signal);
-      } catch {
-        return;
-      }
-    }
-  })();
+  void followEvents(context, stop.signal, {
+    what,
+    path,
+    headers: (): Record<string, string> => (lastId === "" ? {} : { "last-event-id": lastId }),
+    onEvent: deliver,
+    report,
+  }).then(close);
 
   function close(): void {
     context.closed.removeEventListener("abort", onClientClose);
@@ -119,8 +89,64 @@ export function subscribe<Row>(context: SubscriptionContext, name: string, path:
   return { close };
 }
 
+/** What a follower of an event stream says and does (followEvents). */
+export interface EventFollower {
+  /** Names the stream in errors: `subscription to top_pages`. */
+  readonly what: string;
+  readonly path: string;
+  /** Headers of each (re)connection, besides `accept`. */
+  headers?(): Record<string, string>;
+  /** Sees each answer first; true when it dealt with it and following should end. */
+  intercept?(response: Response): boolean;
+  onEvent(event: ServerEvent): void;
+  report(error: IglooError, willRetry: boolean): void;
+}
+
+/**
+ * Follows an event stream until `stop` aborts: connects, reads events, and on a dropped
+ * connection, a silence past the idle timeout or a refusal worth retrying, reconnects
+ * with backoff (honouring Retry-After). Resolves when it stops: `stop` aborted, or a
+ * refusal a retry would get again (reported with willRetry false), or `intercept`.
+ */
+export async function followEvents(context: SubscriptionContext, stop: AbortSignal, follower: EventFollower): Promise<void> {
+  const { what } = follower;
+  for (let attempt = 0; !stop.aborted; attempt++) {
+    let retryAfter: number | undefined;
+    const connection = new AbortController();
+    const abortConnection = () => connection.abort();
+    stop.addEventListener("abort", abortConnection, { once: true });
+    try {
+      const response = await context.transport.request(follower.path, { headers: { accept: "text/event-stream", ...follower.headers?.() }, signal: connection.signal });
+      if (follower.intercept?.(response)) return;
+      if (response.status !== 200 || response.body === null) {
+        const error = await errorFromResponse(response, what);
+        if (permanent(response.status)) return follower.report(error, false);
+        retryAfter = retryAfterMs(response.headers.get("retry-after"));
+        follower.report(error, true);
+      } else {
+        await readEvents(response.body, connection, context.idleTimeoutMs, (event) => {
+          attempt = 0;
+          follower.onEvent(event);
+        });
+        follower.report(new IglooError("E_NETWORK", `${what}: the server ended the stream; reconnecting`), true);
+      }
+    } catch (error) {
+      if (stop.aborted) return;
+      const reason = connection.signal.aborted ? `no data for ${context.idleTimeoutMs} ms` : error instanceof Error ? error.message : String(error);
+      follower.report(new IglooError("E_NETWORK", `${what}: the connection failed (${reason}); reconnecting`, { cause: error }), true);
+    } finally {
+      stop.removeEventListener("abort", abortConnection);
+    }
+    try {
+      await sleep(nextDelay(attempt, retryAfter, context.backoff), stop);
+    } catch {
+      return;
+    }
+  }
+}
+
 /** Reads events until the body ends; aborts `connection` after `idleMs` without a byte. */
-export async function readEvents(body: ReadableStream<Uint8Array>, connection: AbortController, idleMs: number, onEvent: (event: ServerEvent) => void): Promise<void> {
+async function readEvents(body: ReadableStream<Uint8Array>, connection: AbortController, idleMs: number, onEvent: (event: ServerEvent) => void): Promise<void> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   const parser = new EventStreamParser();
