@@ -3,7 +3,8 @@
  * function, refused by the table) lands here with the reason, queryable as the table
  * `igloo_dead_letters`. It travels like any model's data: a topic, then the table writer.
  */
-import type { FieldIR, ModelIR } from "../../conventions/datamodels/ir.ts";
+import { BUILTIN_SOURCE, builtinField } from "../../conventions/datamodels/builtin.ts";
+import type { ModelIR } from "../../conventions/datamodels/ir.ts";
 import type { Stream } from "../stream/stream.ts";
 
 export const DEAD_LETTER_TOPIC = "igloo_dead_letters";
@@ -42,25 +43,21 @@ export async function appendDeadLetters(stream: Pick<Stream, "append">, source: 
   );
 }
 
-const here = { file: "<igloo>", line: 1, column: 1 } as const;
 
-function field(name: string, type: FieldIR["type"]): FieldIR {
-  return { name, column: name, type, optional: false, list: false, id: false, source: here };
-}
 
 /** The dead-letter table, described like a model so it is created and written the same way. */
 export const DEAD_LETTER_MODEL: ModelIR = {
   name: DEAD_LETTER_TABLE,
   table: DEAD_LETTER_TABLE,
   fields: [
-    field("ts", { kind: "datetime", precision: 3 }),
-    field("source", { kind: "string", lowCardinality: true }),
-    field("stage", { kind: "string", lowCardinality: true }),
-    field("record", { kind: "string", lowCardinality: false }),
-    field("error", { kind: "string", lowCardinality: false }),
+    builtinField("ts", { kind: "datetime", precision: 3 }),
+    builtinField("source", { kind: "string", lowCardinality: true }),
+    builtinField("stage", { kind: "string", lowCardinality: true }),
+    builtinField("record", { kind: "string", lowCardinality: false }),
+    builtinField("error", { kind: "string", lowCardinality: false }),
   ],
   id: [],
   orderBy: ["source", "ts"],
   engine: { kind: "MergeTree" },
-  source: here,
+  source: BUILTIN_SOURCE,
 };

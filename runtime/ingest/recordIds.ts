@@ -10,7 +10,8 @@
  * out). The table ignores the field; functions never see it.
  */
 import { createHash } from "node:crypto";
-import type { FieldIR, ModelIR } from "../../conventions/datamodels/ir.ts";
+import { BUILTIN_SOURCE, builtinField } from "../../conventions/datamodels/builtin.ts";
+import type { ModelIR } from "../../conventions/datamodels/ir.ts";
 import { quoteString } from "../store/clickhouseSql.ts";
 import type { Store } from "../store/store.ts";
 import type { StreamRecord } from "../stream/stream.ts";
@@ -18,8 +19,6 @@ import type { StreamRecord } from "../stream/stream.ts";
 export const RECORD_ID_FIELD = "_igloo_id";
 export const RECORD_IDS_TABLE = "igloo_ingest_ids";
 
-const here = { file: "<igloo>", line: 1, column: 1 } as const;
-const field = (name: string, type: FieldIR["type"]): FieldIR => ({ name, column: name, type, optional: false, list: false, id: false, source: here });
 
 /**
  * The ids the writers stored: per request prefix, a range of record indexes. Partitioned
@@ -29,16 +28,16 @@ export const RECORD_IDS_MODEL: ModelIR = {
   name: RECORD_IDS_TABLE,
   table: RECORD_IDS_TABLE,
   fields: [
-    field("prefix", { kind: "string", lowCardinality: false }),
-    field("first", { kind: "int", bits: 32, signed: false }),
-    field("last", { kind: "int", bits: 32, signed: false }),
-    field("ts", { kind: "datetime", precision: 3 }),
+    builtinField("prefix", { kind: "string", lowCardinality: false }),
+    builtinField("first", { kind: "int", bits: 32, signed: false }),
+    builtinField("last", { kind: "int", bits: 32, signed: false }),
+    builtinField("ts", { kind: "datetime", precision: 3 }),
   ],
   id: [],
   orderBy: ["prefix"],
   partitionBy: "toYYYYMMDD(ts)",
   engine: { kind: "MergeTree" },
-  source: here,
+  source: BUILTIN_SOURCE,
 };
 
 /**

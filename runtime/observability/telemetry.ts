@@ -15,35 +15,32 @@
  * says how many were dropped, since telemetry must never hold memory a busy process
  * needs.
  */
-import type { FieldIR, ModelIR } from "../../conventions/datamodels/ir.ts";
+import { BUILTIN_SOURCE, builtinField } from "../../conventions/datamodels/builtin.ts";
+import type { ModelIR } from "../../conventions/datamodels/ir.ts";
 import { parseViews } from "../../conventions/views/parse.ts";
 import type { ViewIR } from "../../conventions/views/ir.ts";
 import { createIglooClient, type IglooClient } from "../../packages/client/client.ts";
 
 export const EVENTS_MODEL_NAME = "igloo_events";
 
-const here = { file: "<igloo>", line: 1, column: 1 } as const;
-function field(name: string, type: FieldIR["type"], optional = false): FieldIR {
-  return { name, column: name, type, optional, list: false, id: false, source: here };
-}
 
 /** The events table, described like a model so it is validated, created and written the same way. */
 export const EVENTS_MODEL: ModelIR = {
   name: EVENTS_MODEL_NAME,
   table: EVENTS_MODEL_NAME,
   fields: [
-    field("ts", { kind: "datetime", precision: 3 }),
-    field("kind", { kind: "string", lowCardinality: true }),
-    field("subject", { kind: "string", lowCardinality: false }),
-    field("detail", { kind: "string", lowCardinality: false }),
-    field("durationMs", { kind: "float", bits: 64 }, true),
+    builtinField("ts", { kind: "datetime", precision: 3 }),
+    builtinField("kind", { kind: "string", lowCardinality: true }),
+    builtinField("subject", { kind: "string", lowCardinality: false }),
+    builtinField("detail", { kind: "string", lowCardinality: false }),
+    builtinField("durationMs", { kind: "float", bits: 64 }, true),
     // 1 for an event; for a count, how many since the last one of its kind and subject.
-    field("count", { kind: "int", bits: 32, signed: false }),
+    builtinField("count", { kind: "int", bits: 32, signed: false }),
   ],
   id: [],
   orderBy: ["kind", "ts"],
   engine: { kind: "MergeTree" },
-  source: here,
+  source: BUILTIN_SOURCE,
 };
 
 /** Views over the events, served like a project's (`GET /views/igloo_activity`). */
