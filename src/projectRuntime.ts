@@ -50,6 +50,7 @@ export function assembleRuntime(
   let telemetry: Telemetry | undefined;
   const pipeline = new Pipeline({ stream, store, logger, ...pipelineOptions, metrics: observability.handles, ...(options.telemetry ? { builtinModels: [EVENTS_MODEL] } : {}) });
   if (options.telemetry) {
+    const exportTo = telemetryExport();
     telemetry = new Telemetry({
       // Igloo's own path: the model's validation, its topic, its table writer.
       write: async (events) => {
@@ -57,7 +58,7 @@ export function assembleRuntime(
         if (target !== undefined) await pipeline.use(EVENTS_MODEL_NAME, (t) => ingest(stream, t, events));
       },
       onError: (error) => logger.warn(`could not record Igloo's own events: ${error instanceof Error ? error.message : String(error)}`),
-      ...(telemetryExport() ? { exportTo: telemetryExport()! } : {}),
+      ...(exportTo ? { exportTo } : {}),
     });
   }
   const handles = telemetry ? countedHandles(observability.handles, telemetry) : observability.handles;

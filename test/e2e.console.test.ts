@@ -164,6 +164,10 @@ describe("the dev console in headless Chromium", () => {
     const columns = await query<{ name: string }>(dev.url, "DESCRIBE TABLE PageView");
     expect(columns.map((c) => c.name)).not.toContain("referrer");
     expect(await countRows(dev.url, "PageView")).toBe(rows);
+    // The project's library, rewritten by the Apply, holds the project's models, not Igloo's own.
+    const models = readFileSync(join(dir, ".igloo", "lib", "models.ts"), "utf8");
+    expect(models).toContain("PageView");
+    expect(models).not.toContain("igloo_events");
     await page.close();
     expect(problems).toEqual([]);
   });

@@ -152,7 +152,7 @@ export class Pipeline {
     return this.models().filter((m) => !builtin.has(m.name));
   }
 
-  /** The models last given to `apply`, including those whose changes are held. */
+  /** The models last given to `apply` (without Igloo's own), including those whose changes are held. */
   requestedModels(): readonly ModelIR[] {
     return this.#requested;
   }
@@ -217,14 +217,17 @@ export class Pipeline {
    */
   apply(models: readonly ModelIR[], options: ApplyOptions = {}): Promise<ApplyReport> {
     const builtin = (this.#options.builtinModels ?? []).filter((b) => !models.some((m) => m.name === b.name));
-    const run = this.#applying.then(() => this.#apply([...models, ...builtin], options));
+    const run = this.#applying.then(() => {
+      // What the caller asked for: applying them again (a held change confirmed) adds Igloo's own again.
+      this.#requested = models;
+      return this.#apply([...models, ...builtin], options);
+    });
     this.#applying = run.catch(() => undefined);
     return run;
   }
 
   async #apply(models: readonly ModelIR[], options: ApplyOptions): Promise<ApplyReport> {
     const { stream, store } = this.#options;
-    this.#requested = models;
     const allowDestructive = options.allowDestructive ?? this.#options.allowDestructive ?? false;
     const all = [DEAD_LETTER_MODEL, RECORD_IDS_MODEL, ...models.filter((m) => !m.streamOnly)];
     const plan = planModels(all, await liveColumns(store, all.map((m) => m.table)), store.capabilities);

@@ -8,7 +8,6 @@
  * metrics module keeps no reader API for one caller. The cost is a parse of a few
  * hundred lines per status read, once a second while a console page is open.
  */
-import { EVENTS_MODEL_NAME } from "../observability/telemetry.ts";
 import type { FieldIR, ModelIR } from "../../conventions/datamodels/ir.ts";
 import { describeType, fieldColumn, fieldSchema } from "../../conventions/datamodels/fieldTypes.ts";
 import { typeName } from "../../conventions/datamodels/typeFaces.ts";
@@ -81,7 +80,7 @@ export function describeModels(parts: Pick<ConsoleParts, "pipeline" | "store">):
   // Igloo's own events are drawn on the home page, not listed as one of the project's models.
   const running = parts.pipeline.projectModels();
   const names = new Set(running.map((m) => m.name));
-  const waiting = parts.pipeline.requestedModels().filter((m) => !names.has(m.name) && m.name !== EVENTS_MODEL_NAME && parts.pipeline.isWaiting(m.name));
+  const waiting = parts.pipeline.requestedModels().filter((m) => !names.has(m.name) && parts.pipeline.isWaiting(m.name));
   return [...running, ...waiting].map((m) => describeModel(m, parts));
 }
 
