@@ -130,6 +130,10 @@ describe("read-your-writes and subscriptions", () => {
     stream.close();
     const none = await events("/_igloo/live");
     expect(none.status).toBe(400);
+    // At most 100 views on one stream: more is refused whole, holding nothing.
+    const many = await fetch(`${dev.url}/_igloo/live?${Array.from({ length: 101 }, () => "s=sales_by_sku").join("&")}`);
+    expect(many.status).toBe(400);
+    expect(((await many.json()) as { error: string }).error).toContain("name 1 to 100 views");
   });
 
   test("a view's own stream: rows carry an id, and a reconnect with that Last-Event-ID is not sent the same rows again", async () => {
