@@ -18,6 +18,7 @@ import { isProject, loadProject } from "../conventions/project.ts";
 import { readViewDescriptions, writeProjectLib } from "./generate/projectLib.ts";
 import { runPlan } from "./commands/migrate.ts";
 import { startProduction } from "./commands/start.ts";
+import { deployProject, deploymentStatus, formatRollout, formatStatus, rollbackProject } from "./commands/deploy.ts";
 import { generateKey, isRole } from "../runtime/server/auth.ts";
 import { loadLimits } from "./config.ts";
 
@@ -235,7 +236,7 @@ const check = defineCommand({
 });
 
 const start = defineCommand({
-  meta: { name: "start", description: "Run a build directory in production (Kafka + ClickHouse)" },
+  meta: { name: "start", description: "Run in production (Kafka + ClickHouse): the deployed version, or else the build directory it runs in; follows later deploys" },
   args: {
     role: { type: "string", description: "ingest | worker | all (default all)" },
     port: { type: "string", description: "Port (default IGLOO_PORT or 4000)" },
@@ -267,6 +268,50 @@ const migrate = defineCommand({
   run: guarded(async ({ args }) => {
     const { text } = await runPlan(process.cwd(), { apply: true, allowDestructive: args["allow-destructive"] === true });
     console.log(`${text}\nmigrated.`);
+  }),
+});
+
+const deployArgs = {
+  "allow-destructive": { type: "boolean", description: "Apply changes that drop or rewrite data" },
+  "wait-ms": { type: "string", description: "How long each step waits for the running processes (default 60000)" },
+} as const;
+
+const deploy = defineCommand({
+  meta: { name: "deploy", description: "Check the project, migrate the live database online and switch the running processes to it" },
+  args: { check: { type: "boolean", description: "Only print the plan; exit 1 when it is destructive or the database drifted" }, ...deployArgs },
+  run: guarded(async ({ args }) => {
+    const check = args.check === true;
+    const report = await deployProject(process.cwd(), {
+      check,
+      allowDestructive: args["allow-destructive"] === true,
+      ...(args["wait-ms"] ? { waitMs: intSetting("--wait-ms", args["wait-ms"], undefined, 60_000) } : {}),
+      say: (line) => console.log(line),
+    });
+    console.log(formatRollout(report, check));
+    if (check && (report.plan.destructive || report.plan.drift.length > 0)) process.exit(1);
+  }),
+});
+
+const rollback = defineCommand({
+  meta: { name: "rollback", description: "Return the running processes to the version deployed before this one" },
+  args: deployArgs,
+  run: guarded(async ({ args }) => {
+    const report = await rollbackProject(process.cwd(), {
+      check: false,
+      allowDestructive: args["allow-destructive"] === true,
+      ...(args["wait-ms"] ? { waitMs: intSetting("--wait-ms", args["wait-ms"], undefined, 60_000) } : {}),
+      say: (line) => console.log(line),
+    });
+    console.log(formatRollout(report, false));
+  }),
+});
+
+const status = defineCommand({
+  meta: { name: "status", description: "List the deployed version and the running processes: role, version, backlog" },
+  args: { json: { type: "boolean", description: "Print the status as JSON" } },
+  run: guarded(async ({ args }) => {
+    const result = await deploymentStatus(process.cwd());
+    console.log(args.json ? JSON.stringify(result, null, 2) : formatStatus(result));
   }),
 });
 

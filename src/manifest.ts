@@ -1,15 +1,19 @@
 /**
  * What `igloo build` writes and `igloo start` runs: the project's models, views and
- * compiled functions, frozen. Production processes read only this (and the config), so
- * every process of one deployment runs exactly the same project.
+ * compiled functions, frozen. The same content as a release is what `igloo deploy`
+ * publishes (runtime/deploy/channel.ts), so every process of one deployment runs exactly
+ * the same project, from a build directory or from the deployment's database.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ModelIR } from "../conventions/datamodels/ir.ts";
 import { IglooError } from "../conventions/errors.ts";
 import { importBundle, type FunctionIR, type LoadedFunction } from "../conventions/functions/load.ts";
 import type { ViewIR } from "../conventions/views/ir.ts";
+import type { Release } from "../runtime/deploy/channel.ts";
 import { readParams } from "../runtime/views/state.ts";
+import { VERSION } from "./version.ts";
 
 export const MANIFEST_FILE = "manifest.json";
 /** The project's dashboards, copied as they are (served by ingest processes at /dashboards/<name>). */
@@ -34,13 +38,43 @@ export function readManifest(dir: string): Manifest {
   return { ...manifest, views: manifest.views.map((view) => ({ ...view, params: readParams(view.params) })) };
 }
 
-export async function loadBuiltFunctions(dir: string, manifest: Manifest): Promise<LoadedFunction[]> {
+/** Each function of a build directory, with its compiled module. */
+export function builtFunctions(dir: string, manifest: Manifest): FunctionIR[] {
+  return manifest.functions.map(({ bundle, ...ir }) => ({ ...ir, code: readFileSync(join(dir, bundle), "utf8") }));
+}
+
+/** Functions ready to run, from their compiled modules. */
+export async function loadFunctions(functions: readonly FunctionIR[]): Promise<LoadedFunction[]> {
   const loaded: LoadedFunction[] = [];
-  for (const meta of manifest.functions) {
-    const code = readFileSync(join(dir, meta.bundle), "utf8");
-    const definition = (await importBundle(code)) as { run: (record: unknown, context: unknown) => unknown };
-    const { bundle: _bundle, ...ir } = meta;
-    loaded.push({ ir: { ...ir, code }, run: (record, context) => definition.run(record, context) });
+  for (const ir of functions) {
+    const definition = (await importBundle(ir.code)) as { run: (record: unknown, context: unknown) => unknown };
+    loaded.push({ ir, run: (record, context) => definition.run(record, context) });
   }
   return loaded;
+}
+
+/**
+ * What a project runs, as one value a deploy publishes (runtime/deploy/channel.ts):
+ * models, views, compiled functions and dashboards. `hash` covers all of it but the
+ * Igloo version and times, so the same project deployed twice is the same release.
+ */
+export function releaseOf(
+  content: Pick<Release, "models" | "views" | "functions" | "dashboards">,
+  meta: Pick<Release, "version" | "createdAt" | "by">,
+): Release {
+  const hash = createHash("sha256").update(JSON.stringify([content.models, content.views, content.functions, content.dashboards])).digest("hex");
+  return { ...meta, hash, igloo: VERSION, ...content };
+}
+
+/** A build directory as a release (version 0: not deployed), for `igloo start` in it. */
+export function releaseOfBuild(dir: string): Release {
+  const manifest = readManifest(dir);
+  const folder = join(dir, DASHBOARDS_DIR);
+  const dashboards = existsSync(folder)
+    ? Object.fromEntries(readdirSync(folder).filter((f) => f.endsWith(".html")).map((f) => [f.slice(0, -".html".length), readFileSync(join(folder, f), "utf8")]))
+    : {};
+  return releaseOf(
+    { models: manifest.models, views: manifest.views, functions: builtFunctions(dir, manifest), dashboards },
+    { version: 0, createdAt: manifest.builtAt, by: "igloo build" },
+  );
 }

@@ -230,7 +230,11 @@ export class Pipeline {
     const { stream, store } = this.#options;
     const allowDestructive = options.allowDestructive ?? this.#options.allowDestructive ?? false;
     const all = [DEAD_LETTER_MODEL, RECORD_IDS_MODEL, ...models.filter((m) => !m.streamOnly)];
-    const plan = planModels(all, await liveColumns(store, all.map((m) => m.table)), store.capabilities);
+    const planned = planModels(all, await liveColumns(store, all.map((m) => m.table)), store.capabilities);
+    // A process that migrates nothing leaves alone the columns its build does not have: a
+    // field a newer version added (this one may be a rollback) or one a deploy drops once
+    // every process stopped taking it. Rows it writes leave them to their DEFAULT.
+    const plan = this.#options.migrate === false ? { changes: planned.changes.filter((c) => c.kind !== "drop_column") } : planned;
     if (this.#options.migrate === false && plan.changes.length > 0) {
       throw new IglooError("E_SCHEMA_DRIFT", `the live tables differ from this build: ${plan.changes.map((c) => c.summary).join("; ")}.`, {
         hint: "Run `igloo plan` to review and `igloo migrate` to apply, then start again.",
@@ -302,7 +306,11 @@ export class Pipeline {
       // unless the model now maps to another table.
       const keep = current !== undefined && current.model.table === model.table && current.model.streamOnly === model.streamOnly;
       if (current && !keep) await current.writer.stop();
-      const writer = keep ? current.writer : this.#writer(model, topic, rowCheck(target, storable));
+      const check = rowCheck(target, storable);
+      // A kept writer checks records against the new model from its next batch on (with
+      // Kafka, where the writer checks what it reads): the fields a deploy added reach the table.
+      if (keep && stream.external) current.writer.useCheck(check);
+      const writer = keep ? current.writer : this.#writer(model, topic, check);
       if (!keep && writers && !model.streamOnly && !this.#pauses.has(model.table)) await writer.start();
       next.set(model.name, { model, target, writer, signature });
     }
@@ -324,11 +332,12 @@ export class Pipeline {
    * for example, a view is backfilled from it.
    */
   async pauseWriter(table: string): Promise<() => Promise<void>> {
+    if (this.#options.writers === false) return async () => {};
     const running = [...this.#running.values()].find((r) => r.model.table === table);
-    if (!running || running.model.streamOnly || this.#options.writers === false) return async () => {};
+    // A table with no writer yet is paused too: an apply starts no writer for a paused table.
     const pauses = this.#pauses.get(table) ?? 0;
     this.#pauses.set(table, pauses + 1);
-    if (pauses === 0) await running.writer.stop();
+    if (pauses === 0 && running && !running.model.streamOnly) await running.writer.stop();
     let resumed = false;
     return async () => {
       if (resumed) return;

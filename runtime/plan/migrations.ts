@@ -83,8 +83,11 @@ export async function planMigration(store: Store, models: readonly ModelIR[], vi
     }
   }
   const all = [DEAD_LETTER_MODEL, RECORD_IDS_MODEL, ...models.filter((m) => !m.streamOnly)];
-  const live = await liveColumns(store, all.map((m) => m.table));
-  const drift = findDrift(await lastSnapshot(store), snapshotOf(live));
+  const recorded = await lastSnapshot(store);
+  // Tables the last migration recorded are looked at too: a rollback's models may not
+  // name a table a later version made, which is still there, not dropped.
+  const live = await liveColumns(store, [...new Set([...all.map((m) => m.table), ...Object.keys(recorded ?? {})])]);
+  const drift = findDrift(recorded, snapshotOf(live));
   const { changes } = planModels(all, live, store.capabilities);
   const viewChanges: ViewChange[] = [];
   for (const view of views) {
@@ -114,6 +117,12 @@ export function formatPlan(plan: MigrationPlan): string {
 /** Applies the table changes and records the resulting schema; views are applied by the caller. */
 export async function applyMigration(store: Store, plan: MigrationPlan, models: readonly ModelIR[]): Promise<void> {
   for (const change of await prepareTypeChanges(store, plan.changes)) await store.exec(change.sql);
+  await recordMigration(store, plan, models);
+}
+
+/** Records the live schema of the models' tables after `plan` was applied: the next drift check compares with it. */
+export async function recordMigration(store: Store, plan: MigrationPlan, models: readonly ModelIR[]): Promise<void> {
+  await ensureTable(store);
   const all = [DEAD_LETTER_MODEL, RECORD_IDS_MODEL, ...models.filter((m) => !m.streamOnly)];
   const snapshot = snapshotOf(await liveColumns(store, all.map((m) => m.table)));
   const record = JSON.stringify({ changes: plan.changes.map((c) => c.summary), views: plan.views.map((v) => v.summary) });

@@ -91,7 +91,7 @@ export class WriterRetryError extends IglooError {
 export class TableWriter {
   readonly #stream: Stream;
   readonly #store: Store;
-  readonly #options: TableWriterOptions;
+  #options: TableWriterOptions;
   #subscription: Promise<Subscription> | undefined;
 
   constructor(stream: Stream, store: Store, options: TableWriterOptions) {
@@ -102,6 +102,14 @@ export class TableWriter {
 
   get group(): string {
     return this.#options.group ?? writerGroup(this.#options.topic);
+  }
+
+  /**
+   * Checks records with `validate` from the next batch on: the model changed, its table
+   * did not (a deploy switched versions), and the new model's fields must reach the table.
+   */
+  useCheck(validate: Validate): void {
+    this.#options = { ...this.#options, validate };
   }
 
   /** Starts draining; a no-op while it already runs. */

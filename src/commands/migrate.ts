@@ -2,9 +2,9 @@
  * `igloo plan [--json]` and `igloo migrate [--allow-destructive]`, run in a project or a
  * build directory, against the ClickHouse server in configuration.
  *
- * Migrate builds views too, and an incremental view's backfill counts each existing row
- * once only if no table writer inserts meanwhile: run it while no worker of this
- * deployment runs (ingest processes may keep running; their records wait in Kafka).
+ * Migrate builds views too. An incremental view's backfill counts each existing row once
+ * only if no table writer inserts meanwhile: the running workers' writers of its table are
+ * held through the deploy channel while it runs (runtime/deploy).
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -14,6 +14,8 @@ import { loadProjectOrThrow } from "../../conventions/project.ts";
 import type { ViewIR } from "../../conventions/views/ir.ts";
 import { applyMigration, formatPlan, planMigration, type MigrationPlan } from "../../runtime/plan/migrations.ts";
 import { ViewManager } from "../../runtime/views/viewManager.ts";
+import { DeployChannel } from "../../runtime/deploy/channel.ts";
+import { DeploySteps } from "../../runtime/deploy/rollout.ts";
 import { loadConfig } from "../config.ts";
 import { openStore } from "../engines.ts";
 import { MANIFEST_FILE, readManifest } from "../manifest.ts";
@@ -39,7 +41,11 @@ export async function runPlan(dir: string, options: { apply: boolean; allowDestr
       throw new IglooError("E_DESTRUCTIVE", `${text}\nNothing was applied.`, { hint: "Re-run with --allow-destructive to apply changes that drop or rewrite data." });
     }
     await applyMigration(store, plan, models);
-    const report = await manager.apply(views, models, { pauseWriter: async () => async () => {} });
+    // Each incremental view's backfill runs while the writers of its table are held in
+    // every running worker (they follow the deploy channel), as in `igloo deploy`.
+    const channel = new DeployChannel(store);
+    const steps = new DeploySteps(channel, (await channel.state()).seq, { waitMs: 60_000, say: (line) => console.log(line) });
+    const report = await manager.apply(views, models, { pauseWriter: (table) => steps.hold([table]) });
     if (report.errors.length > 0) throw report.errors[0]!;
     return { ...plan, text };
   } finally {
