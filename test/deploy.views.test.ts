@@ -107,3 +107,26 @@ test("a deploy builds an incremental view while two workers insert; it equals it
   expect(view).toEqual(scratch);
   console.log(`incremental view deployed while 2 workers inserted: ${n} records, ${before} rows when the deploy returned; view equals its SELECT (${scratch.length} groups)`);
 });
+
+test("a hold its deploy stopped renewing runs out: the writers resume, and deploys run again", async () => {
+  const channel = new DeployChannel(store);
+  const { seq } = await channel.state();
+  // A deploy that died right after holding: nothing renews or releases it.
+  await channel.append({ kind: "hold", hold: "dead-deploy", tables: [MODEL], until: Date.now() + 3000 }, seq);
+  const holding = async () => (await channel.processes(10_000)).filter((p) => p.holds.includes("dead-deploy")).length;
+  while ((await holding()) < 2) await Bun.sleep(100);
+  // A change (the view dropped) is refused beside the hold.
+  const busy = await rollout(store, release([]), { check: false, allowDestructive: false, keepColumns: false, waitMs: 10_000, say: () => {} }).catch((error: unknown) => error);
+  expect(busy).toMatchObject({ code: "E_DEPLOY_BUSY" });
+  const began = Date.now();
+  while ((await holding()) > 0) await Bun.sleep(100);
+  console.log(`a dead deploy's hold ran out ${Date.now() - began} ms after both workers held it`);
+  // Ingest is written again.
+  const rows = async () => Number((await store.query<{ c: string }>(`SELECT count() AS c FROM ${MODEL}`)).rows[0]!.c);
+  const before = await rows();
+  await workers[0]!.pipeline.use(MODEL, (target) => ingest(streams[0]!, target, [{ id: "after-hold", device: "d-0", value: 1 }]));
+  for (const { pipeline } of workers) expect(await pipeline.drain(30_000)).toBe(true);
+  expect(await rows()).toBe(before + 1);
+  const report = await rollout(store, release(parsed.views), { check: false, allowDestructive: false, keepColumns: false, waitMs: 10_000, say: () => {} });
+  expect(report.unchanged).toBe(true);
+});

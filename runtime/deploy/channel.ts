@@ -6,7 +6,9 @@
  *   igloo_deploy     an append-only log of entries, in order of `seq`:
  *                      release  a version: the models, views, compiled functions, dashboards
  *                      target   which version ingest processes run, and which workers run
- *                      hold     pause the table writers of some tables (an online backfill)
+ *                      hold     pause the table writers of some tables (an online backfill),
+ *                               until a time the deploy keeps moving on while it runs: a
+ *                               deploy killed mid-backfill holds the writers no longer
  *                      release_hold  end of a hold
  *   igloo_processes  one row per process and heartbeat (ReplacingMergeTree: merges keep
  *                    each process's latest): role, version, holds acknowledged, backlog.
@@ -53,7 +55,7 @@ export interface Target {
 export type Entry =
   | { readonly seq: number; readonly kind: "release"; readonly release: Release }
   | { readonly seq: number; readonly kind: "target"; readonly target: Target }
-  | { readonly seq: number; readonly kind: "hold"; readonly hold: string; readonly tables: readonly string[] }
+  | { readonly seq: number; readonly kind: "hold"; readonly hold: string; readonly tables: readonly string[]; readonly until: number }
   | { readonly seq: number; readonly kind: "release_hold"; readonly hold: string };
 
 type Body<E> = E extends { readonly seq: number } ? Omit<E, "seq"> : never;
@@ -81,13 +83,24 @@ export function versionFor(target: Target, role: ProcessRole): number {
   return role === "ingest" ? target.ingest : target.worker;
 }
 
-/** What the log says now: versions, the current target, the holds still in force. */
+export interface Hold {
+  readonly tables: readonly string[];
+  /** Epoch milliseconds after which the hold is over, renewed by the deploy that holds it. */
+  readonly until: number;
+}
+
+/** The holds in force at `now`. */
+export function holdsAt(state: ChannelState, now: number): Map<string, Hold> {
+  return new Map([...state.holds].filter(([, hold]) => hold.until > now));
+}
+
+/** What the log says now: versions, the current target, the holds (some may have run out: holdsAt). */
 export interface ChannelState {
   readonly releases: ReadonlyMap<number, Release>;
   readonly target: Target | undefined;
   /** Targets in order, oldest first: rollback goes back along it. */
   readonly history: readonly Target[];
-  readonly holds: ReadonlyMap<string, readonly string[]>;
+  readonly holds: ReadonlyMap<string, Hold>;
   readonly seq: number;
 }
 
@@ -107,7 +120,7 @@ export function advance(state: ChannelState, entries: readonly Entry[]): Channel
     else if (entry.kind === "target") {
       target = entry.target;
       history.push(entry.target);
-    } else if (entry.kind === "hold") holds.set(entry.hold, entry.tables);
+    } else if (entry.kind === "hold") holds.set(entry.hold, { tables: entry.tables, until: entry.until });
     else holds.delete(entry.hold);
   }
   return { releases, target, history, holds, seq };

@@ -7,7 +7,7 @@
  * hold starts that table's writer paused.
  */
 import type { Logger } from "../observability/logger.ts";
-import { advance, DeployChannel, versionFor, type ChannelState, type ProcessRole, type Release } from "./channel.ts";
+import { advance, DeployChannel, holdsAt, versionFor, type ChannelState, type ProcessRole, type Release } from "./channel.ts";
 
 export interface FollowerHooks {
   /** Runs `release` from now on: models, functions, views, dashboards. */
@@ -95,7 +95,8 @@ export class DeployFollower {
   async #syncHolds(): Promise<void> {
     const pause = this.#hooks.pause;
     if (pause === undefined) return;
-    for (const [hold, tables] of this.#state.holds) {
+    const holds = holdsAt(this.#state, Date.now());
+    for (const [hold, { tables }] of holds) {
       if (this.#held.has(hold)) continue;
       const resumes: (() => Promise<void>)[] = [];
       for (const table of tables) resumes.push(await pause(table));
@@ -103,10 +104,10 @@ export class DeployFollower {
       this.#logger.info(`deploy: writers of ${tables.join(", ")} paused for hold ${hold}`);
     }
     for (const [hold, resumes] of this.#held) {
-      if (this.#state.holds.has(hold)) continue;
+      if (holds.has(hold)) continue;
       this.#held.delete(hold);
       for (const resume of resumes) await resume();
-      this.#logger.info(`deploy: hold ${hold} released`);
+      this.#logger.info(this.#state.holds.has(hold) ? `deploy: hold ${hold} ran out (its deploy stopped renewing it)` : `deploy: hold ${hold} released`);
     }
   }
 

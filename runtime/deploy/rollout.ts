@@ -26,12 +26,13 @@ import { prepareTypeChanges } from "../plan/convertible.ts";
 import type { Change } from "../plan/plan.ts";
 import type { Store } from "../store/store.ts";
 import { ViewManager } from "../views/viewManager.ts";
-import { DeployChannel, type ChannelState, type ProcessReport, type ProcessRole, type Release, type Target } from "./channel.ts";
+import { DeployChannel, holdsAt, type ChannelState, type ProcessReport, type ProcessRole, type Release, type Target } from "./channel.ts";
 
 /** A process silent this long (heartbeats are every second) is taken for gone. */
 export const LIVE_MS = 10_000;
-/** A hold older than this was left by a deploy that died: the next deploy ends it. */
-const STALE_HOLD_MS = 10 * 60_000;
+/** A hold lasts this long unless its deploy renews it, which it does every HOLD_RENEW_MS: one that died holds the writers no longer. */
+const HOLD_MS = 120_000;
+const HOLD_RENEW_MS = 30_000;
 
 export interface RolloutOptions {
   /** Only plan: nothing is written. */
@@ -87,7 +88,7 @@ export async function rollout(store: Store, release: Release, options: RolloutOp
   if (plan.destructive && !options.allowDestructive) {
     throw new IglooError("E_DESTRUCTIVE", `${text}\nNothing was deployed.`, { hint: "Re-run with --allow-destructive to apply changes that drop or rewrite data." });
   }
-  state = await endStaleHolds(channel, state, options.say);
+  refuseBeside(state);
 
   const steps = new DeploySteps(channel, state.seq, options);
   const byKind = (kind: Change["kind"]) => plan.changes.filter((c) => c.kind === kind);
@@ -157,11 +158,19 @@ export class DeploySteps {
    */
   async hold(tables: readonly string[]): Promise<() => Promise<void>> {
     const hold = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-    await this.append({ kind: "hold", hold, tables });
+    const entry = () => ({ kind: "hold", hold, tables, until: Date.now() + HOLD_MS }) as const;
+    await this.append(entry());
+    // Renewed while the deploy runs: a backfill may take longer than HOLD_MS.
+    let renewing = Promise.resolve();
+    const renew = setInterval(() => {
+      renewing = this.append(entry()).catch((error: unknown) => this.#options.say(`could not renew hold ${hold}: ${error instanceof Error ? error.message : String(error)}`));
+    }, HOLD_RENEW_MS);
     let ended = false;
     const end = async () => {
       if (ended) return;
       ended = true;
+      clearInterval(renew);
+      await renewing;
       await this.append({ kind: "release_hold", hold });
     };
     try {
@@ -194,20 +203,11 @@ export class DeploySteps {
   }
 }
 
-/** Ends holds a dead deploy left (older than STALE_HOLD_MS); refuses to run beside a live one. */
-async function endStaleHolds(channel: DeployChannel, state: ChannelState, say: (line: string) => void): Promise<ChannelState> {
-  if (state.holds.size === 0) return state;
-  const entries = await channel.read();
-  let seq = state.seq;
-  for (const [hold, tables] of state.holds) {
-    const at = entries.find((e) => e.kind === "hold" && e.hold === hold)?.seq ?? 0;
-    if (Date.now() - at / 1000 < STALE_HOLD_MS) {
-      throw new IglooError("E_DEPLOY_BUSY", `another deploy holds the writers of ${tables.join(", ")} (since ${new Date(at / 1000).toISOString()}).`, {
-        hint: `Wait for it to finish; a hold left by a deploy that died ends by itself ${STALE_HOLD_MS / 60_000} minutes after it began.`,
-      });
-    }
-    seq = await channel.append({ kind: "release_hold", hold }, seq);
-    say(`ended hold ${hold} on ${tables.join(", ")}, left by a deploy that did not finish`);
+/** Refuses to run beside another deploy that holds writers (a hold its deploy stopped renewing has run out). */
+function refuseBeside(state: ChannelState): void {
+  for (const [hold, { tables, until }] of holdsAt(state, Date.now())) {
+    throw new IglooError("E_DEPLOY_BUSY", `another deploy holds the writers of ${tables.join(", ")} (hold ${hold}).`, {
+      hint: `Wait for it to finish; a hold whose deploy died runs out by itself, at ${new Date(until).toISOString()} at the latest.`,
+    });
   }
-  return await channel.state();
 }
