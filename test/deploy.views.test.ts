@@ -73,11 +73,11 @@ afterAll(async () => {
   await store?.close();
 });
 
-test("a deploy builds an incremental view while two workers insert; it equals its SELECT from scratch", async () => {
-  const next = random(15);
-  let n = 0;
+const next = random(15);
+let n = 0;
+/** Ingests through the first worker's target, in small batches, until the returned function is called. */
+function streamRecords(): () => Promise<void> {
   let sending = true;
-  // Ingest through the first worker's target, in small batches, until told to stop.
   const sender = (async () => {
     while (sending) {
       const batch = Array.from({ length: 40 }, () => ({ id: `r-${n++}`, device: `d-${Math.floor(next() * 9)}`, value: Math.floor(next() * 1000) }));
@@ -86,7 +86,20 @@ test("a deploy builds an incremental view while two workers insert; it equals it
       await Bun.sleep(5);
     }
   })();
-  const rows = async () => Number((await store.query<{ c: string }>(`SELECT count() AS c FROM ${MODEL}`)).rows[0]!.c);
+  return async () => {
+    sending = false;
+    await sender;
+    for (const { pipeline } of workers) expect(await pipeline.drain(30_000)).toBe(true);
+  };
+}
+const rows = async () => Number((await store.query<{ c: string }>(`SELECT count() AS c FROM ${MODEL}`)).rows[0]!.c);
+const viewAndScratch = async () => ({
+  view: (await store.query(`SELECT device, toString(n) AS n, toString(total) AS total, toString(ids) AS ids FROM ${VIEW} ORDER BY device`)).rows,
+  scratch: (await store.query(`SELECT device, toString(count()) AS n, toString(sum(value)) AS total, toString(uniq(id)) AS ids FROM ${MODEL} GROUP BY device ORDER BY device`)).rows,
+});
+
+test("a deploy builds an incremental view while two workers insert; it equals its SELECT from scratch", async () => {
+  const stop = streamRecords();
   while ((await rows()) < 2000) await Bun.sleep(50);
 
   const lines: string[] = [];
@@ -95,15 +108,12 @@ test("a deploy builds an incremental view while two workers insert; it equals it
   expect(lines).toContain(`writers of ${MODEL} paused in 2 workers`);
   const before = await rows();
   while ((await rows()) < before + 2000) await Bun.sleep(50);
-  sending = false;
-  await sender;
-  for (const { pipeline } of workers) expect(await pipeline.drain(30_000)).toBe(true);
+  await stop();
 
   const manager = new ViewManager(store);
   await manager.attach();
   expect(manager.kind(VIEW)).toBe("incremental");
-  const view = (await store.query(`SELECT device, toString(n) AS n, toString(total) AS total, toString(ids) AS ids FROM ${VIEW} ORDER BY device`)).rows;
-  const scratch = (await store.query(`SELECT device, toString(count()) AS n, toString(sum(value)) AS total, toString(uniq(id)) AS ids FROM ${MODEL} GROUP BY device ORDER BY device`)).rows;
+  const { view, scratch } = await viewAndScratch();
   expect(view).toEqual(scratch);
   console.log(`incremental view deployed while 2 workers inserted: ${n} records, ${before} rows when the deploy returned; view equals its SELECT (${scratch.length} groups)`);
 });
@@ -129,4 +139,31 @@ test("a hold its deploy stopped renewing runs out: the writers resume, and deplo
   expect(await rows()).toBe(before + 1);
   const report = await rollout(store, release(parsed.views), { check: false, allowDestructive: false, keepColumns: false, waitMs: 10_000, say: () => {} });
   expect(report.unchanged).toBe(true);
+});
+
+test("a type change under the view, deployed with consent while the workers insert: altered under a hold, the view rebuilt, nothing lost", async () => {
+  const widened = parseModels([{ path: "datamodels/m.prisma", text: `model ${MODEL} {\n  id String\n  device String\n  value BigInt\n}\n` }]).models.models;
+  const v3 = releaseOf({ models: widened, views: parsed.views, functions: [], dashboards: {} }, { version: 0, createdAt: new Date().toISOString(), by: "test" });
+  const options = { check: false, allowDestructive: false, keepColumns: false, waitMs: 10_000 };
+  const refused = await rollout(store, v3, { ...options, say: () => {} }).catch((error: unknown) => error);
+  expect(refused).toMatchObject({ code: "E_DESTRUCTIVE" });
+
+  const stop = streamRecords();
+  const before = await rows();
+  while ((await rows()) < before + 1000) await Bun.sleep(50);
+  const lines: string[] = [];
+  const report = await rollout(store, v3, { ...options, allowDestructive: true, say: (line) => lines.push(line) });
+  expect(report.plan.changes.map((c) => c.kind)).toEqual(["modify_column"]);
+  expect(lines.filter((l) => l === `writers of ${MODEL} paused in 2 workers`).length).toBeGreaterThanOrEqual(1);
+  const after = await rows();
+  while ((await rows()) < after + 1000) await Bun.sleep(50);
+  await stop();
+
+  expect((await store.describeTable(MODEL))!.find((c) => c.name === "value")!.type).toBe("Int64");
+  // Every record sent, once (the hold test above sent one more, `after-hold`).
+  const stored = (await store.query<{ c: string; u: string }>(`SELECT toString(count()) AS c, toString(uniqExact(id)) AS u FROM ${MODEL} WHERE id LIKE 'r-%'`)).rows[0]!;
+  expect(stored).toEqual({ c: String(n), u: String(n) });
+  const { view, scratch } = await viewAndScratch();
+  expect(view).toEqual(scratch);
+  console.log(`value Int32 -> Int64 deployed while 2 workers inserted: ${n} records, each stored once; the view equals its SELECT`);
 });
