@@ -353,8 +353,8 @@ const test = defineCommand({
       if (project.errors.length > 0) throw project.errors[0]!;
       writeProjectLib(root, project.models.models);
     }
-    // A compiled Bun binary behaves as the `bun` CLI when BUN_BE_BUN is set; from source,
-    // execPath is bun itself. Either way users need no separate Bun install.
+    // A compiled Bun binary behaves as the `bun` CLI when BUN_BE_BUN is set; from source
+    // and in the npm package, execPath is bun itself. Either way users need no separate Bun install.
     const child = Bun.spawn([process.execPath, "test", ...rawArgs], {
       env: { ...process.env, BUN_BE_BUN: "1", ...(Bun.isStandaloneExecutable ? { IGLOO_NATIVE_DIR: dirname(process.execPath) } : {}) },
       stdio: ["inherit", "inherit", "inherit"],
@@ -367,7 +367,7 @@ const test = defineCommand({
 
 const main = defineCommand({
   meta: { name: "igloo", version: VERSION, description: "Data pipelines the way web frameworks do web apps" },
-  subCommands: { init, dev, query, test, check, build, start, plan, migrate, keys, generate, "dead-letters": deadLetters },
+  subCommands: { init, dev, query, test, check, build, start, plan, migrate, deploy, rollback, status, keys, generate, "dead-letters": deadLetters },
 });
 
 process.on("unhandledRejection", fail);

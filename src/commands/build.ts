@@ -2,10 +2,11 @@
  * `igloo build`: a deployable directory (binary, compiled conventions, manifest, config).
  * It runs `igloo check` first and builds nothing for a project with a problem.
  */
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
 import { IglooError } from "../../conventions/errors.ts";
 import { isProject } from "../../conventions/project.ts";
+import { assetPath, DISTRIBUTION } from "../assets.ts";
 import { CONFIG_FILE, LIMIT_SETTINGS, SETTINGS } from "../config.ts";
 import { DASHBOARDS_DIR, MANIFEST_FILE, type Manifest } from "../manifest.ts";
 import { DashboardFolder } from "../../runtime/server/dashboards.ts";
@@ -46,9 +47,36 @@ export class CheckFailedError extends IglooError {
   }
 }
 
+/** Where a build of the npm package's igloo keeps its Bun and its bundle. */
+const PACKAGE_RUNTIME = "igloo-runtime";
+
+/**
+ * igloo itself, into the build as `igloo`: the compiled binary, or, from the npm package,
+ * its Bun and the package's files (the bundle, its assets) under a launcher by that name,
+ * which needs no Node. Either runs `igloo start` with nothing installed; chDB's addon
+ * stays behind, as production never loads it (src/engines.ts).
+ */
+function copyIgloo(dir: string): void {
+  if (DISTRIBUTION === "binary") {
+    copyFileSync(process.execPath, join(dir, "igloo"));
+    return;
+  }
+  const runtime = join(dir, PACKAGE_RUNTIME);
+  // The package's root: its assets keep the repository's layout there (src/assets.ts).
+  cpSync(assetPath("."), runtime, { recursive: true, filter: (source) => basename(source) !== "node_modules" });
+  copyFileSync(process.execPath, join(runtime, "bun"));
+  // The flags of the package's own bin/igloo (scripts/npm/igloo).
+  const launcher = `#!/bin/sh
+# igloo ${VERSION} from its npm package, copied by igloo build: its Bun runs its bundle.
+here=\${0%/*}
+exec "$here/${PACKAGE_RUNTIME}/bun" --no-env-file --no-install --config="$here/${PACKAGE_RUNTIME}/lib/bunfig.toml" "$here/${PACKAGE_RUNTIME}/lib/igloo.js" "$@"
+`;
+  writeFileSync(join(dir, "igloo"), launcher, { mode: 0o755 });
+}
+
 export async function buildProject(root: string, out?: string): Promise<{ dir: string; manifest: Manifest; check: CheckResult }> {
   if (!isProject(root)) throw new IglooError("E_NOT_A_PROJECT", `${root} has no datamodels/ folder.`, { hint: "Run `igloo build` in a project." });
-  if (!Bun.isStandaloneExecutable) throw new IglooError("E_BUILD_FROM_SOURCE", "igloo build copies the igloo binary, so run the compiled one (npm run build makes dist/igloo).");
+  if (DISTRIBUTION === "source") throw new IglooError("E_BUILD_FROM_SOURCE", "igloo build copies igloo itself into the build: run the compiled binary (npm run build makes dist/igloo) or the npm package's igloo (npm run pack writes the package into build/npm).");
   const check = await checkProject(root);
   if (check.problems.length > 0) throw new CheckFailedError(check);
   const { models, views, functions } = check;
@@ -58,7 +86,7 @@ export async function buildProject(root: string, out?: string): Promise<{ dir: s
   // Private: its igloo.config.json may hold connection URLs with passwords.
   mkdirSync(join(dir, "functions"), { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
-  copyFileSync(process.execPath, join(dir, "igloo"));
+  copyIgloo(dir);
   for (const fn of functions) writeFileSync(join(dir, "functions", `${fn.ir.name}.js`), fn.ir.code);
   const dashboards = new DashboardFolder(join(root, DASHBOARDS_DIR), { live: false });
   for (const name of dashboards.names()) {

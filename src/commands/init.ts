@@ -8,12 +8,14 @@ import { writeProjectLib } from "../generate/projectLib.ts";
 
 /**
  * Copies file by file: the template lives in the binary's virtual file system, which
- * `fs.cpSync` cannot copy from.
+ * `fs.cpSync` cannot copy from. A file named `gitignore` becomes `.gitignore`: npm renames
+ * a package's `.gitignore` files to `.npmignore` when it unpacks them, so the npm package
+ * ships the template's under that name (scripts/npm/pack.ts).
  */
 function copyTree(from: string, to: string): void {
   for (const entry of readdirSync(from, { withFileTypes: true })) {
     const source = join(from, entry.name);
-    const target = join(to, entry.name);
+    const target = join(to, entry.name === "gitignore" ? ".gitignore" : entry.name);
     if (entry.isDirectory()) {
       mkdirSync(target, { recursive: true });
       copyTree(source, target);
@@ -42,6 +44,6 @@ export function initMessage(dir: string): string {
     "",
     `  cd ${basename(dir)}`,
     "  igloo dev        # ingest at http://127.0.0.1:4000/ingest/<Model>",
-    "  bun test         # the project's own tests",
+    "  igloo test       # the project's own tests (bun test, with the Bun inside igloo)",
   ].join("\n");
 }
