@@ -10,7 +10,10 @@
  * refused by `deploy`. `igloo rollback` returns to v1 (the new column stays). Then an
  * aggregate over the streaming table is built the way a deploy builds an incremental view
  * (a materialized view and a backfill, under a hold of the table's writers in every
- * worker), and equals its SELECT from scratch. Every acknowledged event is stored exactly once.
+ * worker), and equals its SELECT from scratch (it does not without the hold). Last, v3 is
+ * deployed with --allow-destructive while events stream in: the field is refused, then
+ * its column dropped. Every acknowledged event is stored exactly once. v2 also adds a
+ * dashboard, served by the ingest processes until the rollback.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -67,6 +70,35 @@ describe("igloo deploy: 2 ingest + 2 workers switch versions while events stream
   const acked = new Set<string>();
   let streaming: Promise<void>[] = [];
   let sending = true;
+  let n = 0;
+  /** Whether records carry `device` (v3 removes it). */
+  let withDevice = true;
+  /** Events stream in, several hundred a second, over both ingest processes, until stopStreaming(). */
+  const startStreaming = () => {
+    sending = true;
+    const sender = async (lane: number) => {
+      while (sending) {
+        const batch = Array.from({ length: 50 }, () => {
+          const i = n++;
+          return { id: `r-${i}`, ...(withDevice ? { device: `d-${i % 7}` } : {}), value: i % 100 };
+        });
+        const api = processes.filter((p) => p.output().includes('"role":"ingest"'))[lane % 2]!;
+        try {
+          const response = await fetch(`${api.url}/ingest/DeployReading`, { method: "POST", headers: { authorization: `Bearer ${ingestKey}`, "content-type": "application/json" }, body: JSON.stringify(batch) });
+          const body = (await response.json()) as { accepted?: number };
+          if (response.status === 200 && body.accepted === batch.length) for (const r of batch) acked.add(r.id);
+        } catch {
+          // Not acknowledged: not counted.
+        }
+        await Bun.sleep(50);
+      }
+    };
+    streaming = [0, 1].map(sender);
+  };
+  const stopStreaming = async () => {
+    sending = false;
+    await Promise.all(streaming);
+  };
 
   const igloo = (args: string[], cwd = project) => {
     const result = Bun.spawnSync([IGLOO, ...args], { cwd, stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
@@ -94,8 +126,7 @@ describe("igloo deploy: 2 ingest + 2 workers switch versions while events stream
   });
 
   afterAll(async () => {
-    sending = false;
-    await Promise.all(streaming);
+    await stopStreaming();
     await Promise.all(processes.map((p) => (p.proc.exitCode === null ? p.stop() : Promise.resolve(0))));
     await store?.close();
     await clickhouse?.stop();
@@ -122,26 +153,7 @@ describe("igloo deploy: 2 ingest + 2 workers switch versions while events stream
     expect(seen.processes.map((p) => p.role).sort()).toEqual(["ingest", "ingest", "worker", "worker"]);
     expect(igloo(["status"]).out).toMatch(/Deployed: version 1, by .+\nPROCESS +ROLE +VERSION +BACKLOG +SEEN +STATE\n/);
 
-    // Events stream in from now to the end, several hundred a second, over both ingest processes.
-    let n = 0;
-    const sender = async (lane: number) => {
-      while (sending) {
-        const batch = Array.from({ length: 50 }, () => {
-          const i = n++;
-          return { id: `r-${i}`, device: `d-${i % 7}`, value: i % 100 };
-        });
-        const api = processes.filter((p) => p.output().includes('"role":"ingest"'))[lane % 2]!;
-        try {
-          const response = await fetch(`${api.url}/ingest/DeployReading`, { method: "POST", headers: { authorization: `Bearer ${ingestKey}`, "content-type": "application/json" }, body: JSON.stringify(batch) });
-          const body = (await response.json()) as { accepted?: number };
-          if (response.status === 200 && body.accepted === batch.length) for (const r of batch) acked.add(r.id);
-        } catch {
-          // Not acknowledged: not counted.
-        }
-        await Bun.sleep(50);
-      }
-    };
-    streaming = [0, 1].map(sender);
+    startStreaming();
     await eventually(async () => count("SELECT count() AS c FROM DeployAlarm"), (c) => c > 0, 30_000);
   });
 
@@ -149,6 +161,8 @@ describe("igloo deploy: 2 ingest + 2 workers switch versions while events stream
     const before = status();
     const pids = processes.map((p) => p.proc.pid);
     writeVersion(V2_MODELS, { alarms: ALARMS, copies: COPIES });
+    mkdirSync(join(project, "dashboards"));
+    writeFileSync(join(project, "dashboards", "ops.html"), "<!doctype html><title>ops v2</title><igloo-table view=\"x\"></igloo-table>");
     const began = performance.now();
     // Each step may wait 10 s for the processes: the deploy fails if one does not switch in time.
     const deployed = igloo(["deploy", "--wait-ms", "10000"]);
@@ -165,8 +179,9 @@ describe("igloo deploy: 2 ingest + 2 workers switch versions while events stream
     expect(processes.map((p) => p.proc.pid)).toEqual(pids);
     expect(processes.every((p) => p.proc.exitCode === null)).toBe(true);
 
-    // The new field is taken and stored; the new function writes its model.
+    // The new field is taken and stored; the new function writes its model; the dashboard is served.
     const api = processes.find((p) => p.output().includes('"role":"ingest"'))!;
+    expect(await (await fetch(`${api.url}/dashboards/ops`)).text()).toContain("<title>ops v2</title>");
     const sited = Array.from({ length: 10 }, (_, i) => ({ id: `s-${i}`, device: "d-s", value: 1, site: `site-${i}` }));
     const response = await fetch(`${api.url}/ingest/DeployReading`, { method: "POST", headers: { authorization: `Bearer ${ingestKey}`, "content-type": "application/json" }, body: JSON.stringify(sited) });
     expect(((await response.json()) as { accepted: number }).accepted).toBe(10);
@@ -201,6 +216,8 @@ describe("igloo deploy: 2 ingest + 2 workers switch versions while events stream
     const response = await fetch(`${api.url}/ingest/DeployReading`, { method: "POST", headers: { authorization: `Bearer ${ingestKey}`, "content-type": "application/json" }, body: JSON.stringify({ id: "x-1", device: "d", value: 1, site: "s" }) });
     expect((await response.json()) as unknown).toMatchObject({ accepted: 0, rejected: 1, errors: [{ message: expect.stringContaining("unknown field `site`") }] });
     expect((await store.describeTable("DeployReading"))!.map((c) => c.name)).toContain("site");
+    // v1 had no dashboard.
+    expect((await fetch(`${api.url}/dashboards/ops`)).status).toBe(404);
   });
 
   test("an aggregate built under a hold of the writers, while they insert, equals its SELECT from scratch", async () => {
@@ -222,13 +239,31 @@ describe("igloo deploy: 2 ingest + 2 workers switch versions while events stream
     }
     // The writers resume and insert through the materialized view.
     await eventually(async () => count("SELECT count() AS c FROM DeployReading"), (c) => c > rowsBefore + 1000, 30_000);
-    sending = false;
-    await Promise.all(streaming);
+    await stopStreaming();
     await eventually(async () => count("SELECT count() AS c FROM DeployReading"), (c) => c >= acked.size, 60_000);
     const merged = (await store.query<{ device: string; n: string; total: string }>("SELECT device, toString(countMerge(n)) AS n, toString(sumMerge(total)) AS total FROM deploy_agg GROUP BY device ORDER BY device")).rows;
     const scratch = (await store.query<{ device: string; n: string; total: string }>("SELECT device, toString(count()) AS n, toString(sum(value)) AS total FROM DeployReading GROUP BY device ORDER BY device")).rows;
     expect(merged).toEqual(scratch);
     console.log(`aggregate built while writers inserted: ${scratch.length} groups, ${rowsBefore} rows before the hold, ${scratch.reduce((s, r) => s + Number(r.n), 0)} in all`);
+  });
+
+  test("the destructive v3 with --allow-destructive, while events stream in: ingest refuses the field, then its column goes", async () => {
+    await store.exec("DROP TABLE deploy_agg_mv");
+    startStreaming();
+    const before = acked.size;
+    await eventually(async () => acked.size, (size) => size > before + 500, 30_000);
+    writeVersion(V3_MODELS, { alarms: ALARMS, copies: COPIES });
+    const deployed = igloo(["deploy", "--allow-destructive", "--wait-ms", "10000"]);
+    expect(deployed.err).toBe("");
+    expect(deployed.code).toBe(0);
+    expect(deployed.out).toMatch(/deployed version 3: 2 worker and 2 ingest processes switched/);
+    expect((await store.describeTable("DeployReading"))!.map((c) => c.name)).not.toContain("device");
+    // Records with the field are refused now (not acknowledged, so not counted); without it they are taken.
+    withDevice = false;
+    const after = acked.size;
+    await eventually(async () => acked.size, (size) => size > after + 500, 30_000);
+    await stopStreaming();
+    await eventually(async () => count("SELECT count() AS c FROM DeployReading"), (c) => c >= acked.size, 60_000);
   });
 
   test("every acknowledged event is stored exactly once", async () => {
@@ -238,6 +273,6 @@ describe("igloo deploy: 2 ingest + 2 workers switch versions while events stream
     const missing = [...acked].filter((id) => !stored.has(id));
     const twice = ids.filter((r) => Number(r.c) > 1).map((r) => r.id);
     expect({ missing: missing.slice(0, 5), twice: twice.slice(0, 5) }).toEqual({ missing: [], twice: [] });
-    console.log(`${acked.size} acknowledged events, each stored once, across deploy, refused deploy and rollback`);
+    console.log(`${acked.size} acknowledged events, each stored once, across deploys, a refused deploy, a rollback and a destructive deploy`);
   });
 });
