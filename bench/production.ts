@@ -5,7 +5,8 @@
  *                 (KafkaStream.append, batches of 100 from 32 callers): the ceiling
  *   end-to-end    HTTP batches of 100 -> an `igloo start --role ingest` process -> Kafka
  *                 -> `--role worker` process(es) -> the ClickHouse server, timed until
- *                 every acknowledged event is counted in the table; with 1 and 2 workers
+ *                 every acknowledged event is counted in the table; with 1 and 2 workers,
+ *                 and with 1 worker on a replicated cluster (two replicas, ZooKeeper)
  *
  * The broker, the server, the Igloo processes and the load generator share this
  * machine's cores, so the ratio matters more than the absolute figures.
@@ -17,6 +18,7 @@ import { KafkaStream } from "../runtime/stream/kafka/kafkaStream.ts";
 import { IGLOO, createKey, initProject, removeDir, startIgloo, type DevProcess } from "../scripts/lib/igloo.ts";
 import { serverUrl, sharedClickHouse } from "../test/helpers/clickhouseServer.ts";
 import { sharedKafka } from "../test/helpers/kafka.ts";
+import { startClickHouseCluster } from "../test/helpers/clickhouseCluster.ts";
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 300_000);
 const BATCH = 100;
@@ -106,6 +108,29 @@ try {
     await store.close();
     results.push([`end-to-end, 1 ingest + ${workers} worker${workers > 1 ? "s" : ""} (events/s)`, `${fmt(rate)}  (${fmt((rate / raw) * 100)}% of raw produce)`]);
   }
+  // The same with a replicated cluster (ZooKeeper, two 18.16 replicas): IGLOO_CLICKHOUSE_CLUSTER
+  // and both replicas in IGLOO_CLICKHOUSE_URL; every insert is replicated to the other.
+  console.error("end-to-end on a two-replica cluster, 1 worker...");
+  const cluster = await startClickHouseCluster("bench-cluster");
+  const [first] = cluster.replicas;
+  const env = {
+    IGLOO_KAFKA_BROKERS: kafka.brokers.join(","),
+    IGLOO_KAFKA_PARTITIONS: "6",
+    IGLOO_KAFKA_REPLICATION: "1",
+    IGLOO_KAFKA_CLIENT_ID: "bench-cluster",
+    IGLOO_CLICKHOUSE_URL: cluster.replicas.map((r) => serverUrl(r, r)).join(","),
+    IGLOO_CLICKHOUSE_QUERY_URL: cluster.replicas.map((r) => serverUrl(r, r.reader)).join(","),
+    IGLOO_CLICKHOUSE_CLUSTER: cluster.name,
+    IGLOO_KEYS: entry,
+    IGLOO_HOST: "127.0.0.1",
+  };
+  Bun.spawnSync([join(build, "igloo"), "migrate"], { cwd: build, env: { ...process.env, ...env } });
+  const store = await ClickHouseStore.connect({ url: first!.url, user: first!.user, password: first!.password, database: first!.database });
+  const rate = await endToEnd(build, env, key, store, 1);
+  await store.close();
+  const single = Number(results.find(([name]) => name.includes("1 worker ("))![1].split(" ")[0]!.replace(/,/g, ""));
+  results.push(["end-to-end on a 2-replica cluster, 1 + 1 (events/s)", `${fmt(rate)}  (${fmt((rate / single) * 100)}% of the single server's 1 + 1)`]);
+  await cluster.stop();
 } finally {
   removeDir(dirname(project));
 }

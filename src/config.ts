@@ -17,10 +17,12 @@ export interface ProductionConfig {
     readonly replicationFactor: number | undefined;
     readonly sessionTimeoutMs: number;
   };
-  /** `http(s)://user:password@host:port/database`. */
+  /** `http(s)://user:password@host:port/database`; several, comma-separated, are replicas to fail over between. */
   readonly clickhouseUrl: string;
-  /** The read-only user for clients' queries, same form; required where the API is served. */
+  /** The read-only user for clients' queries, same form (one per replica, in the same order); required where the API is served. */
   readonly clickhouseQueryUrl: string | undefined;
+  /** A cluster's name: DDL ON CLUSTER, replicated tables. */
+  readonly clickhouseCluster: string | undefined;
   /** `role:hash` entries; see `igloo keys create`. */
   readonly keys: string;
   readonly port: number;
@@ -46,13 +48,26 @@ export const SETTINGS: readonly Setting[] = [
   { env: "IGLOO_KAFKA_PARTITIONS", key: "kafka.partitions", fallback: 6, kind: "int", doc: "partitions of each topic Igloo creates" },
   { env: "IGLOO_KAFKA_REPLICATION", key: "kafka.replicationFactor", fallback: undefined, kind: "int", doc: "replicas of each topic Igloo creates (unset: 3, or the number of brokers if fewer, with a warning)" },
   { env: "IGLOO_KAFKA_SESSION_TIMEOUT_MS", key: "kafka.sessionTimeoutMs", fallback: 30000, kind: "int", doc: "how long a silent worker keeps its partitions before another takes over" },
-  { env: "IGLOO_CLICKHOUSE_URL", key: "clickhouse.url", fallback: undefined, kind: "string", doc: "http(s)://user:password@host:port/database" },
+  {
+    env: "IGLOO_CLICKHOUSE_URL",
+    key: "clickhouse.url",
+    fallback: undefined,
+    kind: "string",
+    doc: "http(s)://user:password@host:port/database; several, comma-separated, are replicas of one shard that Igloo fails over between",
+  },
+  {
+    env: "IGLOO_CLICKHOUSE_CLUSTER",
+    key: "clickhouse.cluster",
+    fallback: undefined,
+    kind: "string",
+    doc: "the name of a ClickHouse cluster (remote_servers): every DDL runs ON CLUSTER and tables use the Replicated engines",
+  },
   {
     env: "IGLOO_CLICKHOUSE_QUERY_URL",
     key: "clickhouse.queryUrl",
     fallback: undefined,
     kind: "string",
-    doc: "the same for the read-only user that runs clients' queries (required by roles ingest and all; see the query user)",
+    doc: "the same for the read-only user that runs clients' queries (required by roles ingest and all; see the query user); one per replica of IGLOO_CLICKHOUSE_URL, in its order",
   },
   { env: "IGLOO_KEYS", key: "keys", fallback: undefined, kind: "string", doc: "comma-separated role:hash entries from `igloo keys create` (required)" },
   { env: "IGLOO_PORT", key: "port", fallback: 4000, kind: "int", doc: "HTTP port" },
@@ -165,6 +180,7 @@ export function loadConfig(dir: string, env: Record<string, string | undefined> 
     },
     clickhouseUrl: (get("IGLOO_CLICKHOUSE_URL") as string | undefined) ?? "",
     clickhouseQueryUrl: get("IGLOO_CLICKHOUSE_QUERY_URL") as string | undefined,
+    clickhouseCluster: get("IGLOO_CLICKHOUSE_CLUSTER") as string | undefined,
     keys: (get("IGLOO_KEYS") as string | undefined) ?? "",
     port: get("IGLOO_PORT") as number,
     host: get("IGLOO_HOST") as string,

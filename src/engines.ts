@@ -9,6 +9,7 @@ import type { Logger } from "../runtime/observability/logger.ts";
 import type { ReadLimits, Store } from "../runtime/store/store.ts";
 import type { Stream } from "../runtime/stream/stream.ts";
 import type { ProductionConfig } from "./config.ts";
+import { IglooError } from "../conventions/errors.ts";
 
 export interface Engines {
   readonly stream: Stream;
@@ -43,11 +44,34 @@ export async function openEmbeddedEngines(projectRoot: string, limits: ReadLimit
   }
 }
 
-/** The ClickHouse server; with `reads`, also its query user, for clients' reads. */
-export async function openStore(config: ProductionConfig, options: { reads?: boolean } = {}): Promise<Store> {
+/**
+ * The ClickHouse server; with `reads`, also its query user, for clients' reads. Several
+ * URLs are replicas of one shard: a ReplicaStore fails over between them, each with the
+ * query user's URL of the same position.
+ */
+export async function openStore(config: ProductionConfig, options: { reads?: boolean; logger?: Logger } = {}): Promise<Store> {
   const { ClickHouseStore } = await import("../runtime/store/clickhouse/clickhouseStore.ts");
-  const reader = options.reads && config.clickhouseQueryUrl !== undefined ? { url: config.clickhouseQueryUrl } : undefined;
-  return await ClickHouseStore.connect({ url: config.clickhouseUrl, ...(reader ? { reader, readConcurrency: config.limits.query.concurrency } : {}) });
+  const urls = splitUrls(config.clickhouseUrl);
+  const readers = config.clickhouseQueryUrl === undefined ? [] : splitUrls(config.clickhouseQueryUrl);
+  if (options.reads && readers.length > 0 && readers.length !== urls.length && readers.length !== 1) {
+    throw new IglooError("E_CONFIG", `IGLOO_CLICKHOUSE_QUERY_URL lists ${readers.length} URLs and IGLOO_CLICKHOUSE_URL ${urls.length}: give the query user's URL once per replica, in the same order.`);
+  }
+  const replica = (url: string, i: number) => {
+    const reader = options.reads && readers.length > 0 ? { url: readers[readers.length === 1 ? 0 : i]! } : undefined;
+    return { url, ...(config.clickhouseCluster ? { cluster: config.clickhouseCluster } : {}), ...(reader ? { reader, readConcurrency: config.limits.query.concurrency } : {}) };
+  };
+  if (urls.length <= 1) return await ClickHouseStore.connect(replica(urls[0] ?? config.clickhouseUrl, 0));
+  const { ReplicaStore } = await import("../runtime/store/clickhouse/replicaStore.ts");
+  return await ReplicaStore.connect(urls.map(replica), (health) =>
+    options.logger?.warn(`ClickHouse replicas: ${health.map((h) => `${h.replica} ${h.up ? "up" : "DOWN"}${h.current ? " (in use)" : ""}`).join(", ")}`),
+  );
+}
+
+function splitUrls(text: string): string[] {
+  return text
+    .split(",")
+    .map((url) => url.trim())
+    .filter((url) => url !== "");
 }
 
 /** `igloo start`: Kafka (or Redpanda) and a ClickHouse server, as configured. */

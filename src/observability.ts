@@ -1,13 +1,14 @@
 /**
  * The metrics a running project exposes at `/metrics`: counters fed by ingest, the table
- * writers and the functions, and consumer lag per topic and group, sampled from the
- * stream at each scrape.
+ * writers and the functions, consumer lag per topic and group, sampled from the stream
+ * at each scrape, and with several ClickHouse replicas which of them are up.
  */
 import type { FunctionHost } from "../runtime/functions/functionHost.ts";
 import type { LiveMetrics } from "../runtime/live/subscriptions.ts";
 import { iglooMetrics, Metrics, type IglooMetrics } from "../runtime/observability/metrics.ts";
 import type { Pipeline } from "../runtime/pipeline/pipeline.ts";
 import type { Stream } from "../runtime/stream/stream.ts";
+import type { Store } from "../runtime/store/store.ts";
 import { writerGroup } from "../runtime/writer/tableWriter.ts";
 
 export interface Observability {
@@ -18,9 +19,19 @@ export interface Observability {
   watch(pipeline: Pipeline, functions: FunctionHost): void;
 }
 
-export function createObservability(stream: Stream): Observability {
+export function createObservability(stream: Stream, store?: Pick<Store, "health">): Observability {
   const registry = new Metrics();
   const handles = iglooMetrics(registry);
+  if (store?.health) {
+    const up = registry.gauge("igloo_clickhouse_replica_up", "1 for a ClickHouse replica that answers, 0 for one that does not (several replicas in IGLOO_CLICKHOUSE_URL).", ["replica"]);
+    const current = registry.gauge("igloo_clickhouse_replica_current", "1 for the replica Igloo's writes and reads go to now.", ["replica"]);
+    registry.onCollect(async () => {
+      for (const h of store.health!()) {
+        up.set({ replica: h.replica }, h.up ? 1 : 0);
+        current.set({ replica: h.replica }, h.current ? 1 : 0);
+      }
+    });
+  }
   const live: LiveMetrics = {
     pushDelay: registry.histogram(
       "igloo_live_push_delay_seconds",

@@ -32,7 +32,7 @@ export interface ProjectRuntime {
   /** Igloo's own events (`igloo_events`), when asked for: `igloo dev` records its reloads and start-up in it. */
   readonly telemetry: Telemetry | undefined;
   /** The app options every role shares; commands add the gate, keys and exposure. */
-  readonly app: Pick<AppOptions, "pipeline" | "stream" | "reads" | "views" | "logger" | "metrics" | "openapi" | "subscriptions" | "observe" | "limits" | "replay" | "components">;
+  readonly app: Pick<AppOptions, "pipeline" | "stream" | "reads" | "views" | "logger" | "metrics" | "openapi" | "subscriptions" | "observe" | "limits" | "replay" | "components" | "replicas">;
   /** Functions first (they finish and commit the batch in hand), then writers, then engines. */
   close(): Promise<void>;
 }
@@ -46,7 +46,7 @@ export function assembleRuntime(
   options: { readonly telemetry?: boolean } = {},
 ): ProjectRuntime {
   const { stream, store } = engines;
-  const observability = createObservability(stream);
+  const observability = createObservability(stream, store);
   let telemetry: Telemetry | undefined;
   const pipeline = new Pipeline({ stream, store, logger, ...pipelineOptions, metrics: observability.handles, ...(options.telemetry ? { builtinModels: [EVENTS_MODEL] } : {}) });
   if (options.telemetry) {
@@ -93,6 +93,7 @@ export function assembleRuntime(
       logger,
       metrics: () => observability.render(),
       components: componentsModule,
+      ...(store.health ? { replicas: () => store.health!() } : {}),
       openapi: () => openApiDocument({ models: pipeline.models(), views: describeViews(views), version: VERSION }),
       subscriptions,
       observe: handles,

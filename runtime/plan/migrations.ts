@@ -86,8 +86,16 @@ export async function planMigration(store: Store, models: readonly ModelIR[], vi
   const recorded = await lastSnapshot(store);
   // Tables the last migration recorded are looked at too: a rollback's models may not
   // name a table a later version made, which is still there, not dropped.
-  const live = await liveColumns(store, [...new Set([...all.map((m) => m.table), ...Object.keys(recorded ?? {})])]);
-  const drift = findDrift(recorded, snapshotOf(live));
+  const tables = [...new Set([...all.map((m) => m.table), ...Object.keys(recorded ?? {})])];
+  const live = await liveColumns(store, tables);
+  // On several replicas, each is compared with the record: one that changed alone is drift too.
+  const replicas = store.replicaStores?.() ?? [];
+  const drift: Drift[] = [];
+  if (replicas.length > 1) {
+    for (const { replica, store: one } of replicas) {
+      for (const d of findDrift(recorded, snapshotOf(await liveColumns(one, tables)))) drift.push({ table: d.table, detail: `${d.detail} (on replica ${replica})` });
+    }
+  } else drift.push(...findDrift(recorded, snapshotOf(live)));
   const { changes } = planModels(all, live, store.capabilities);
   const viewChanges: ViewChange[] = [];
   for (const view of views) {

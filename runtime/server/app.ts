@@ -19,6 +19,7 @@ import { SchemaChangeWaitError, type Pipeline } from "../pipeline/pipeline.ts";
 import type { UserReads } from "../query/userReads.ts";
 import { StreamUnavailableError, type Stream } from "../stream/stream.ts";
 import type { ViewManager } from "../views/viewManager.ts";
+import type { ReplicaHealth } from "../store/store.ts";
 import { METRICS_CONTENT_TYPE, type IglooMetrics } from "../observability/metrics.ts";
 import type { KeyRing, Need } from "./auth.ts";
 import { TokenError, waitForTokens } from "../ingest/tokens.ts";
@@ -56,6 +57,8 @@ export interface AppOptions {
   readonly keys?: KeyRing;
   /** `GET /ready`: true once the process does its job, false while it starts or stops. */
   readonly ready?: () => boolean;
+  /** The ClickHouse replicas and which are up, shown by `/ready` (several replicas only). */
+  readonly replicas?: () => readonly ReplicaHealth[];
   /** False for worker processes: only health, readiness and metrics are served. */
   readonly api?: boolean;
   /** `GET /_igloo/components.js`: the dashboard elements (packages/components) as one ES module. */
@@ -316,7 +319,14 @@ export function createApp(options: AppOptions) {
       return withCors(request, errorResponse(500, "internal error; the request may be retried"));
     })
     .get("/health", () => json(200, { status: "ok" }))
-    .get("/ready", () => (options.ready?.() ?? true ? json(200, { status: "ready" }) : errorResponse(503, "not ready yet")))
+    .get("/ready", () => {
+      if (!(options.ready?.() ?? true)) return errorResponse(503, "not ready yet");
+      // With several ClickHouse replicas: which are up; none up is not ready.
+      const replicas = options.replicas?.();
+      if (replicas === undefined) return json(200, { status: "ready" });
+      if (!replicas.some((r) => r.up)) return json(503, { status: "no ClickHouse replica is up", replicas });
+      return json(200, { status: "ready", replicas });
+    })
     .get("/openapi.json", ({ request }) => {
       const allowed = access(request, "any");
       if (!allowed.ok) return allowed.response;

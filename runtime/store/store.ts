@@ -117,6 +117,18 @@ export interface Store {
   listTables(): Promise<string[]>;
   describeTable(table: string): Promise<ColumnInfo[] | undefined>;
   close(): Promise<void>;
+  /** With several replicas (a comma-separated IGLOO_CLICKHOUSE_URL): which are up, and which is in use. */
+  health?(): readonly ReplicaHealth[];
+  /** Each replica that answers, as a store of its own: drift is looked for on every one. */
+  replicaStores?(): readonly { readonly replica: string; readonly store: Store }[];
+}
+
+export interface ReplicaHealth {
+  /** host:port, safe to print. */
+  readonly replica: string;
+  readonly up: boolean;
+  /** The one Igloo's writes and reads go to now. */
+  readonly current: boolean;
 }
 
 /** All rows of a read, parsed: for Igloo's own reads and tests, not for results of any size. */

@@ -15,6 +15,16 @@
 # With CLICKHOUSE_OWNER_PID set, a watchdog stops the server once that process is gone,
 # so a test runner leaves no server behind even when it dies without cleaning up (bun
 # test runs no exit hooks); with CLICKHOUSE_REMOVE_DIR_WITH_OWNER=1 it then removes <dir>.
+#
+# A replica of a one-shard cluster (scripts/zookeeper/zookeeper.sh runs the ZooKeeper),
+# when all of these are set; without them the server stands alone:
+#   CLICKHOUSE_ZOOKEEPER_PORT     ZooKeeper on 127.0.0.1:<port>
+#   CLICKHOUSE_CLUSTER_NAME       the cluster's name in remote_servers (ON CLUSTER <name>)
+#   CLICKHOUSE_CLUSTER_REPLICAS   every replica's native address, "host:tcp-port,host:tcp-port"
+#   CLICKHOUSE_REPLICA_NAME       this replica's {replica} macro ({shard} is 01)
+#   CLICKHOUSE_INTERSERVER_PORT   where this replica serves its parts to the others
+# Every replica must be started with the same password: remote_servers names the user
+# default and that password for each of them.
 set -eu
 
 SERVER=${CLICKHOUSE_SERVER:-clickhouse-server}
@@ -70,6 +80,51 @@ tls_config() { # http-port
 EOF
 }
 
+# The replication settings of config.xml (see the header), or nothing at all for a lone
+# server, whose config stays byte for byte what it was (hence the leading newline here).
+# interserver_http_host is pinned to 127.0.0.1: by default a replica announces its
+# hostname, which need not resolve to the loopback address it listens on.
+cluster_config() { # password
+  [ -n "${CLICKHOUSE_ZOOKEEPER_PORT:-}" ] || return 0
+  cat <<EOF
+
+  <zookeeper>
+    <node><host>127.0.0.1</host><port>$CLICKHOUSE_ZOOKEEPER_PORT</port></node>
+  </zookeeper>
+  <remote_servers>
+    <$CLICKHOUSE_CLUSTER_NAME>
+      <shard>
+        <internal_replication>true</internal_replication>
+EOF
+  for address in $(printf '%s' "$CLICKHOUSE_CLUSTER_REPLICAS" | tr ',' ' '); do
+    printf '        <replica><host>%s</host><port>%s</port><user>default</user><password>%s</password></replica>\n' \
+      "$(xml_escape "${address%:*}")" "${address##*:}" "$(xml_escape "$1")"
+  done
+  cat <<EOF
+      </shard>
+    </$CLICKHOUSE_CLUSTER_NAME>
+  </remote_servers>
+  <macros>
+    <shard>01</shard>
+    <replica>$(xml_escape "$CLICKHOUSE_REPLICA_NAME")</replica>
+  </macros>
+  <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>
+  <interserver_http_port>$CLICKHOUSE_INTERSERVER_PORT</interserver_http_port>
+  <interserver_http_host>127.0.0.1</interserver_http_host>
+EOF
+}
+
+check_cluster_env() {
+  set -- "${CLICKHOUSE_ZOOKEEPER_PORT:-}" "${CLICKHOUSE_CLUSTER_NAME:-}" "${CLICKHOUSE_CLUSTER_REPLICAS:-}" "${CLICKHOUSE_REPLICA_NAME:-}" "${CLICKHOUSE_INTERSERVER_PORT:-}"
+  [ -n "$1$2$3$4$5" ] || return 0
+  [ -n "$1" ] && [ -n "$2" ] && [ -n "$3" ] && [ -n "$4" ] && [ -n "$5" ] ||
+    die "a replica needs all of CLICKHOUSE_ZOOKEEPER_PORT, CLICKHOUSE_CLUSTER_NAME, CLICKHOUSE_CLUSTER_REPLICAS, CLICKHOUSE_REPLICA_NAME and CLICKHOUSE_INTERSERVER_PORT (only some are set)"
+  printf '%s' "$2" | grep -Eq '^[A-Za-z_][A-Za-z0-9_]*$' || die "CLICKHOUSE_CLUSTER_NAME '$2' is not a plain identifier (it is an XML element name and appears in ON CLUSTER)"
+  for address in $(printf '%s' "$3" | tr ',' ' '); do
+    printf '%s' "$address" | grep -Eq '^[^:]+:[0-9]+$' || die "CLICKHOUSE_CLUSTER_REPLICAS: '$address' is not host:tcp-port (expected e.g. 127.0.0.1:9001,127.0.0.1:9011)"
+  done
+}
+
 write_config() { # dir http-port tcp-port password
   dir=$1
   mkdir -p "$dir/data" "$dir/tmp" "$dir/user_files" "$dir/logs"
@@ -97,9 +152,11 @@ write_config() { # dir http-port tcp-port password
   <mark_cache_size>268435456</mark_cache_size>
   <max_concurrent_queries>100</max_concurrent_queries>
   <keep_alive_timeout>3</keep_alive_timeout>
-$(tls_config "$2")
+$(tls_config "$2")$(cluster_config "$4")
 </yandex>
 EOF
+  # A replica's config.xml holds the password (remote_servers), like users.xml.
+  [ -z "${CLICKHOUSE_ZOOKEEPER_PORT:-}" ] || chmod 600 "$dir/config.xml"
   hash=$(printf '%s' "$4" | sha256sum | cut -d' ' -f1)
   # The default profile keeps the server's default settings (18.16 refuses LowCardinality
   # columns with them: Igloo must find that out and do without). igloo_reader is the query
@@ -174,6 +231,7 @@ start_server() { # dir http-port [password]
   if [ -n "${CLICKHOUSE_TLS_CERT:-}${CLICKHOUSE_TLS_KEY:-}" ]; then
     [ -r "${CLICKHOUSE_TLS_CERT:-}" ] && [ -r "${CLICKHOUSE_TLS_KEY:-}" ] || die "CLICKHOUSE_TLS_CERT and CLICKHOUSE_TLS_KEY must both name readable PEM files"
   fi
+  check_cluster_env
   write_config "$dir" "$port" $((port + 1)) "$password"
   nohup "$SERVER" --config-file="$dir/config.xml" >>"$dir/logs/stdout.log" 2>&1 </dev/null &
   pid=$!

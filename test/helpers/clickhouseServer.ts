@@ -78,7 +78,7 @@ function portFree(port: number): boolean {
 }
 
 /** A port whose successors (native TCP, HTTPS) are free too. */
-function freePorts(): number {
+export function freePorts(): number {
   for (let attempt = 0; attempt < 200; attempt++) {
     const port = 20000 + Math.floor(Math.random() * 40000);
     if (portFree(port) && portFree(port + 1) && portFree(port + 2)) return port;
@@ -86,14 +86,24 @@ function freePorts(): number {
   throw new Error("no three free TCP ports in a row for a ClickHouse server on 127.0.0.1");
 }
 
-export async function startClickHouse(prefix = "clickhouse", options: { tls?: boolean } = {}): Promise<ClickHouseServer> {
+export interface ClickHouseStartOptions {
+  tls?: boolean;
+  /** The HTTP port (native TCP is port+1, HTTPS port+2), for servers that must know each other's ports before they start: replicas. */
+  port?: number;
+  /** Replicas of one cluster share the password (their remote_servers entries carry it). */
+  password?: string;
+  /** More of clickhouse.sh's environment: the CLICKHOUSE_ZOOKEEPER_PORT family makes a replica. */
+  env?: Record<string, string>;
+}
+
+export async function startClickHouse(prefix = "clickhouse", options: ClickHouseStartOptions = {}): Promise<ClickHouseServer> {
   await installClickHouse();
   const dir = tempDir(prefix);
-  const port = freePorts();
-  const password = randomBytes(12).toString("hex");
+  const port = options.port ?? freePorts();
+  const password = options.password ?? randomBytes(12).toString("hex");
   const tls = options.tls ? await makeCertificates(join(dir, "tls")) : undefined;
   // The password travels in the environment, not in argv, so `ps` does not show it.
-  const env: Record<string, string> = { CLICKHOUSE_PASSWORD: password, ...(tls ? { CLICKHOUSE_TLS_CERT: tls.certPath, CLICKHOUSE_TLS_KEY: tls.keyPath } : {}) };
+  const env: Record<string, string> = { ...options.env, CLICKHOUSE_PASSWORD: password, ...(tls ? { CLICKHOUSE_TLS_CERT: tls.certPath, CLICKHOUSE_TLS_KEY: tls.keyPath } : {}) };
   process.on("exit", () => {
     Bun.spawnSync(["sh", CLICKHOUSE_SCRIPT, "stop", dir], { stdout: "ignore", stderr: "ignore" });
     removeDir(dir);

@@ -30,12 +30,18 @@ import { hasParams, requireOneStatement, StoreError, type ColumnInfo, type Inser
 import { resolveConnection, type ClickHouseConnectOptions, type ResolvedConnection } from "./connectionOptions.ts";
 import { parseJsonResult, valueRewrites, type OutputEmulation } from "./jsonResult.ts";
 import { toStoreError, type ServerTarget } from "./serverErrors.ts";
+import { ClusterDdl } from "./clusterDdl.ts";
 
 export type { ClickHouseConnectOptions, ClickHouseTlsFiles } from "./connectionOptions.ts";
 
 export interface ClickHouseStoreOptions extends ClickHouseConnectOptions {
   /** The query user, for reads on behalf of clients; without it `read` refuses. */
   readonly reader?: ClickHouseConnectOptions;
+  /**
+   * A cluster's name (IGLOO_CLICKHOUSE_CLUSTER): DDL runs ON CLUSTER, tables replicated
+   * (clusterDdl.ts). The replicas of a ReplicaStore share one ClusterDdl.
+   */
+  readonly cluster?: string | ClusterDdl;
   /** Reads at once (connections of the query user). */
   readonly readConcurrency?: number;
 }
@@ -51,6 +57,9 @@ const READER_HINT =
   "Configure a ClickHouse user for queries (IGLOO_CLICKHOUSE_QUERY_URL) whose profile sets readonly = 1, with access to the project's database only: see the README, Production, the query user.";
 
 type Settings = Record<string, string | number>;
+
+/** How long an ON CLUSTER statement waits for a replica that is down (#clusterCommand). */
+const DDL_WAIT_S = 30;
 
 /** What the adapter learnt about the server at connect, beyond the seam's capabilities. */
 interface ServerFacts {
@@ -142,6 +151,25 @@ async function learnServer(client: ClickHouseClient): Promise<ServerFacts> {
   };
 }
 
+/**
+ * IGLOO_CLICKHOUSE_CLUSTER must name a cluster of this server's `remote_servers`. A
+ * service that replicates by itself (ClickHouse Cloud's SharedMergeTree) wants no ON
+ * CLUSTER and no Replicated engines: asked of the server, not assumed from its host name.
+ */
+async function checkCluster(client: ClickHouseClient, name: string, url: string): Promise<void> {
+  const engines = new Set((await selectRows(client, "SELECT name FROM system.table_engines")).map((r) => String(r.name)));
+  if (engines.has("SharedMergeTree")) {
+    throw new StoreError(`IGLOO_CLICKHOUSE_CLUSTER is set, but the server at ${url} replicates its tables itself (it has SharedMergeTree, as ClickHouse Cloud does): unset IGLOO_CLICKHOUSE_CLUSTER there; its tables are replicated without ON CLUSTER`);
+  }
+  const clusters = (await selectRows(client, "SELECT DISTINCT cluster FROM system.clusters")).map((r) => String(r.cluster));
+  if (!clusters.includes(name)) {
+    throw new StoreError(
+      `IGLOO_CLICKHOUSE_CLUSTER is \`${name}\`, which the server at ${url} does not know (its remote_servers: ${clusters.length > 0 ? clusters.join(", ") : "none"}). ` +
+        "Name one of them, or configure the cluster (remote_servers, macros shard and replica, zookeeper, distributed_ddl) on every replica.",
+    );
+  }
+}
+
 export class ClickHouseStore implements Store {
   /** A server works on several reads at once while each waits on the network. */
   readonly backgroundReads = 4;
@@ -155,8 +183,10 @@ export class ClickHouseStore implements Store {
   readonly #insertSettings: Settings;
   /** Ids of the reads running now, to cancel at close. */
   readonly #running = new Set<string>();
+  readonly #cluster: ClusterDdl | undefined;
 
-  private constructor(client: ClickHouseClient, target: ServerTarget, database: string, facts: ServerFacts, reader: Reader | undefined) {
+  private constructor(client: ClickHouseClient, target: ServerTarget, database: string, facts: ServerFacts, reader: Reader | undefined, cluster: string | ClusterDdl | undefined) {
+    this.#cluster = typeof cluster === "string" ? new ClusterDdl(cluster, database) : cluster;
     this.#client = client;
     this.#target = target;
     this.database = database;
@@ -176,8 +206,9 @@ export class ClickHouseStore implements Store {
       const ping = await client.ping();
       if (!ping.success) throw ping.error;
       const facts = await learnServer(client);
+      if (options.cluster !== undefined) await checkCluster(client, typeof options.cluster === "string" ? options.cluster : options.cluster.cluster, connection.url);
       if (options.reader) reader = await openReader(options.reader, connection, options.readConcurrency ?? 4);
-      return new ClickHouseStore(client, target, connection.database, facts, reader);
+      return new ClickHouseStore(client, target, connection.database, facts, reader, options.cluster);
     } catch (error) {
       await client.close().catch(() => {});
       throw toStoreError(error, `cannot connect to ClickHouse at ${connection.url}`, target);
@@ -200,9 +231,31 @@ export class ClickHouseStore implements Store {
   async exec(sql: string, params?: QueryParams): Promise<void> {
     const bound = this.#bindable(params);
     try {
-      await this.#client.command({ query: sql, ...(bound ? { query_params: bound } : {}) });
+      const made = this.#cluster?.createsIfMissing(sql);
+      if (made !== undefined) {
+        const [row] = await selectRows(this.#client, `SELECT count() AS n FROM system.tables WHERE database = ${quoteString(this.database)} AND name = ${quoteString(made)}`);
+        if (Number(row?.n) > 0) return;
+      }
+      if (this.#cluster === undefined) await this.#client.command({ query: sql, ...(bound ? { query_params: bound } : {}) });
+      else await this.#clusterCommand(this.#cluster.rewrite(sql), bound);
     } catch (error) {
       throw toStoreError(error, "statement failed", this.#target);
+    }
+  }
+
+  /**
+   * An ON CLUSTER statement waits for every replica, at most DDL_WAIT_S for one that is
+   * down; the server has then run it on those that are up and queued it for the others,
+   * which run it when they return (TIMEOUT_EXCEEDED, "going to execute the query in
+   * background"): done, as far as Igloo is concerned.
+   */
+  async #clusterCommand(query: string, bound: Record<string, unknown> | undefined): Promise<void> {
+    const settings = known({ distributed_ddl_task_timeout: DDL_WAIT_S }, this.#facts.knownSettings);
+    try {
+      await this.#client.command({ query, clickhouse_settings: settings, ...(bound ? { query_params: bound } : {}) });
+    } catch (error) {
+      if (/execute the query in background/i.test(error instanceof Error ? error.message : String(error))) return;
+      throw error;
     }
   }
 
