@@ -430,11 +430,11 @@ describe("rejected Prisma features", () => {
 
   test("unknown attributes", () => {
     expect(errorsOf(withFields("a String @foo"))).toEqual([
-      `${FILE}:2:12: field \`a\` of model \`T\`: unknown attribute \`@foo\`. Field attributes are @id, @default, @map and @db.*.`,
+      `${FILE}:2:12: field \`a\` of model \`T\`: unknown attribute \`@foo\`. Field attributes are @id, @default, @map, @db.*, @codec and @ttl.`,
     ]);
     expect(errorsOf(withFields("a String @x.y"))[0]).toContain("unknown attribute `@x.y`");
     expect(errorsOf(withFields("a String", "@@foo"))).toEqual([
-      `${FILE}:3:3: model \`T\`: unknown attribute \`@@foo\`. Model attributes are @@id, @@map, @@orderBy, @@partitionBy, @@engine, @@key, @@streamOnly and @@internal.`,
+      `${FILE}:3:3: model \`T\`: unknown attribute \`@@foo\`. Model attributes are @@id, @@map, @@orderBy, @@partitionBy, @@engine, @@key, @@streamOnly and @@internal, and the table options @@ttl, @@skipIndex, @@projection and @@settings.`,
     ]);
     expect(errorsOf(withFields('a String @default("x") @default("y")'))[0]).toContain("has `@default` twice");
   });

@@ -167,3 +167,18 @@ test("a type change under the view, deployed with consent while the workers inse
   expect(view).toEqual(scratch);
   console.log(`value Int32 -> Int64 deployed while 2 workers inserted: ${n} records, each stored once; the view equals its SELECT`);
 });
+
+test("table options reach the table through a deploy: a skip index and a codec, then nothing left to do", async () => {
+  const text = `model ${MODEL} {\n  id String\n  device String\n  value BigInt @codec("Delta, ZSTD(3)")\n  @@skipIndex(name: "idx_device", expr: "device", type: "bloom_filter(0.01)", granularity: 4)\n}\n`;
+  const parsedModels = parseModels([{ path: "datamodels/m.prisma", text }]);
+  expect(parsedModels.errors).toEqual([]);
+  const v5 = releaseOf({ models: parsedModels.models.models, views: parsed.views, functions: [], dashboards: {} }, { version: 0, createdAt: new Date().toISOString(), by: "test" });
+  const options = { check: false, allowDestructive: false, keepColumns: false, waitMs: 10_000, say: () => {} };
+  const report = await rollout(store, v5, options);
+  expect(new Set(report.plan.changes.map((c) => c.kind))).toEqual(new Set(["table_option"]));
+  const { rows } = await store.query<{ name: string; type: string }>(`SELECT name, type FROM system.data_skipping_indices WHERE database = currentDatabase() AND table = '${MODEL}'`);
+  expect(rows).toEqual([{ name: "idx_device", type: "bloom_filter" }]);
+  const codec = (await store.query<{ c: string }>(`SELECT compression_codec AS c FROM system.columns WHERE database = currentDatabase() AND table = '${MODEL}' AND name = 'value'`)).rows[0]!.c;
+  expect(codec).toBe("CODEC(Delta(8), ZSTD(3))");
+  expect((await rollout(store, v5, options)).unchanged).toBe(true);
+});

@@ -14,6 +14,11 @@ const caps: StoreCapabilities = {
   supportsQueryParams: true,
   supportsInsertDeduplicationToken: true,
   supportsExplainAst: true,
+  supportsTableTtl: true,
+  supportsColumnTtl: true,
+  supportsCodecs: true,
+  supportsSkipIndexes: true,
+  supportsProjections: true,
 };
 
 function model(body: string) {

@@ -39,7 +39,47 @@ export interface FieldIR {
   readonly default?: DefaultValue;
   /** Part of the model's identity (`@id` or `@@id`). */
   readonly id: boolean;
+  /** `@codec("Delta, ZSTD(3)")`: the column's compression codecs, as written. */
+  readonly codec?: ClickHouseText;
+  /** `@ttl("expr")`: when a value returns to the column's default (column TTL). */
+  readonly ttl?: ClickHouseText;
   readonly doc?: string;
+  readonly source: SourceRef;
+}
+
+/**
+ * ClickHouse text an attribute hands to the engine verbatim (a TTL expression, a codec
+ * list), with where it was written: the engine, not Igloo, has the last word on it, and
+ * its refusals are reported there.
+ */
+export interface ClickHouseText {
+  readonly text: string;
+  readonly source: SourceRef;
+}
+
+/** `@@skipIndex(name: "i", expr: "userId", type: "bloom_filter(0.01)", granularity: 4)`: a data-skipping index. */
+export interface SkipIndexIR {
+  readonly name: string;
+  /** A ClickHouse expression over columns (column names, as `@map` gives them). */
+  readonly expression: string;
+  /** The index type with its arguments, e.g. `minmax`, `set(100)`, `bloom_filter(0.01)`. */
+  readonly type: string;
+  readonly granularity: number;
+  readonly source: SourceRef;
+}
+
+/** `@@projection(name: "p", select: "SELECT ... GROUP BY ...")`: a projection the engine keeps beside the table. */
+export interface ProjectionIR {
+  readonly name: string;
+  /** `SELECT ...` without FROM (it reads the table itself). */
+  readonly select: string;
+  readonly source: SourceRef;
+}
+
+/** One entry of `@@settings(name: value, ...)`: a MergeTree setting of the table. */
+export interface TableSettingIR {
+  readonly name: string;
+  readonly value: string | number | boolean;
   readonly source: SourceRef;
 }
 
@@ -76,6 +116,17 @@ export interface ModelIR {
    * client; functions, replays and views use it as any model.
    */
   readonly internal?: boolean;
+  /**
+   * Table options, each absent (or empty) unless its attribute is used, so a model without
+   * them has the IR it always had. `@@ttl("expr")`: when rows are deleted (the table's TTL).
+   */
+  readonly ttl?: ClickHouseText;
+  /** `@@skipIndex(...)`, in the order written. */
+  readonly skipIndexes?: readonly SkipIndexIR[];
+  /** `@@projection(...)`, in the order written. */
+  readonly projections?: readonly ProjectionIR[];
+  /** `@@settings(...)`, in the order written. */
+  readonly settings?: readonly TableSettingIR[];
   readonly doc?: string;
   readonly source: SourceRef;
 }

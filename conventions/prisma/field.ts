@@ -1,14 +1,16 @@
 /**
  * One Prisma field to a FieldIR: its type (scalar, enum, `@db` refinement), `@id`,
- * `@map` and `@default`. Everything Prisma allows that an OLAP table can't honour is
- * rejected here with the reason and an alternative.
+ * `@map`, `@default`, and the column options `@codec` and `@ttl` (tableOptions.ts).
+ * Everything Prisma allows that an OLAP table can't honour is rejected here with the
+ * reason and an alternative.
  */
 import type { Attribute, Field, Func } from "@mrleebo/prisma-ast";
-import type { DefaultValue, EnumIR, FieldIR, ScalarType, SourceRef } from "../datamodels/ir.ts";
+import type { ClickHouseText, DefaultValue, EnumIR, FieldIR, ScalarType, SourceRef } from "../datamodels/ir.ts";
 import { suggest } from "../datamodels/messages.ts";
 import { applyNative, isPrismaScalar, PRISMA_SCALARS, scalarOf } from "./native.ts";
 import { type Argument, asArray, asFunction, asKeyValue, identifier, NAME, type Reporter, stringArgument, stringLiteral } from "./syntax.ts";
 import { checkDefault } from "../datamodels/validator.ts";
+import { parseCodec, parseTtl } from "./tableOptions.ts";
 
 /** What field types can refer to, across all files. */
 export interface TypeScope {
@@ -43,6 +45,8 @@ export function buildField(
   let column = node.name;
   let id = false;
   let fallback: DefaultValue | undefined;
+  let codec: ClickHouseText | undefined;
+  let ttl: ClickHouseText | undefined;
   let nativeSeen: string | undefined;
   const seen = new Set<string>();
   for (const attr of node.attributes ?? []) {
@@ -92,6 +96,19 @@ export function buildField(
       case "default":
         // Checked once the type is final: `@db` attributes may follow `@default`.
         break;
+      case "codec": {
+        const text = (attr.args ?? []).length === 1 ? stringLiteral(attr.args?.[0]?.value) : undefined;
+        const parsed = text === undefined ? { problem: "`@codec` takes the codecs in a string", hint: 'e.g. @codec("ZSTD(3)") or @codec("Delta, ZSTD")' } : parseCodec(text);
+        if ("codec" in parsed) codec = { text: parsed.codec, source: at };
+        else reporter.error(at, `${what}: ${parsed.problem}`, parsed.hint);
+        break;
+      }
+      case "ttl": {
+        const parsed = parseTtl(attr.args ?? [], at, "@ttl");
+        if ("problem" in parsed) reporter.error(at, `${what}: ${parsed.problem}`, parsed.hint);
+        else ttl = parsed;
+        break;
+      }
       case "unique":
         reporter.error(
           at,
@@ -117,7 +134,7 @@ export function buildField(
         );
         break;
       default:
-        reporter.error(at, `${what}: unknown attribute \`@${full}\``, "Field attributes are @id, @default, @map and @db.*.");
+        reporter.error(at, `${what}: unknown attribute \`@${full}\``, "Field attributes are @id, @default, @map, @db.*, @codec and @ttl.");
     }
   }
   const defaultAttr = node.attributes?.find((attr) => attr.group === undefined && attr.name === "default");
@@ -133,6 +150,8 @@ export function buildField(
     list,
     ...(fallback === undefined ? {} : { default: fallback }),
     id,
+    ...(codec === undefined ? {} : { codec }),
+    ...(ttl === undefined ? {} : { ttl }),
     ...(doc === undefined ? {} : { doc }),
     source,
   };

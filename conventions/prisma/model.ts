@@ -1,11 +1,13 @@
 /**
  * One Prisma `model` to a ModelIR: its fields, then the model attributes that shape the
  * table (`@@id`, `@@map`, `@@orderBy`, `@@partitionBy`, `@@engine`, `@@key`, `@@streamOnly`,
- * `@@internal`).
+ * `@@internal`, and the table options `@@ttl`, `@@skipIndex`, `@@projection`, `@@settings`
+ * read by tableOptions.ts).
  */
 import type { BlockAttribute, Model } from "@mrleebo/prisma-ast";
-import type { FieldIR, ModelIR, SourceRef, TableEngine } from "../datamodels/ir.ts";
+import type { ClickHouseText, FieldIR, ModelIR, ProjectionIR, SkipIndexIR, SourceRef, TableEngine, TableSettingIR } from "../datamodels/ir.ts";
 import { buildField, type TypeScope } from "./field.ts";
+import { parseProjection, parseSettings, parseSkipIndex, parseTtl } from "./tableOptions.ts";
 import { type Argument, asArray, asKeyValue, DocCollector, identifier, NAME, type Reporter, stringArgument, stringLiteral } from "./syntax.ts";
 
 /** Table names Igloo keeps for its own bookkeeping tables. */
@@ -87,6 +89,10 @@ function applyModelAttributes(
   let internal = false;
   let engine: TableEngine = { kind: "MergeTree" };
   let key: string | undefined;
+  let ttl: ClickHouseText | undefined;
+  const skipIndexes: SkipIndexIR[] = [];
+  const projections: ProjectionIR[] = [];
+  let settings: TableSettingIR[] | undefined;
   const seen = new Set<string>();
 
   const second = ids[1];
@@ -119,7 +125,7 @@ function applyModelAttributes(
   for (const attr of attributes) {
     const at = reporter.ref(attr);
     const name = attr.group === undefined ? attr.name : `${attr.group}.${attr.name}`;
-    if (seen.has(name)) {
+    if (seen.has(name) && !REPEATABLE.has(name)) {
       reporter.error(at, `${what} has \`@@${name}\` twice`);
       continue;
     }
@@ -217,8 +223,33 @@ function applyModelAttributes(
         if (args.length > 0) reporter.error(at, `${what}: \`@@internal\` takes no arguments`);
         else internal = true;
         break;
-      case "unique":
+      case "ttl": {
+        const parsed = parseTtl(args, at, "@@ttl");
+        if ("problem" in parsed) reporter.error(at, `${what}: ${parsed.problem}`, parsed.hint);
+        else ttl = parsed;
+        break;
+      }
+      case "skipIndex": {
+        const index = parseSkipIndex(attr, at, what, reporter);
+        if (index !== undefined) skipIndexes.push(index);
+        break;
+      }
+      case "projection": {
+        const projection = parseProjection(attr, at, what, reporter);
+        if (projection !== undefined) projections.push(projection);
+        break;
+      }
+      case "settings":
+        settings = parseSettings(attr, at, what, reporter);
+        break;
       case "index":
+        reporter.error(
+          at,
+          `${what}: \`@@index\` is not supported; OLAP tables keep no secondary indexes that find single rows`,
+          '@@orderBy chooses the sort key queries use; for a data-skipping index, which lets the engine skip blocks of rows, write @@skipIndex(name: "idx_a", expr: "a", type: "minmax").',
+        );
+        break;
+      case "unique":
       case "fulltext":
         reporter.error(
           at,
@@ -233,7 +264,7 @@ function applyModelAttributes(
         reporter.error(
           at,
           `${what}: unknown attribute \`@@${name}\``,
-          "Model attributes are @@id, @@map, @@orderBy, @@partitionBy, @@engine, @@key, @@streamOnly and @@internal.",
+          "Model attributes are @@id, @@map, @@orderBy, @@partitionBy, @@engine, @@key, @@streamOnly and @@internal, and the table options @@ttl, @@skipIndex, @@projection and @@settings.",
         );
     }
   }
@@ -267,6 +298,7 @@ function applyModelAttributes(
       "Sort by other fields (@@orderBy([...])), or store the value as Json text (without @db.JSON).",
     );
   }
+  checkTableOptions(what, { fields, orderBy: finalOrderBy, streamOnly, ttl, skipIndexes, projections, settings }, reporter);
   const streamKey = key ?? (ids.length === 1 ? ids[0]?.name : undefined);
   return {
     name: node.name,
@@ -279,7 +311,37 @@ function applyModelAttributes(
     ...(streamKey === undefined ? {} : { key: streamKey }),
     ...(streamOnly ? { streamOnly } : {}),
     ...(internal ? { internal } : {}),
+    ...(ttl === undefined ? {} : { ttl }),
+    ...(skipIndexes.length === 0 ? {} : { skipIndexes }),
+    ...(projections.length === 0 ? {} : { projections }),
+    ...(settings === undefined || settings.length === 0 ? {} : { settings }),
   };
+}
+
+/** Attributes a model may carry more than once. */
+const REPEATABLE = new Set(["skipIndex", "projection"]);
+
+/** What holds across a model's table options: a table to hold them, distinct names, no TTL on a sort key column. */
+function checkTableOptions(
+  what: string,
+  model: Pick<ModelIR, "fields" | "orderBy" | "streamOnly" | "ttl" | "skipIndexes" | "projections" | "settings">,
+  reporter: Reporter,
+): void {
+  const options = [model.ttl, ...(model.skipIndexes ?? []), ...(model.projections ?? []), ...(model.settings ?? []).slice(0, 1), ...model.fields.flatMap((f) => [f.codec, f.ttl])];
+  const first = options.find((option) => option !== undefined);
+  if (model.streamOnly && first !== undefined) {
+    reporter.error(first.source, `${what} is \`@@streamOnly\`: it has no table, so no table options`, "Remove the option, or @@streamOnly.");
+  }
+  const names = new Map<string, string>();
+  for (const [kind, item] of [...(model.skipIndexes ?? []).map((i) => ["index", i] as const), ...(model.projections ?? []).map((p) => ["projection", p] as const)]) {
+    const other = names.get(item.name);
+    if (other !== undefined) reporter.error(item.source, `${what}: ${kind} name \`${item.name}\` is already the name of ${other === "index" ? "an index" : "a projection"}`, "Give each @@skipIndex and @@projection its own name.");
+    else names.set(item.name, kind);
+  }
+  for (const field of model.fields) {
+    if (field.ttl === undefined || !model.orderBy.includes(field.name)) continue;
+    reporter.error(field.ttl.source, `${what}: field \`${field.name}\` is in the table's sort key, which the engine keeps: it takes no @ttl`, "Remove @ttl from it, or take it out of @@orderBy/@id.");
+  }
 }
 
 /** `[a, b]` or a single name. */

@@ -51,11 +51,25 @@
  *   or Date field. ReplacingMergeTree needs an ORDER BY.
  * - `@@key(f)`: the stream key, a required non-list field. Default: the id field when
  *   there is exactly one.
+ * - Table options (conventions/prisma/tableOptions.ts), ClickHouse text kept verbatim
+ *   after the checks that need no engine; the IR holds them only when used:
+ *   - `@@ttl("expr")`: the table's TTL (`ModelIR.ttl`), e.g. `ts + INTERVAL 30 DAY`.
+ *   - `@ttl("expr")` on a field: its column's TTL (`FieldIR.ttl`); not on a sort key field.
+ *   - `@codec("Delta, ZSTD(3)")` on a field: its column's codecs (`FieldIR.codec`), known
+ *     names as ClickHouse spells them, nothing after a compressing codec but encryption.
+ *   - `@@skipIndex(name: "i", expr: "userId", type: "bloom_filter(0.01)", granularity: 4)`,
+ *     any number: data-skipping indexes (`ModelIR.skipIndexes`; granularity defaults to 1).
+ *   - `@@projection(name: "p", select: "SELECT ... GROUP BY ...")`, any number: projections
+ *     (`ModelIR.projections`); the SELECT has no FROM.
+ *   - `@@settings(name: value, ...)`: MergeTree settings (`ModelIR.settings`), values numbers,
+ *     strings or true/false; `non_replicated_deduplication_window` is Igloo's own.
+ *   Index and projection names are letters, digits and _, distinct within the model. A
+ *   `@@streamOnly` model has no table and takes none.
  * - `///` comments directly above a model or field become its `doc`.
  *
  * Rejected: relations (model-typed fields, `@relation`), `Unsupported(...)`, composite
  * `type` blocks, `view` blocks (views live in views/*.sql), `@unique`, `@@unique`,
- * `@@index`, `@updatedAt`, `@ignore`, `@@ignore`, unknown attributes and types, duplicate
+ * `@@index` (see `@@skipIndex`), `@updatedAt`, `@ignore`, `@@ignore`, unknown attributes and types, duplicate
  * names, names that are not identifiers, enums with no values, more than 32767 values,
  * duplicate values or attributes. `datasource` and `generator` blocks are ignored.
  */

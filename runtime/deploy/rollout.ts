@@ -5,7 +5,8 @@
  * acknowledged record whole:
  *
  *   1. tables and columns the version adds are created: a field is never accepted before
- *      its column exists;
+ *      its column exists (and table options are changed: retention, codecs, indexes,
+ *      projections, settings; shorter retention only with consent);
  *   2. a column whose type changes (only with consent) is altered while the writers of its
  *      table are held, and they resume under the new version;
  *   3. views are built; an incremental view's backfill runs while its source table's
@@ -94,13 +95,16 @@ export async function rollout(store: Store, release: Release, options: RolloutOp
   const byKind = (kind: Change["kind"]) => plan.changes.filter((c) => c.kind === kind);
   try {
     await steps.append({ kind: "release", release: next });
-    // 1. What the version adds.
-    for (const change of [...byKind("create_table"), ...byKind("add_column")]) await store.exec(change.sql);
+    const options = (stage: "before_columns" | "after_columns") => plan.changes.filter((c) => c.kind === "table_option" && c.stage === stage);
+    // 1. What the version adds; table options that must go before column changes (an index a type change needs gone).
+    for (const change of [...byKind("create_table"), ...byKind("add_column"), ...options("before_columns")]) await store.exec(change.sql);
     // 2. Type changes, under a hold that lasts until the workers run the new version.
     const modified = await prepareTypeChanges(store, byKind("modify_column"));
     const typeHold = modified.length > 0 ? await steps.hold([...new Set(modified.map((c) => c.table))]) : undefined;
     try {
       for (const change of modified) await store.exec(change.sql);
+      // Table options that may name what the version added or changed (TTL, codecs, indexes, projections, settings).
+      for (const change of options("after_columns")) await store.exec(change.sql);
       // 3. Views, each backfill under a hold of its source table.
       const views = await new ViewManager(store).apply(next.views, next.models, { pauseWriter: (table) => steps.hold([table]) });
       if (views.errors.length > 0) throw views.errors[0]!;

@@ -17,6 +17,7 @@ import { AppendGates } from "./appendGates.ts";
 import { rowCheck } from "./rowCheck.ts";
 import { prepareTypeChanges } from "../plan/convertible.ts";
 import { liveColumns, planModels, type Change } from "../plan/plan.ts";
+import { readTableOptions, refuseUnsupportedOptions } from "../plan/tableOptions.ts";
 import { quoteIdent, storableModel } from "../store/clickhouseSql.ts";
 import type { Store } from "../store/store.ts";
 import type { Stream } from "../stream/stream.ts";
@@ -230,7 +231,11 @@ export class Pipeline {
     const { stream, store } = this.#options;
     const allowDestructive = options.allowDestructive ?? this.#options.allowDestructive ?? false;
     const all = [DEAD_LETTER_MODEL, RECORD_IDS_MODEL, ...models.filter((m) => !m.streamOnly)];
-    const planned = planModels(all, await liveColumns(store, all.map((m) => m.table)), store.capabilities);
+    // Table options are checked and compared only where the pipeline migrates (dev): a
+    // process that migrates nothing makes no trial tables and leaves options to migrate.
+    if (this.#options.migrate !== false) refuseUnsupportedOptions(all, store.capabilities);
+    const tableOptions = this.#options.migrate === false ? undefined : await readTableOptions(store, all);
+    const planned = planModels(all, await liveColumns(store, all.map((m) => m.table)), store.capabilities, tableOptions);
     // A process that migrates nothing leaves alone the columns its build does not have: a
     // field a newer version added (this one may be a rollback) or one a deploy drops once
     // every process stopped taking it. Rows it writes leave them to their DEFAULT.
@@ -243,7 +248,7 @@ export class Pipeline {
     const heldTables = new Set(allowDestructive ? [] : plan.changes.filter((c) => c.destructive).map((c) => c.table));
     // Tables whose columns change: what the log holds for them is written first, under the
     // old types; then their writers wait until the views reading them are rebuilt.
-    const altered = [...new Set(plan.changes.filter((c) => c.kind !== "create_table" && !heldTables.has(c.table)).map((c) => c.table))];
+    const altered = [...new Set(plan.changes.filter((c) => c.kind !== "create_table" && c.kind !== "table_option" && !heldTables.has(c.table)).map((c) => c.table))];
     const openGates = altered.length > 0 ? await this.#holdAndDrain(altered) : () => {};
     try {
       return await this.#applyPlan(models, plan.changes, heldTables, altered, options);

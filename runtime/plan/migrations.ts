@@ -17,6 +17,7 @@ import { prepareTypeChanges } from "./convertible.ts";
 import { RECORD_IDS_MODEL } from "../ingest/recordIds.ts";
 import type { ColumnInfo, Store } from "../store/store.ts";
 import { liveColumns, planModels, type Change } from "./plan.ts";
+import { readTableOptions, refuseUnsupportedOptions } from "./tableOptions.ts";
 
 export const MIGRATIONS_TABLE = "igloo_migrations";
 
@@ -82,6 +83,7 @@ export async function planMigration(store: Store, models: readonly ModelIR[], vi
       });
     }
   }
+  refuseUnsupportedOptions(models, store.capabilities);
   const all = [DEAD_LETTER_MODEL, RECORD_IDS_MODEL, ...models.filter((m) => !m.streamOnly)];
   const recorded = await lastSnapshot(store);
   // Tables the last migration recorded are looked at too: a rollback's models may not
@@ -96,7 +98,7 @@ export async function planMigration(store: Store, models: readonly ModelIR[], vi
       for (const d of findDrift(recorded, snapshotOf(await liveColumns(one, tables)))) drift.push({ table: d.table, detail: `${d.detail} (on replica ${replica})` });
     }
   } else drift.push(...findDrift(recorded, snapshotOf(live)));
-  const { changes } = planModels(all, live, store.capabilities);
+  const { changes } = planModels(all, live, store.capabilities, await readTableOptions(store, all));
   const viewChanges: ViewChange[] = [];
   for (const view of views) {
     const current = liveViews.get(view.name);

@@ -9,6 +9,7 @@ import { fieldColumn } from "../../conventions/datamodels/fieldTypes.ts";
 import { parseType, typeName, zeroValueSql } from "../../conventions/datamodels/typeFaces.ts";
 import { columnDefinition, createTableSql, quoteIdent, quoteString } from "../store/clickhouseSql.ts";
 import type { ColumnInfo, Store, StoreCapabilities } from "../store/store.ts";
+import { tableOptionChanges, type TableOption, type TableOptionsPair } from "./tableOptions.ts";
 
 export type Change =
   | { readonly kind: "create_table"; readonly table: string; readonly sql: string; readonly destructive: false; readonly summary: string }
@@ -22,6 +23,25 @@ export type Change =
       readonly to: string;
       readonly sql: string;
       readonly destructive: true;
+      readonly summary: string;
+    }
+  | {
+      /** A table option (runtime/plan/tableOptions.ts): TTL, codec, index, projection or setting. */
+      readonly kind: "table_option";
+      readonly table: string;
+      readonly option: TableOption;
+      /** The table (TTL), column (codec, column TTL), index, projection or setting it changes. */
+      readonly name: string;
+      /**
+       * When it runs beside the table's column changes: `before_columns` (dropping an index
+       * or projection, which a column's type change or drop may need gone) or
+       * `after_columns` (what may name a column the plan adds or changes). The plan lists
+       * them in that order; a caller that runs changes by kind keeps it.
+       */
+      readonly stage: "before_columns" | "after_columns";
+      readonly sql: string;
+      /** A TTL that may delete rows, or reset values, sooner than before. */
+      readonly destructive: boolean;
       readonly summary: string;
     };
 
@@ -99,10 +119,17 @@ function nullReplacement(field: FieldIR, live: ColumnInfo, to: ColumnType): stri
   return zeroValueSql(field.type);
 }
 
+/**
+ * `options` holds the live and wanted table options of the tables that have any
+ * (readTableOptions): without it, table options are left as they are. A table's changes
+ * run in this order: index and projection drops, column adds and type changes, TTLs,
+ * codecs and settings, index and projection adds, column drops.
+ */
 export function planModels(
   models: readonly ModelIR[],
   live: ReadonlyMap<string, readonly ColumnInfo[]>,
   caps: StoreCapabilities,
+  options: ReadonlyMap<string, TableOptionsPair> = new Map(),
 ): Plan {
   const changes: Change[] = [];
   for (const model of models) {
@@ -112,6 +139,9 @@ export function planModels(
       continue;
     }
     const byName = new Map(columns.map((c) => [c.name, c]));
+    const pair = options.get(model.table);
+    const { before, after } = pair === undefined ? { before: [], after: [] } : tableOptionChanges(model, pair, new Set(byName.keys()));
+    changes.push(...before);
     let previous: string | undefined;
     for (const field of model.fields) {
       const existing = byName.get(field.column);
@@ -148,6 +178,7 @@ export function planModels(
       }
       previous = field.column;
     }
+    changes.push(...after);
     const wantedColumns = new Set(model.fields.map((f) => f.column));
     for (const column of columns) {
       if (wantedColumns.has(column.name)) continue;

@@ -4,7 +4,7 @@
  * validated are spliced into SQL; values always travel as bound parameters.
  */
 import { checkDefault } from "../../conventions/datamodels/validator.ts";
-import type { FieldIR, ModelIR } from "../../conventions/datamodels/ir.ts";
+import type { FieldIR, ModelIR, ProjectionIR, SkipIndexIR, TableSettingIR } from "../../conventions/datamodels/ir.ts";
 import { fieldColumn, storedType } from "../../conventions/datamodels/fieldTypes.ts";
 import { typeName } from "../../conventions/datamodels/typeFaces.ts";
 import type { StoreCapabilities } from "./store.ts";
@@ -59,8 +59,35 @@ function defaultClause(field: FieldIR): string {
   return "";
 }
 
+/** The column's own options, in the order the engine's grammar wants them after DEFAULT: `CODEC(...) TTL ...`. */
+export function columnOptions(field: FieldIR): string {
+  return `${field.codec === undefined ? "" : ` CODEC(${field.codec.text})`}${field.ttl === undefined ? "" : ` TTL ${field.ttl.text}`}`;
+}
+
 export function columnDefinition(field: FieldIR, caps: StoreCapabilities): string {
-  return `${quoteIdent(field.column)} ${columnType(field, caps)}${defaultClause(field)}`;
+  return `${quoteIdent(field.column)} ${columnType(field, caps)}${defaultClause(field)}${columnOptions(field)}`;
+}
+
+/** `INDEX name expr TYPE type GRANULARITY n`, as in CREATE TABLE and ALTER TABLE ... ADD. */
+export function skipIndexDefinition(index: SkipIndexIR): string {
+  return `INDEX ${quoteIdent(index.name)} ${index.expression} TYPE ${index.type} GRANULARITY ${index.granularity}`;
+}
+
+/** `PROJECTION name (SELECT ...)`, as in CREATE TABLE and ALTER TABLE ... ADD. */
+export function projectionDefinition(projection: ProjectionIR): string {
+  return `PROJECTION ${quoteIdent(projection.name)} (${projection.select})`;
+}
+
+/** A setting's value as SQL: booleans as 1/0, which every server reads. */
+export function settingLiteral(value: TableSettingIR["value"]): string {
+  if (typeof value === "boolean") return value ? "1" : "0";
+  return typeof value === "number" ? String(value) : quoteString(value);
+}
+
+/** The table's SETTINGS: Igloo's own first, then the model's `@@settings`. */
+function tableSettings(model: ModelIR, caps: StoreCapabilities): string[] {
+  const own = caps.supportsInsertDeduplicationToken ? [`non_replicated_deduplication_window = ${DEDUP_WINDOW}`] : [];
+  return [...own, ...(model.settings ?? []).map((s) => `${s.name} = ${settingLiteral(s.value)}`)];
 }
 
 function columnOf(model: ModelIR, fieldName: string): string {
@@ -76,11 +103,22 @@ export function engineClause(model: ModelIR, caps: StoreCapabilities): string {
   const parts = [`ENGINE = ${engine}`];
   if (model.partitionBy) parts.push(`PARTITION BY ${model.partitionBy}`);
   parts.push(`ORDER BY ${orderBy}`);
-  if (caps.supportsInsertDeduplicationToken) parts.push(`SETTINGS non_replicated_deduplication_window = ${DEDUP_WINDOW}`);
+  if (model.ttl) parts.push(`TTL ${model.ttl.text}`);
+  const settings = tableSettings(model, caps);
+  if (settings.length > 0) parts.push(`SETTINGS ${settings.join(", ")}`);
   return parts.join("\n");
 }
 
+/**
+ * The model's table: its columns (each with its codec and TTL), then its data-skipping
+ * indexes and projections, then the engine with its keys, TTL and settings. Whether the
+ * engine has those options is checked before (runtime/plan/tableOptions.ts).
+ */
 export function createTableSql(model: ModelIR, caps: StoreCapabilities): string {
-  const columns = model.fields.map((f) => "  " + columnDefinition(f, caps));
-  return `CREATE TABLE IF NOT EXISTS ${quoteIdent(model.table)} (\n${columns.join(",\n")}\n)\n${engineClause(model, caps)}`;
+  const elements = [
+    ...model.fields.map((f) => columnDefinition(f, caps)),
+    ...(model.skipIndexes ?? []).map(skipIndexDefinition),
+    ...(model.projections ?? []).map(projectionDefinition),
+  ];
+  return `CREATE TABLE IF NOT EXISTS ${quoteIdent(model.table)} (\n${elements.map((e) => "  " + e).join(",\n")}\n)\n${engineClause(model, caps)}`;
 }

@@ -7,6 +7,7 @@
  * `system.columns` has no `comment` or `position`, and servers that cannot bind
  * parameters get the table's name matched here rather than spliced into SQL.
  */
+import { quoteIdent } from "./clickhouseSql.ts";
 import type { ColumnInfo, Store } from "./store.ts";
 
 type Introspected = Pick<Store, "query" | "capabilities">;
@@ -46,4 +47,35 @@ export async function describeTable(store: Introspected, table: string): Promise
   const mine = rows.filter((r) => r.table === table);
   if (mine.length === 0) return undefined;
   return mine.map((r) => ({ name: r.name, type: r.type, defaultExpression: r.default_expression, comment: r.comment }));
+}
+
+/**
+ * The engine's CREATE TABLE statement of each of `tables` that exists, by name: from
+ * `system.tables.create_table_query`, or `SHOW CREATE TABLE` on a server without that
+ * column. What runtime/store/tableDefinition.ts reads table options from.
+ */
+export async function createStatements(store: Introspected, tables: readonly string[]): Promise<Map<string, string>> {
+  const wanted = new Set(tables);
+  const statements = new Map<string, string>();
+  if (wanted.size === 0) return statements;
+  type Row = { name: string; create_table_query: string };
+  let rows: Row[] | undefined;
+  try {
+    ({ rows } = store.capabilities.supportsQueryParams
+      ? await store.query<Row>("SELECT name, create_table_query FROM system.tables WHERE database = currentDatabase() AND has({tables:Array(String)}, name)", { tables: [...wanted] })
+      : await store.query<Row>("SELECT name, create_table_query FROM system.tables WHERE database = currentDatabase()"));
+  } catch {
+    rows = undefined;
+  }
+  if (rows !== undefined) {
+    for (const row of rows) if (wanted.has(row.name) && row.create_table_query !== "") statements.set(row.name, row.create_table_query);
+    return statements;
+  }
+  const existing = new Set(await listTables(store));
+  for (const table of wanted) {
+    if (!existing.has(table)) continue;
+    const { rows: shown } = await store.query<{ statement: string }>(`SHOW CREATE TABLE ${quoteIdent(table)}`);
+    if (shown[0] !== undefined) statements.set(table, shown[0].statement);
+  }
+  return statements;
 }

@@ -79,6 +79,17 @@ export interface StoreCapabilities {
   readonly supportsInsertDeduplicationToken: boolean;
   /** `EXPLAIN AST`: the engine shows its parse tree of a statement without running it. */
   readonly supportsExplainAst: boolean;
+  /**
+   * Table options, each tried on a throwaway table (runtime/store/capabilities.ts): a table
+   * TTL (`@@ttl`), column TTLs (`@ttl`), column codecs (`@codec`), data-skipping indexes
+   * (`@@skipIndex`; 19.x servers only with allow_experimental_data_skipping_indices) and
+   * projections (`@@projection`).
+   */
+  readonly supportsTableTtl: boolean;
+  readonly supportsColumnTtl: boolean;
+  readonly supportsCodecs: boolean;
+  readonly supportsSkipIndexes: boolean;
+  readonly supportsProjections: boolean;
 }
 
 export interface InsertOptions {

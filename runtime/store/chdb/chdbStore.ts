@@ -213,7 +213,16 @@ export class ChdbStore implements Store {
       for (const statement of use) await writer.client.command({ query: statement });
       await setAll(writer, OUTPUT_SETTINGS);
       const w = writer;
-      const capabilities = options.capabilities ?? (await detectCapabilities(async (sql, params) => (await runQuery<Record<string, unknown>>(w, sql, params)).rows));
+      const capabilities =
+        options.capabilities ??
+        (await detectCapabilities(
+          async (sql, params) => (await runQuery<Record<string, unknown>>(w, sql, params)).rows,
+          // A refused probe leaves its failure in the session: flushed, as #onWriter does.
+          (sql) => w.client.command({ query: sql }).then(() => {}, async (error: unknown) => {
+            await flush(async (text) => JSON.stringify((await runQuery(w, text, undefined)).rows)).catch(() => {});
+            throw error;
+          }),
+        ));
       const locked = [...use, ...settingStatements({ ...OUTPUT_SETTINGS, ...readLimitSettings(options.limits) }), "SET readonly = 1"];
       for (let i = 0; i < Math.max(1, options.limits.concurrency); i++) {
         const session = new Session(options.path);

@@ -137,7 +137,7 @@ async function openReader(options: ClickHouseConnectOptions, main: ResolvedConne
 async function learnServer(client: ClickHouseClient): Promise<ServerFacts> {
   // The first statement authenticates: a wrong password fails here, not at ping.
   const knownSettings = new Set((await selectRows(client, "SELECT name FROM system.settings")).map((r) => String(r.name)));
-  const capabilities = await detectCapabilities((sql, params) => selectRows(client, sql, params));
+  const capabilities = await detectCapabilities((sql, params) => selectRows(client, sql, params), async (sql) => void (await client.command({ query: sql })));
   const [zone] = await selectRows(client, "SELECT timezone() AS tz");
   return {
     capabilities,
