@@ -66,7 +66,16 @@ async function endToEnd(build: string, env: Record<string, string>, key: string,
         }
       }),
     );
-    while (Number((await store.query<{ c: string }>("SELECT count() AS c FROM BenchEvent")).rows[0]!.c) - before < EVENTS) await Bun.sleep(50);
+    // Every acknowledged event must arrive: a run that stops short fails, naming the shortfall.
+    let stored = 0;
+    let progressAt = performance.now();
+    while (stored - before < EVENTS) {
+      const now = Number((await store.query<{ c: string }>("SELECT count() AS c FROM BenchEvent")).rows[0]!.c);
+      if (now !== stored) progressAt = performance.now();
+      stored = now;
+      if (performance.now() - progressAt > 60_000) throw new Error(`${fmt(EVENTS)} events acknowledged, ${fmt(stored - before)} stored after a minute without progress`);
+      await Bun.sleep(50);
+    }
     return EVENTS / ((performance.now() - t0) / 1000);
   } finally {
     await Promise.all(started.map((p) => p.stop()));
@@ -135,5 +144,5 @@ try {
   removeDir(dirname(project));
 }
 console.log(`\nIgloo production benchmark (${new Date().toISOString()}, ${navigator.hardwareConcurrency} cores, ${fmt(EVENTS)} events per run; Kafka 4.3.1, ClickHouse server ${"18.16"})`);
-for (const [name, value] of results) console.log(`${name.padEnd(48)} ${value}`);
+for (const [name, value] of results) console.log(`${name.padEnd(52)} ${value}`);
 process.exit(0);

@@ -7,7 +7,9 @@
  * stream in; the replica Igloo writes to is killed with kill -9, writes and reads go on on
  * the other (/ready and /metrics say which is up), it is started again and Igloo returns
  * to it; both replicas end with every acknowledged event exactly once. Drift on one
- * replica is reported by `igloo plan`.
+ * replica is reported by `igloo plan`. Batches of identical events are all stored (the
+ * servers have no insert tokens, and a replicated table would take the second for a
+ * repeat of the first).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -20,7 +22,7 @@ import { sharedKafka } from "./helpers/kafka.ts";
 
 const MODELS = `
 model ClusterEvent {
-  id     String
+  id     String @id
   userId String
   value  Float
 }
@@ -166,6 +168,22 @@ describe("a two-replica ClickHouse cluster: migrate, failover, exactly once", ()
       expect([...acked].filter((id) => !ids.has(id)).slice(0, 5)).toEqual([]);
       console.log(`replica ${i}: ${c} rows, ${u} distinct; ${acked.size} acknowledged (${killedAt} before the kill)`);
     }
+  });
+
+  test("identical batches of events are all stored, not taken for repeats", async () => {
+    const api = processes[1]!;
+    const headers = { authorization: `Bearer ${keys.ingest.key}`, "content-type": "application/json" };
+    // Five requests of the same twenty rows: rows alike, batches alike.
+    const before = Number((await countOn(0)).c);
+    const same = Array.from({ length: 20 }, () => ({ id: "same", userId: "u-same", value: 1 }));
+    for (let i = 0; i < 5; i++) {
+      const response = await fetch(`${api.url}/ingest/ClusterEvent`, { method: "POST", headers, body: JSON.stringify(same) });
+      expect(((await response.json()) as { accepted: number }).accepted).toBe(20);
+      // One batch each: the writer has written the last before the next is sent.
+      await eventually(async () => Number((await countOn(0)).c), (c) => c >= before + 20 * (i + 1), 30_000);
+    }
+    await Bun.sleep(500);
+    expect(Number((await countOn(0, "SELECT toString(count()) AS c, '' AS u FROM ClusterEvent WHERE id = 'same'")).c)).toBe(100);
   });
 
   test("drift on one replica is reported by igloo plan, naming the replica", async () => {

@@ -95,6 +95,8 @@ export interface StoreCapabilities {
 export interface InsertOptions {
   /** A retried insert with the same token is ignored by the engine. */
   readonly dedupToken?: string;
+  /** These rows were sent before and may be stored already (a replayed batch). */
+  readonly retry?: boolean;
 }
 
 export interface Store {

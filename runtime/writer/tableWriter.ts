@@ -223,7 +223,7 @@ export class TableWriter {
     if (replay && !this.#store.capabilities.supportsInsertDeduplicationToken && this.#options.idColumns?.length) {
       await this.#insertMissing(body, token);
     } else {
-      await this.#store.insertJsonEachRow(this.#options.table, body, { dedupToken: token });
+      await this.#store.insertJsonEachRow(this.#options.table, body, { dedupToken: token, retry: replay });
     }
   }
 
