@@ -13,8 +13,9 @@
  *   igloo_processes  one row per process and heartbeat (ReplacingMergeTree: merges keep
  *                    each process's latest): role, version, holds acknowledged, backlog.
  *
- * Every process polls the log once a second and beats its heart at the same time; `igloo
- * deploy` writes entries and waits for the heartbeats to say they were acted on. Polling a
+ * Every process polls the log once a second, and beats its heart when what it runs or
+ * holds changed, else every 3 s; `igloo deploy` writes entries and waits for the
+ * heartbeats to say they were acted on. Polling a
  * few rows a second per process costs the server nothing, and a process that starts later
  * reads the same log, so it can never miss a version or a hold.
  */

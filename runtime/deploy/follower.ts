@@ -18,8 +18,10 @@ export interface FollowerHooks {
   backlog?(): Promise<number>;
 }
 
-/** How often the log is read and the heartbeat sent. */
+/** How often the log is read. */
 export const POLL_MS = 1_000;
+/** How often a process that has nothing new to say beats its heart (LIVE_MS in rollout.ts allows for three missed). */
+const BEAT_MS = 3_000;
 /** A failed switch is tried again after this long (a function whose module throws at import, say, fixed by the next deploy). */
 const RETRY_MS = 10_000;
 
@@ -36,6 +38,7 @@ export class DeployFollower {
   #failedAt = 0;
   #backlog = -1;
   #beats = 0;
+  #beatAt = 0;
   /** Holds in force here, with the resumes of the writers they paused. */
   readonly #held = new Map<string, (() => Promise<void>)[]>();
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -82,9 +85,13 @@ export class DeployFollower {
     try {
       const entries = await this.#channel.read(this.#state.seq);
       if (entries.length > 0) this.#state = advance(this.#state, entries);
+      const before = `${this.#version} ${this.#error} ${[...this.#held.keys()].join(",")}`;
       await this.#syncHolds();
       await this.#switch();
-      if (this.#hooks.backlog && this.#beats++ % 5 === 0) this.#backlog = await this.#hooks.backlog().catch(() => -1);
+      // A change is reported at once (a deploy waits for it); otherwise every BEAT_MS.
+      const changed = `${this.#version} ${this.#error} ${[...this.#held.keys()].join(",")}` !== before;
+      if (!changed && Date.now() - this.#beatAt < BEAT_MS) return;
+      if (this.#hooks.backlog && this.#beats++ % 2 === 0) this.#backlog = await this.#hooks.backlog().catch(() => -1);
       await this.#beat();
     } catch (error) {
       // The server is away: the process runs on with what it has and tries again.
@@ -133,6 +140,7 @@ export class DeployFollower {
   }
 
   async #beat(): Promise<void> {
+    this.#beatAt = Date.now();
     await this.#channel.heartbeat({
       id: this.id,
       role: this.#role,

@@ -29,7 +29,7 @@ import type { Store } from "../store/store.ts";
 import { ViewManager } from "../views/viewManager.ts";
 import { DeployChannel, holdsAt, type ChannelState, type ProcessReport, type ProcessRole, type Release, type Target } from "./channel.ts";
 
-/** A process silent this long (heartbeats are every second) is taken for gone. */
+/** A process silent this long (it beats every 3 s, and at once on a change) is taken for gone. */
 export const LIVE_MS = 10_000;
 /** A hold lasts this long unless its deploy renews it, which it does every HOLD_RENEW_MS: one that died holds the writers no longer. */
 const HOLD_MS = 120_000;
