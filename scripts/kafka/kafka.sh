@@ -22,27 +22,11 @@ pom="$here/pom.xml"
 version="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$pom")"
 libs="$repo/.cache/kafka/$version/libs"
 
-die() {
-  echo "kafka.sh: $*" >&2
-  exit 1
-}
-
-need() {
-  command -v "$1" >/dev/null 2>&1 || die "$1 is not installed; $2"
-}
+# die, need, fetch_jars
+. "$repo/scripts/lib/jars.sh"
 
 fetch() {
-  # The marker is written last, so an interrupted copy is redone rather than trusted.
-  [ -f "$libs/.complete" ] && return 0
-  need java "the Kafka broker needs Java 17 or newer (apt-get install openjdk-17-jre-headless)."
-  need mvn "fetching the Kafka broker's jars needs Maven (apt-get install maven)."
-  rm -rf "$libs"
-  mkdir -p "$libs"
-  local log="$libs/../fetch.log"
-  mvn -B -f "$pom" dependency:copy-dependencies -DoutputDirectory="$libs" >"$log" 2>&1 ||
-    die "mvn could not fetch org.apache.kafka:kafka_2.13:$version into $libs (is Maven Central reachable?); last lines of $log:
-$(tail -n 30 "$log")"
-  touch "$libs/.complete"
+  fetch_jars "$pom" "$libs" "org.apache.kafka:kafka_2.13:$version"
 }
 
 java_cp() {

@@ -25,27 +25,11 @@ pom="$here/pom.xml"
 version="$(sed -n 's:.*<zookeeper.version>\(.*\)</zookeeper.version>.*:\1:p' "$pom")"
 libs="$repo/.cache/zookeeper/$version/libs"
 
-die() {
-  echo "zookeeper.sh: $*" >&2
-  exit 1
-}
-
-need() {
-  command -v "$1" >/dev/null 2>&1 || die "$1 is not installed; $2"
-}
+# die, need, fetch_jars
+. "$repo/scripts/lib/jars.sh"
 
 fetch() {
-  # The marker is written last, so an interrupted copy is redone rather than trusted.
-  [ -f "$libs/.complete" ] && return 0
-  need java "ZooKeeper needs Java (apt-get install openjdk-17-jre-headless)."
-  need mvn "fetching ZooKeeper's jars needs Maven (apt-get install maven)."
-  rm -rf "$libs"
-  mkdir -p "$libs"
-  local log="$libs/../fetch.log"
-  mvn -B -f "$pom" dependency:copy-dependencies -DoutputDirectory="$libs" >"$log" 2>&1 ||
-    die "mvn could not fetch org.apache.zookeeper:zookeeper:$version into $libs (is Maven Central reachable?); last lines of $log:
-$(tail -n 30 "$log")"
-  touch "$libs/.complete"
+  fetch_jars "$pom" "$libs" "org.apache.zookeeper:zookeeper:$version"
 }
 
 # Alive and not a zombie: a killed server may linger as one until its new parent reaps it.
