@@ -14,22 +14,33 @@ import { applyMigration, planMigration } from "../runtime/plan/migrations.ts";
 import { ClickHouseStore } from "../runtime/store/clickhouse/clickhouseStore.ts";
 import { EmbeddedLog } from "../runtime/stream/embedded/embeddedLog.ts";
 import { removeDir, tempDir } from "../scripts/lib/igloo.ts";
-import { serverUrl, sharedClickHouse } from "./helpers/clickhouseServer.ts";
+import { sharedClickHouse } from "./helpers/clickhouseServer.ts";
 
 const FILE = "datamodels/Opt.prisma";
 let counter = 0;
 const unique = (name: string) => `opt18_${name}_${process.pid}_${Date.now().toString(36)}_${counter++}`;
 
+/**
+ * A database of this test's own on the shared server: migrations and the pipeline create
+ * Igloo's own tables (igloo_dead_letters, igloo_migrations...), which in the shared
+ * database `igloo` would be another test's (e2e.production plans an empty one).
+ */
+const DATABASE = `opt18_${process.pid}`;
 let opened: Promise<ClickHouseStore> | undefined;
 function sharedStore(): Promise<ClickHouseStore> {
-  opened ??= sharedClickHouse().then((s) =>
-    ClickHouseStore.connect({ url: s.url, user: s.user, password: s.password, database: s.database, reader: { url: serverUrl(s, s.reader) } }),
-  );
+  opened ??= sharedClickHouse().then(async (s) => {
+    const admin = await ClickHouseStore.connect({ url: s.url, user: s.user, password: s.password, database: s.database });
+    await admin.exec(`CREATE DATABASE IF NOT EXISTS ${DATABASE}`);
+    await admin.close();
+    return await ClickHouseStore.connect({ url: s.url, user: s.user, password: s.password, database: DATABASE });
+  });
   return opened;
 }
 const dirs: string[] = [];
 afterAll(async () => {
-  await (await opened)?.close();
+  const store = await opened;
+  await store?.exec(`DROP DATABASE IF EXISTS ${DATABASE}`).catch(() => undefined);
+  await store?.close();
   dirs.forEach(removeDir);
 });
 
