@@ -30,7 +30,7 @@ import { hasParams, requireOneStatement, StoreError, type ColumnInfo, type Inser
 import { resolveConnection, type ClickHouseConnectOptions, type ResolvedConnection } from "./connectionOptions.ts";
 import { parseJsonResult, valueRewrites, type OutputEmulation } from "./jsonResult.ts";
 import { toStoreError, type ServerTarget } from "./serverErrors.ts";
-import { ClusterDdl } from "./clusterDdl.ts";
+import { checkCluster, ClusterDdl } from "./clusterDdl.ts";
 
 export type { ClickHouseConnectOptions, ClickHouseTlsFiles } from "./connectionOptions.ts";
 
@@ -151,25 +151,6 @@ async function learnServer(client: ClickHouseClient): Promise<ServerFacts> {
   };
 }
 
-/**
- * IGLOO_CLICKHOUSE_CLUSTER must name a cluster of this server's `remote_servers`. A
- * service that replicates by itself (ClickHouse Cloud's SharedMergeTree) wants no ON
- * CLUSTER and no Replicated engines: asked of the server, not assumed from its host name.
- */
-async function checkCluster(client: ClickHouseClient, name: string, url: string): Promise<void> {
-  const engines = new Set((await selectRows(client, "SELECT name FROM system.table_engines")).map((r) => String(r.name)));
-  if (engines.has("SharedMergeTree")) {
-    throw new StoreError(`IGLOO_CLICKHOUSE_CLUSTER is set, but the server at ${url} replicates its tables itself (it has SharedMergeTree, as ClickHouse Cloud does): unset IGLOO_CLICKHOUSE_CLUSTER there; its tables are replicated without ON CLUSTER`);
-  }
-  const clusters = (await selectRows(client, "SELECT DISTINCT cluster FROM system.clusters")).map((r) => String(r.cluster));
-  if (!clusters.includes(name)) {
-    throw new StoreError(
-      `IGLOO_CLICKHOUSE_CLUSTER is \`${name}\`, which the server at ${url} does not know (its remote_servers: ${clusters.length > 0 ? clusters.join(", ") : "none"}). ` +
-        "Name one of them, or configure the cluster (remote_servers, macros shard and replica, zookeeper, distributed_ddl) on every replica.",
-    );
-  }
-}
-
 export class ClickHouseStore implements Store {
   /** A server works on several reads at once while each waits on the network. */
   readonly backgroundReads = 4;
@@ -206,7 +187,7 @@ export class ClickHouseStore implements Store {
       const ping = await client.ping();
       if (!ping.success) throw ping.error;
       const facts = await learnServer(client);
-      if (options.cluster !== undefined) await checkCluster(client, typeof options.cluster === "string" ? options.cluster : options.cluster.cluster, connection.url);
+      if (options.cluster !== undefined) await checkCluster((sql) => selectRows(client, sql), typeof options.cluster === "string" ? options.cluster : options.cluster.cluster, connection.url);
       if (options.reader) reader = await openReader(options.reader, connection, options.readConcurrency ?? 4);
       return new ClickHouseStore(client, target, connection.database, facts, reader, options.cluster);
     } catch (error) {

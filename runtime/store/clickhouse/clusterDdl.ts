@@ -18,6 +18,7 @@
  * whenever it is made: `CREATE TABLE IF NOT EXISTS` run again for a replica that lost its
  * table makes it a replica of the others again, not a table of its own.
  */
+import { StoreError } from "../store.ts";
 
 const IDENT = String.raw`(?:\x60(?:[^\x60\\]|\\.)*\x60|[A-Za-z_][A-Za-z0-9_]*)`;
 const HEAD = new RegExp(
@@ -76,5 +77,24 @@ export class ClusterDdl {
       });
     }
     return out;
+  }
+}
+
+/**
+ * IGLOO_CLICKHOUSE_CLUSTER must name a cluster of this server's `remote_servers`. A
+ * service that replicates by itself (ClickHouse Cloud's SharedMergeTree) wants no ON
+ * CLUSTER and no Replicated engines: asked of the server, not assumed from its host name.
+ */
+export async function checkCluster(query: (sql: string) => Promise<Record<string, unknown>[]>, name: string, url: string): Promise<void> {
+  const engines = new Set((await query("SELECT name FROM system.table_engines")).map((r) => String(r.name)));
+  if (engines.has("SharedMergeTree")) {
+    throw new StoreError(`IGLOO_CLICKHOUSE_CLUSTER is set, but the server at ${url} replicates its tables itself (it has SharedMergeTree, as ClickHouse Cloud does): unset IGLOO_CLICKHOUSE_CLUSTER there; its tables are replicated without ON CLUSTER`);
+  }
+  const clusters = (await query("SELECT DISTINCT cluster FROM system.clusters")).map((r) => String(r.cluster));
+  if (!clusters.includes(name)) {
+    throw new StoreError(
+      `IGLOO_CLICKHOUSE_CLUSTER is \`${name}\`, which the server at ${url} does not know (its remote_servers: ${clusters.length > 0 ? clusters.join(", ") : "none"}). ` +
+        "Name one of them, or configure the cluster (remote_servers, macros shard and replica, zookeeper, distributed_ddl) on every replica.",
+    );
   }
 }
