@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { ClickHouseStore } from "../runtime/store/clickhouse/clickhouseStore.ts";
+import { ReplicaStore } from "../runtime/store/clickhouse/replicaStore.ts";
 import { serverUrl } from "./helpers/clickhouseServer.ts";
 import { startClickHouseCluster, type ClickHouseCluster } from "./helpers/clickhouseCluster.ts";
 import { IGLOO, createKey, eventually, initProject, removeDir, startIgloo, type DevProcess } from "./helpers/igloo.ts";
@@ -193,5 +194,26 @@ describe("a two-replica ClickHouse cluster: migrate, failover, exactly once", ()
     expect(plan.code).toBe(2);
     expect(plan.out).toMatch(new RegExp(`igloo_dead_letters: the table was dropped \\(on replica 127\\.0\\.0\\.1:${cluster.replicas[1]!.port}\\)`));
     expect(plan.out).not.toMatch(new RegExp(`on replica 127\\.0\\.0\\.1:${cluster.replicas[0]!.port}`));
+  });
+
+  test("a table made while a replica is down: Igloo goes on after its wait, and the replica makes the table when it is back", async () => {
+    const store = await ReplicaStore.connect(
+      cluster.replicas.map((r) => ({ url: r.url, user: r.user, password: r.password, database: r.database, cluster: cluster.name, clusterDdlWaitSeconds: 3 })),
+    );
+    try {
+      await cluster.replicas[1]!.kill();
+      const began = performance.now();
+      await store.exec("CREATE TABLE IF NOT EXISTS ClusterLate (k UInt32) ENGINE = MergeTree ORDER BY k");
+      const waited = performance.now() - began;
+      expect(store.health().map((h) => h.up)).toEqual([true, true]);
+      await store.insertJsonEachRow("ClusterLate", new TextEncoder().encode('{"k":1}\n{"k":2}'));
+      await cluster.replicas[1]!.start();
+      const late = async () => (await replicaStores[1]!.query<{ engine: string }>("SELECT engine FROM system.tables WHERE database = 'igloo' AND name = 'ClusterLate'").catch(() => ({ rows: [] }))).rows;
+      expect(await eventually(late, (rows) => rows.length === 1, 60_000)).toEqual([{ engine: "ReplicatedMergeTree" }]);
+      await eventually(async () => Number((await replicaStores[1]!.query<{ c: string }>("SELECT count() AS c FROM ClusterLate")).rows[0]!.c), (c) => c === 2, 60_000);
+      console.log(`CREATE TABLE ON CLUSTER with a replica down returned after ${Math.round(waited)} ms; the replica made it and fetched its rows after its restart`);
+    } finally {
+      await store.close();
+    }
   });
 });

@@ -42,6 +42,8 @@ export interface ClickHouseStoreOptions extends ClickHouseConnectOptions {
    * (clusterDdl.ts). The replicas of a ReplicaStore share one ClusterDdl.
    */
   readonly cluster?: string | ClusterDdl;
+  /** How long an ON CLUSTER statement waits for a replica that is down (default 30 s). */
+  readonly clusterDdlWaitSeconds?: number;
   /** Reads at once (connections of the query user). */
   readonly readConcurrency?: number;
 }
@@ -58,7 +60,7 @@ const READER_HINT =
 
 type Settings = Record<string, string | number>;
 
-/** How long an ON CLUSTER statement waits for a replica that is down (#clusterCommand). */
+/** How long an ON CLUSTER statement waits for a replica that is down (#clusterCommand), unless told. */
 const DDL_WAIT_S = 30;
 
 /** What the adapter learnt about the server at connect, beyond the seam's capabilities. */
@@ -165,9 +167,12 @@ export class ClickHouseStore implements Store {
   /** Ids of the reads running now, to cancel at close. */
   readonly #running = new Set<string>();
   readonly #cluster: ClusterDdl | undefined;
+  readonly #ddlWaitSeconds: number;
 
-  private constructor(client: ClickHouseClient, target: ServerTarget, database: string, facts: ServerFacts, reader: Reader | undefined, cluster: string | ClusterDdl | undefined) {
+  private constructor(client: ClickHouseClient, target: ServerTarget, database: string, facts: ServerFacts, reader: Reader | undefined, options: ClickHouseStoreOptions) {
+    const { cluster } = options;
     this.#cluster = typeof cluster === "string" ? new ClusterDdl(cluster, database) : cluster;
+    this.#ddlWaitSeconds = options.clusterDdlWaitSeconds ?? DDL_WAIT_S;
     this.#client = client;
     this.#target = target;
     this.database = database;
@@ -189,7 +194,7 @@ export class ClickHouseStore implements Store {
       const facts = await learnServer(client);
       if (options.cluster !== undefined) await checkCluster((sql) => selectRows(client, sql), typeof options.cluster === "string" ? options.cluster : options.cluster.cluster, connection.url);
       if (options.reader) reader = await openReader(options.reader, connection, options.readConcurrency ?? 4);
-      return new ClickHouseStore(client, target, connection.database, facts, reader, options.cluster);
+      return new ClickHouseStore(client, target, connection.database, facts, reader, options);
     } catch (error) {
       await client.close().catch(() => {});
       throw toStoreError(error, `cannot connect to ClickHouse at ${connection.url}`, target);
@@ -225,13 +230,13 @@ export class ClickHouseStore implements Store {
   }
 
   /**
-   * An ON CLUSTER statement waits for every replica, at most DDL_WAIT_S for one that is
+   * An ON CLUSTER statement waits for every replica, at most DDL_WAIT_S (or as configured) for one that is
    * down; the server has then run it on those that are up and queued it for the others,
    * which run it when they return (TIMEOUT_EXCEEDED, "going to execute the query in
    * background"): done, as far as Igloo is concerned.
    */
   async #clusterCommand(query: string, bound: Record<string, unknown> | undefined): Promise<void> {
-    const settings = known({ distributed_ddl_task_timeout: DDL_WAIT_S }, this.#facts.knownSettings);
+    const settings = known({ distributed_ddl_task_timeout: this.#ddlWaitSeconds }, this.#facts.knownSettings);
     try {
       await this.#client.command({ query, clickhouse_settings: settings, ...(bound ? { query_params: bound } : {}) });
     } catch (error) {
