@@ -182,3 +182,34 @@ test("table options reach the table through a deploy: a skip index and a codec, 
   expect(codec).toBe("CODEC(Delta(8), ZSTD(3))");
   expect((await rollout(store, v5, options)).unchanged).toBe(true);
 });
+
+test("a process that cannot switch fails the deploy, and every process is sent back to the version before", async () => {
+  const channel = new DeployChannel(store);
+  const before = (await channel.state()).target!;
+  // A third worker whose switch fails, as a function module that throws at import would.
+  const broken = new DeployFollower(channel, "worker", await channel.state(), before.worker, {
+    switchTo: async (r) => {
+      throw new Error(`functions/boom.ts: loading the module threw (version ${r.version})`);
+    },
+    pause: async () => async () => {},
+  }, logger);
+  await broken.start();
+  try {
+    const text = `model ${MODEL} {\n  id String\n  device String\n  value BigInt @codec("Delta, ZSTD(3)")\n  note String?\n  @@skipIndex(name: "idx_device", expr: "device", type: "bloom_filter(0.01)", granularity: 4)\n}\n`;
+    const v6 = releaseOf({ models: parseModels([{ path: "datamodels/m.prisma", text }]).models.models, views: parsed.views, functions: [], dashboards: {} }, { version: 0, createdAt: new Date().toISOString(), by: "test" });
+    const lines: string[] = [];
+    const failed = await rollout(store, v6, { check: false, allowDestructive: false, keepColumns: false, waitMs: 10_000, say: (line) => lines.push(line) }).catch((error: unknown) => error);
+    expect(failed).toMatchObject({ code: "E_DEPLOY_SWITCH", message: expect.stringContaining("loading the module threw") });
+    expect(lines).toContain(`deploy failed; the processes were told to go back to version ${before.worker}.`);
+    expect((await channel.state()).target).toEqual(before);
+    // The two healthy workers went back too, and run on: ingest is written.
+    const back = async () => (await channel.processes(10_000)).filter((p) => p.id !== broken.id).map((p) => p.version);
+    while ((await back()).some((v) => v !== before.worker)) await Bun.sleep(100);
+    const rows = async () => Number((await store.query<{ c: string }>(`SELECT count() AS c FROM ${MODEL} WHERE id = 'after-failed-deploy'`)).rows[0]!.c);
+    await workers[0]!.pipeline.use(MODEL, (target) => ingest(streams[0]!, target, [{ id: "after-failed-deploy", device: "d-0", value: 1 }]));
+    for (const { pipeline } of workers) expect(await pipeline.drain(30_000)).toBe(true);
+    expect(await rows()).toBe(1);
+  } finally {
+    await broken.stop();
+  }
+});
