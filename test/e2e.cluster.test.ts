@@ -78,6 +78,8 @@ describe("a two-replica ClickHouse cluster: migrate, failover, exactly once", ()
     await Promise.all(senders);
     await Promise.all(processes.map((p) => (p.proc.exitCode === null ? p.stop() : Promise.resolve(0))));
     for (const store of replicaStores) await store.close().catch(() => undefined);
+    // Its own cluster: stopped here, not left to run beside the tests after it.
+    await cluster?.stop();
     if (project) removeDir(dirname(project));
   });
 

@@ -37,9 +37,16 @@ export function initProject(prefix: string): string {
   return dir;
 }
 
-let nextPort = 20000 + Math.floor(Math.random() * 20000);
+/**
+ * Listening ports for tests come from below the kernel's ephemeral range (32768 and up on
+ * Linux): a port picked there can be taken, between the probe and the server's bind, as
+ * the local port of any outgoing connection (a test's flake: "port ... already in use").
+ */
+export const PORT_RANGE = { from: 20000, to: 32700 } as const;
+let nextPort = PORT_RANGE.from + Math.floor(Math.random() * (PORT_RANGE.to - PORT_RANGE.from));
 export function freePort(): number {
   for (;;) {
+    if (nextPort >= PORT_RANGE.to) nextPort = PORT_RANGE.from;
     const port = nextPort++;
     try {
       const probe = Bun.listen({ hostname: "127.0.0.1", port, socket: { data() {} } });

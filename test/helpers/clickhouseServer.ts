@@ -11,7 +11,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO, removeDir, tempDir } from "../../scripts/lib/igloo.ts";
+import { PORT_RANGE, REPO, removeDir, tempDir } from "../../scripts/lib/igloo.ts";
 
 export const CLICKHOUSE_SCRIPT = join(REPO, "scripts", "clickhouse", "clickhouse.sh");
 
@@ -80,7 +80,8 @@ function portFree(port: number): boolean {
 /** A port whose successors (native TCP, HTTPS) are free too. */
 export function freePorts(): number {
   for (let attempt = 0; attempt < 200; attempt++) {
-    const port = 20000 + Math.floor(Math.random() * 40000);
+    // Below the ephemeral range, as freePort (scripts/lib/igloo.ts) says why.
+    const port = PORT_RANGE.from + Math.floor(Math.random() * (PORT_RANGE.to - PORT_RANGE.from - 3));
     if (portFree(port) && portFree(port + 1) && portFree(port + 2)) return port;
   }
   throw new Error("no three free TCP ports in a row for a ClickHouse server on 127.0.0.1");
