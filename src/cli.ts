@@ -18,7 +18,7 @@ import { isProject, loadProject } from "../conventions/project.ts";
 import { readViewDescriptions, writeProjectLib } from "./generate/projectLib.ts";
 import { runPlan } from "./commands/migrate.ts";
 import { startProduction } from "./commands/start.ts";
-import { deployProject, deploymentStatus, formatRollout, formatStatus, rollbackProject } from "./commands/deploy.ts";
+import { deployProject, deploymentStatus, formatRollout, formatStatus, rollbackProject, type DeployOptions } from "./commands/deploy.ts";
 import { generateKey, isRole } from "../runtime/server/auth.ts";
 import { loadLimits } from "./config.ts";
 
@@ -276,17 +276,22 @@ const deployArgs = {
   "wait-ms": { type: "string", description: "How long each step waits for the running processes (default 60000)" },
 } as const;
 
+/** What deploy and rollback take from their flags; output goes to the terminal. */
+function deployOptions(args: { "allow-destructive"?: boolean; "wait-ms"?: string }, check: boolean): DeployOptions {
+  return {
+    check,
+    allowDestructive: args["allow-destructive"] === true,
+    ...(args["wait-ms"] ? { waitMs: intSetting("--wait-ms", args["wait-ms"], undefined, 60_000) } : {}),
+    say: (line) => console.log(line),
+  };
+}
+
 const deploy = defineCommand({
   meta: { name: "deploy", description: "Check the project, migrate the live database online and switch the running processes to it" },
   args: { check: { type: "boolean", description: "Only print the plan; exit 1 when it is destructive or the database drifted" }, ...deployArgs },
   run: guarded(async ({ args }) => {
     const check = args.check === true;
-    const report = await deployProject(process.cwd(), {
-      check,
-      allowDestructive: args["allow-destructive"] === true,
-      ...(args["wait-ms"] ? { waitMs: intSetting("--wait-ms", args["wait-ms"], undefined, 60_000) } : {}),
-      say: (line) => console.log(line),
-    });
+    const report = await deployProject(process.cwd(), deployOptions(args, check));
     console.log(formatRollout(report, check));
     if (check && (report.plan.destructive || report.plan.drift.length > 0)) process.exit(1);
   }),
@@ -296,12 +301,7 @@ const rollback = defineCommand({
   meta: { name: "rollback", description: "Return the running processes to the version deployed before this one" },
   args: deployArgs,
   run: guarded(async ({ args }) => {
-    const report = await rollbackProject(process.cwd(), {
-      check: false,
-      allowDestructive: args["allow-destructive"] === true,
-      ...(args["wait-ms"] ? { waitMs: intSetting("--wait-ms", args["wait-ms"], undefined, 60_000) } : {}),
-      say: (line) => console.log(line),
-    });
+    const report = await rollbackProject(process.cwd(), deployOptions(args, false));
     console.log(formatRollout(report, false));
   }),
 });

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { Logger } from "../runtime/observability/logger.ts";
 import type { ReadLimits, Store } from "../runtime/store/store.ts";
 import type { Stream } from "../runtime/stream/stream.ts";
-import type { ProductionConfig } from "./config.ts";
+import { loadConfig, type ProductionConfig } from "./config.ts";
 import { IglooError } from "../conventions/errors.ts";
 
 export interface Engines {
@@ -65,6 +65,19 @@ export async function openStore(config: ProductionConfig, options: { reads?: boo
   return await ReplicaStore.connect(urls.map(replica), (health) =>
     options.logger?.warn(`ClickHouse replicas: ${health.map((h) => `${h.replica} ${h.up ? "up" : "DOWN"}${h.current ? " (in use)" : ""}`).join(", ")}`),
   );
+}
+
+/**
+ * Igloo's own ClickHouse store for a command run in `dir` (plan, migrate, deploy, rollback,
+ * status): only IGLOO_CLICKHOUSE_URL is required. Closed when `work` is done.
+ */
+export async function withStore<T>(dir: string, work: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openStore(loadConfig(dir, process.env, ["IGLOO_CLICKHOUSE_URL"]));
+  try {
+    return await work(store);
+  } finally {
+    await store.close();
+  }
 }
 
 function splitUrls(text: string): string[] {

@@ -22,7 +22,7 @@
  * goes back to the previous version, which the schema still serves (steps 1-3 only add).
  */
 import { IglooError } from "../../conventions/errors.ts";
-import { formatPlan, planMigration, recordMigration, type MigrationPlan } from "../plan/migrations.ts";
+import { formatPlan, planMigration, recordMigration, refuseUnsafePlan, type MigrationPlan } from "../plan/migrations.ts";
 import { prepareTypeChanges } from "../plan/convertible.ts";
 import type { Change } from "../plan/plan.ts";
 import type { Store } from "../store/store.ts";
@@ -58,12 +58,17 @@ export interface RolloutReport {
   readonly ms: number;
 }
 
-/** The plan for a release: with `keepColumns`, columns it lacks stay (and are not destructive). */
-async function planRelease(store: Store, release: Release, keepColumns: boolean): Promise<MigrationPlan> {
+/**
+ * The plan for a release, from one look at the live schema: with `keepColumns`, the
+ * columns it lacks stay (and are not destructive); they are returned as `kept`.
+ */
+type DropColumn = Extract<Change, { kind: "drop_column" }>;
+
+async function planRelease(store: Store, release: Release, keepColumns: boolean): Promise<{ plan: MigrationPlan; kept: readonly DropColumn[] }> {
   const plan = await planMigration(store, release.models, release.views, await new ViewManager(store).attach());
-  if (!keepColumns) return plan;
+  if (!keepColumns) return { plan, kept: [] };
   const changes = plan.changes.filter((c) => c.kind !== "drop_column");
-  return { ...plan, changes, destructive: changes.some((c) => c.destructive) };
+  return { plan: { ...plan, changes, destructive: changes.some((c) => c.destructive) }, kept: plan.changes.filter((c): c is DropColumn => c.kind === "drop_column") };
 }
 
 export async function rollout(store: Store, release: Release, options: RolloutOptions): Promise<RolloutReport> {
@@ -73,22 +78,14 @@ export async function rollout(store: Store, release: Release, options: RolloutOp
   const current = state.target;
   const version = release.version > 0 ? release.version : Math.max(0, ...state.releases.keys()) + 1;
   const next: Release = { ...release, version };
-  const plan = await planRelease(store, next, options.keepColumns);
-  const kept = options.keepColumns ? (await planRelease(store, next, false)).changes.filter((c) => c.kind === "drop_column") : [];
+  const { plan, kept } = await planRelease(store, next, options.keepColumns);
   const text = [formatPlan(plan), ...kept.map((c) => `  = keep column ${c.table}.${c.column} (not in version ${version}; rows it writes leave it to its DEFAULT)`)].join("\n");
   const running = current === undefined ? undefined : state.releases.get(current.worker);
   const unchanged = current !== undefined && current.ingest === current.worker && running?.hash === next.hash && plan.changes.length === 0 && plan.views.length === 0;
   const report = (switched = { worker: 0, ingest: 0 }): RolloutReport => ({ plan, text, version: unchanged ? current!.worker : version, unchanged, switched, ms: Math.round(performance.now() - began) });
   if (options.check || unchanged) return report();
 
-  if (plan.drift.length > 0) {
-    throw new IglooError("E_DRIFT", `${text}\nRefusing to deploy over a database that changed outside Igloo.`, {
-      hint: "Bring the listed tables back to what the last migration left, or change the project to match them.",
-    });
-  }
-  if (plan.destructive && !options.allowDestructive) {
-    throw new IglooError("E_DESTRUCTIVE", `${text}\nNothing was deployed.`, { hint: "Re-run with --allow-destructive to apply changes that drop or rewrite data." });
-  }
+  refuseUnsafePlan(plan, text, { allowDestructive: options.allowDestructive, refusing: "Refusing to deploy over a database that changed outside Igloo.", nothing: "Nothing was deployed." });
   refuseBeside(state);
 
   const steps = new DeploySteps(channel, state.seq, options);

@@ -124,6 +124,21 @@ export function formatPlan(plan: MigrationPlan): string {
   return lines.join("\n");
 }
 
+/**
+ * Refuses a plan over a database that drifted, and one that drops or rewrites data unless
+ * allowed: `igloo migrate` and `igloo deploy` say the same, each in its own words.
+ */
+export function refuseUnsafePlan(plan: MigrationPlan, text: string, options: { allowDestructive: boolean; refusing: string; nothing: string }): void {
+  if (plan.drift.length > 0) {
+    throw new IglooError("E_DRIFT", `${text}\n${options.refusing}`, {
+      hint: "Bring the listed tables back to what the last migration left, or change the project to match them.",
+    });
+  }
+  if (plan.destructive && !options.allowDestructive) {
+    throw new IglooError("E_DESTRUCTIVE", `${text}\n${options.nothing}`, { hint: "Re-run with --allow-destructive to apply changes that drop or rewrite data." });
+  }
+}
+
 /** Applies the table changes and records the resulting schema; views are applied by the caller. */
 export async function applyMigration(store: Store, plan: MigrationPlan, models: readonly ModelIR[]): Promise<void> {
   for (const change of await prepareTypeChanges(store, plan.changes)) await store.exec(change.sql);

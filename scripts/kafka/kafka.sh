@@ -22,8 +22,8 @@ pom="$here/pom.xml"
 version="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$pom")"
 libs="$repo/.cache/kafka/$version/libs"
 
-# die, need, fetch_jars
-. "$repo/scripts/lib/jars.sh"
+# die, need, fetch_jars, alive, watch_owner, stop_server
+. "$repo/scripts/lib/javaServer.sh"
 
 fetch() {
   fetch_jars "$pom" "$libs" "org.apache.kafka:kafka_2.13:$version"
@@ -98,16 +98,7 @@ EOF
     -cp "$libs/*" kafka.Kafka "$dir/server.properties" >>"$dir/kafka.log" 2>&1 </dev/null &
   local pid=$!
   echo "$pid" >"$dir/kafka.pid"
-  if [ -n "${IGLOO_KAFKA_OWNER_PID:-}" ]; then
-    local owner="$IGLOO_KAFKA_OWNER_PID"
-    nohup bash -c '
-      while kill -0 "$0" 2>/dev/null && kill -0 "$1" 2>/dev/null; do sleep 1; done
-      kill -0 "$0" 2>/dev/null && exit 0 # the broker was stopped, its owner cleans up
-      kill -9 "$1" 2>/dev/null
-      while kill -0 "$1" 2>/dev/null; do sleep 0.1; done
-      rm -rf "$2"
-    ' "$owner" "$pid" "$dir" >/dev/null 2>&1 </dev/null &
-  fi
+  if [ -n "${IGLOO_KAFKA_OWNER_PID:-}" ]; then watch_owner "$IGLOO_KAFKA_OWNER_PID" "$pid" "$dir"; fi
 
   local deadline=$((SECONDS + ${IGLOO_KAFKA_START_TIMEOUT:-90}))
   until answers_metadata "$port"; do
@@ -124,22 +115,6 @@ $(tail -n 40 "$dir/kafka.log")"
   done
 }
 
-stop() {
-  local dir="$1" pid
-  [ -f "$dir/kafka.pid" ] || return 0
-  pid="$(cat "$dir/kafka.pid")"
-  if kill -0 "$pid" 2>/dev/null; then
-    kill "$pid" 2>/dev/null || true
-    # A controlled shutdown takes a few seconds; past that, nothing is worth waiting for.
-    for _ in $(seq 1 100); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -9 "$pid" 2>/dev/null || true
-  fi
-  rm -f "$dir/kafka.pid"
-}
-
 case "${1:-}" in
   fetch) fetch ;;
   start)
@@ -148,7 +123,8 @@ case "${1:-}" in
     ;;
   stop)
     [ "$#" -eq 2 ] || die "usage: kafka.sh stop <dir>"
-    stop "$2"
+    # A controlled shutdown takes a few seconds; past 10 s, nothing is worth waiting for.
+    stop_server "$2/kafka.pid" TERM
     ;;
   *) die "usage: kafka.sh fetch | start <dir> <port> [<controller-port>] | stop <dir>" ;;
 esac

@@ -25,19 +25,11 @@ pom="$here/pom.xml"
 version="$(sed -n 's:.*<zookeeper.version>\(.*\)</zookeeper.version>.*:\1:p' "$pom")"
 libs="$repo/.cache/zookeeper/$version/libs"
 
-# die, need, fetch_jars
-. "$repo/scripts/lib/jars.sh"
+# die, need, fetch_jars, alive, watch_owner, stop_server
+. "$repo/scripts/lib/javaServer.sh"
 
 fetch() {
   fetch_jars "$pom" "$libs" "org.apache.zookeeper:zookeeper:$version"
-}
-
-# Alive and not a zombie: a killed server may linger as one until its new parent reaps it.
-alive() {
-  kill -0 "$1" 2>/dev/null || return 1
-  local state
-  state="$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null || true)"
-  [ "$state" != "Z" ]
 }
 
 # Asks the four-letter word `srvr`: `ruok` answers "imok" as soon as the port is open, but
@@ -81,16 +73,7 @@ EOF
     -cp "$libs/*" org.apache.zookeeper.server.quorum.QuorumPeerMain "$dir/zoo.cfg" >>"$dir/zookeeper.log" 2>&1 </dev/null &
   local pid=$!
   echo "$pid" >"$dir/zookeeper.pid"
-  if [ -n "${IGLOO_ZOOKEEPER_OWNER_PID:-}" ]; then
-    local owner="$IGLOO_ZOOKEEPER_OWNER_PID"
-    nohup bash -c '
-      while kill -0 "$0" 2>/dev/null && kill -0 "$1" 2>/dev/null; do sleep 1; done
-      kill -0 "$0" 2>/dev/null && exit 0 # the server was stopped or killed on purpose
-      kill -9 "$1" 2>/dev/null
-      while kill -0 "$1" 2>/dev/null; do sleep 0.1; done
-      rm -rf "$2"
-    ' "$owner" "$pid" "$dir" >/dev/null 2>&1 </dev/null &
-  fi
+  if [ -n "${IGLOO_ZOOKEEPER_OWNER_PID:-}" ]; then watch_owner "$IGLOO_ZOOKEEPER_OWNER_PID" "$pid" "$dir"; fi
 
   local deadline=$((SECONDS + ${IGLOO_ZOOKEEPER_START_TIMEOUT:-60}))
   until serving "$port"; do
@@ -107,23 +90,6 @@ $(tail -n 40 "$dir/zookeeper.log")"
   done
 }
 
-stop() { # dir signal
-  local dir="$1" signal="$2" pid
-  [ -f "$dir/zookeeper.pid" ] || return 0
-  pid="$(cat "$dir/zookeeper.pid")"
-  if alive "$pid"; then
-    kill "-$signal" "$pid" 2>/dev/null || true
-    # ZooKeeper stops in well under a second; past 10 s, nothing is worth waiting for.
-    for _ in $(seq 1 100); do
-      alive "$pid" || break
-      sleep 0.1
-    done
-    kill -9 "$pid" 2>/dev/null || true
-    while alive "$pid"; do sleep 0.05; done
-  fi
-  rm -f "$dir/zookeeper.pid"
-}
-
 case "${1:-}" in
   fetch) fetch ;;
   start)
@@ -132,11 +98,11 @@ case "${1:-}" in
     ;;
   stop)
     [ "$#" -eq 2 ] || die "usage: zookeeper.sh stop <dir>"
-    stop "$2" TERM
+    stop_server "$2/zookeeper.pid" TERM
     ;;
   kill)
     [ "$#" -eq 2 ] || die "usage: zookeeper.sh kill <dir>"
-    stop "$2" KILL
+    stop_server "$2/zookeeper.pid" KILL
     ;;
   *) die "usage: zookeeper.sh fetch | start <dir> <port> | stop <dir> | kill <dir>" ;;
 esac

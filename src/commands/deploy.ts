@@ -11,9 +11,7 @@ import { isProject } from "../../conventions/project.ts";
 import { DeployChannel, type ProcessReport } from "../../runtime/deploy/channel.ts";
 import { LIVE_MS, rollout, type RolloutReport } from "../../runtime/deploy/rollout.ts";
 import { DashboardFolder } from "../../runtime/server/dashboards.ts";
-import type { Store } from "../../runtime/store/store.ts";
-import { loadConfig } from "../config.ts";
-import { openStore } from "../engines.ts";
+import { withStore } from "../engines.ts";
 import { DASHBOARDS_DIR, releaseOf } from "../manifest.ts";
 import { CheckFailedError } from "./build.ts";
 import { checkProject, formatCheckSummary } from "./check.ts";
@@ -27,15 +25,6 @@ export interface DeployOptions {
 }
 
 const DEFAULT_WAIT_MS = 60_000;
-
-async function withStore<T>(dir: string, work: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openStore(loadConfig(dir, process.env, ["IGLOO_CLICKHOUSE_URL"]));
-  try {
-    return await work(store);
-  } finally {
-    await store.close();
-  }
-}
 
 function deployer(): string {
   let user = "unknown";

@@ -9,15 +9,13 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { ModelIR } from "../../conventions/datamodels/ir.ts";
-import { IglooError } from "../../conventions/errors.ts";
 import { loadProjectOrThrow } from "../../conventions/project.ts";
 import type { ViewIR } from "../../conventions/views/ir.ts";
-import { applyMigration, formatPlan, planMigration, type MigrationPlan } from "../../runtime/plan/migrations.ts";
+import { applyMigration, formatPlan, planMigration, refuseUnsafePlan, type MigrationPlan } from "../../runtime/plan/migrations.ts";
 import { ViewManager } from "../../runtime/views/viewManager.ts";
 import { DeployChannel } from "../../runtime/deploy/channel.ts";
 import { DeploySteps } from "../../runtime/deploy/rollout.ts";
-import { loadConfig } from "../config.ts";
-import { openStore } from "../engines.ts";
+import { withStore } from "../engines.ts";
 import { MANIFEST_FILE, readManifest } from "../manifest.ts";
 
 function deployable(dir: string): { models: readonly ModelIR[]; views: readonly ViewIR[] } {
@@ -26,20 +24,12 @@ function deployable(dir: string): { models: readonly ModelIR[]; views: readonly 
 
 export async function runPlan(dir: string, options: { apply: boolean; allowDestructive: boolean }): Promise<MigrationPlan & { text: string }> {
   const { models, views } = deployable(dir);
-  const store = await openStore(loadConfig(dir, process.env, ["IGLOO_CLICKHOUSE_URL"]));
-  try {
+  return await withStore(dir, async (store) => {
     const manager = new ViewManager(store);
     const plan = await planMigration(store, models, views, await manager.attach());
     const text = formatPlan(plan);
     if (!options.apply) return { ...plan, text };
-    if (plan.drift.length > 0) {
-      throw new IglooError("E_DRIFT", `${text}\nRefusing to migrate a database that changed outside Igloo.`, {
-        hint: "Bring the listed tables back to what the last migration left, or change the project to match them.",
-      });
-    }
-    if (plan.destructive && !options.allowDestructive) {
-      throw new IglooError("E_DESTRUCTIVE", `${text}\nNothing was applied.`, { hint: "Re-run with --allow-destructive to apply changes that drop or rewrite data." });
-    }
+    refuseUnsafePlan(plan, text, { allowDestructive: options.allowDestructive, refusing: "Refusing to migrate a database that changed outside Igloo.", nothing: "Nothing was applied." });
     await applyMigration(store, plan, models);
     // Each incremental view's backfill runs while the writers of its table are held in
     // every running worker (they follow the deploy channel), as in `igloo deploy`.
@@ -48,7 +38,5 @@ export async function runPlan(dir: string, options: { apply: boolean; allowDestr
     const report = await manager.apply(views, models, { pauseWriter: (table) => steps.hold([table]) });
     if (report.errors.length > 0) throw report.errors[0]!;
     return { ...plan, text };
-  } finally {
-    await store.close();
-  }
+  });
 }
