@@ -321,9 +321,12 @@ export function createApp(options: AppOptions) {
     .get("/health", () => json(200, { status: "ok" }))
     .get("/ready", () => {
       if (!(options.ready?.() ?? true)) return errorResponse(503, "not ready yet");
-      // With several ClickHouse replicas: which are up; none up is not ready.
-      const replicas = options.replicas?.();
-      if (replicas === undefined) return json(200, { status: "ready" });
+      // With several ClickHouse replicas: which are up; none up is not ready. By their place
+      // in IGLOO_CLICKHOUSE_URL, not their host names: /ready answers without a key, and the
+      // database's addresses are not for anyone who asks (/metrics, admin only, names them).
+      const health = options.replicas?.();
+      if (health === undefined) return json(200, { status: "ready" });
+      const replicas = health.map(({ up, current }, i) => ({ replica: i + 1, up, current }));
       if (!replicas.some((r) => r.up)) return json(503, { status: "no ClickHouse replica is up", replicas });
       return json(200, { status: "ready", replicas });
     })
